@@ -15,10 +15,10 @@ import numpy as np
 
 Dtype = Any
 
-# torch.nn.init.kaiming_normal_ (a=0, fan_in, untruncated). Flax's default in_axis=-2 gives
+# torch.nn.init.kaiming_normal_ (a=0, fan_in; "normal" is untruncated in jax). Flax's default in_axis=-2 gives
 # fan_in = in*k*k for Conv kernels (k, k, in, out) and out*k*k for transposed kernels stored
 # as (k, k, out, in) -- exactly what torch computes from the ConvTranspose2d weight's dim 1.
-kaiming_normal = nn.initializers.variance_scaling(2.0, "fan_in", "untruncated_normal")
+kaiming_normal = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
 
 
 def conv2d(features: int, kernel_size: int, stride: int = 1, padding: int = 0, *,

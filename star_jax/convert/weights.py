@@ -1,0 +1,77 @@
+"""Model weights on disk: converting release ``.pth`` files, and our own checkpoint directory
+(``model_config.json`` + an orbax ``variables/`` tree) that training and inference load."""
+
+import json
+import pathlib
+from typing import Any, Dict, Optional, Tuple
+
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+import orbax.checkpoint as ocp
+
+from star_jax.convert import mapping, torch_io
+from star_jax.convert.detect import detect_model_config
+from star_jax.model import build_model, default_model_config
+
+MODEL_CONFIG_FILE = "model_config.json"
+VARIABLES_DIR = "variables"
+
+
+def abstract_variables(model_cfg) -> Dict[str, Any]:
+  """The variable tree (as ShapeDtypeStructs) of a model config, without computing it."""
+  model = build_model(model_cfg)
+  # Any LR size works for shapes; 8x8 keeps every variant's HR sides divisible by 4.
+  im = jnp.zeros((1, 8, 8, 3), jnp.float32)
+  flow = jnp.zeros((1, 8, 8, 2), jnp.float32)
+  return jax.eval_shape(lambda: model.init(jax.random.key(0), im, im, flow, flow))
+
+
+def release_to_variables(state_dict, overrides: Optional[dict] = None
+                         ) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
+  """Release state dict -> (model config, Flax variables). ``overrides`` replace detected
+  config fields (e.g. {'scale': 4}); the state dict must then still match exactly."""
+  cfg = detect_model_config(state_dict)
+  if overrides:
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+  variables = mapping.state_dict_to_variables(
+      state_dict, abstract_variables(cfg), context=f"for {cfg.variant} x{cfg.scale} "
+      f"(base_filter {cfg.base_filter}, feat {cfg.feat}, n_resblock {cfg.n_resblock})")
+  return cfg, variables
+
+
+def save_checkpoint(directory, model_cfg, variables) -> pathlib.Path:
+  """Write ``directory/model_config.json`` and ``directory/variables`` (orbax)."""
+  directory = pathlib.Path(directory).absolute()
+  directory.mkdir(parents=True, exist_ok=True)
+  with ocp.StandardCheckpointer() as ckptr:
+    ckptr.save(directory / VARIABLES_DIR, jax.tree_util.tree_map(np.asarray, dict(variables)),
+               force=True)
+  (directory / MODEL_CONFIG_FILE).write_text(json.dumps(model_cfg.to_dict(), indent=2) + "\n")
+  return directory
+
+
+def load_checkpoint(directory) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
+  directory = pathlib.Path(directory).absolute()
+  config_file = directory / MODEL_CONFIG_FILE
+  if not config_file.is_file():
+    raise FileNotFoundError(f"{directory} is not a star_jax checkpoint: {MODEL_CONFIG_FILE} missing")
+  cfg = default_model_config()
+  cfg.update(json.loads(config_file.read_text()))
+  target = abstract_variables(cfg)
+  with ocp.StandardCheckpointer() as ckptr:
+    variables = ckptr.restore(directory / VARIABLES_DIR, target)
+  return cfg, variables
+
+
+def load_weights(path, overrides: Optional[dict] = None
+                 ) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
+  """(model config, variables) from a release ``.pth``/``.pth.gz`` or a star_jax checkpoint
+  directory; the kind is recognised from the path."""
+  path = pathlib.Path(path)
+  if path.is_dir():
+    return load_checkpoint(path)
+  if not path.exists():
+    raise FileNotFoundError(f"weights {path} do not exist")
+  return release_to_variables(torch_io.load_release_state_dict(path), overrides)

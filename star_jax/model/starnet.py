@@ -1,0 +1,84 @@
+"""STARnet as users load it: the core network, optionally behind the flow-refinement (FR)
+wrapper of the ``_REF`` models, built from a model config."""
+
+from typing import Any, Dict, Mapping
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+import ml_collections
+
+from star_jax.model.star import STARCore
+from star_jax.model.unet import FlowUNet
+
+Dtype = Any
+VARIANTS = tuple(f"V{v}{ref}" for ref in ("", "_REF") for v in (1, 2, 3, 4))
+
+
+class FlowRefinedSTAR(nn.Module):
+  """The FR wrapper: ``flow += flow_net(cat[flow, im_a, im_b])`` for both directions, then
+  the core (attribute ``model``). Training mode also returns the refined flows, which the
+  flow loss supervises.
+
+  ``skip_refinement`` and ``flow_noise_std`` are the V1 wrapper's switches (no refinement;
+  N(0, std^2) noise added to the flows before refinement during training, which needs a
+  ``'noise'`` rng).
+  """
+
+  model: STARCore  # adopted as the child named ``model``, as in the release
+  skip_refinement: bool = False
+  flow_noise_std: float = 0.0
+  dtype: Dtype = jnp.float32
+  param_dtype: Dtype = jnp.float32
+
+  def setup(self):
+    self.flow_net = FlowUNet(dtype=self.dtype, param_dtype=self.param_dtype)
+
+  def __call__(self, im1, im2, flow_f, flow_b, train: bool = False) -> Dict[str, Any]:
+    if train and self.flow_noise_std > 0:
+      key_f, key_b = jax.random.split(self.make_rng("noise"))
+      flow_f = flow_f + self.flow_noise_std * jax.random.normal(key_f, flow_f.shape, flow_f.dtype)
+      flow_b = flow_b + self.flow_noise_std * jax.random.normal(key_b, flow_b.shape, flow_b.dtype)
+    if not self.skip_refinement or self.is_initializing():
+      refined_f = flow_f + self.flow_net(jnp.concatenate([flow_f, im1, im2], -1), train)
+      refined_b = flow_b + self.flow_net(jnp.concatenate([flow_b, im2, im1], -1), train)
+      if not self.skip_refinement:
+        flow_f, flow_b = refined_f.astype(flow_f.dtype), refined_b.astype(flow_b.dtype)
+    outputs = self.model(im1, im2, flow_f, flow_b, train)
+    if train:
+      outputs = dict(outputs, flow_f=flow_f, flow_b=flow_b)
+    return outputs
+
+
+def default_model_config() -> ml_collections.ConfigDict:
+  """The released STARnet: V4 with flow refinement, 4x, full width."""
+  return ml_collections.ConfigDict(dict(
+      variant="V4_REF", scale=4, base_filter=256, feat=64, n_resblock=5,
+      dtype="float32", param_dtype="float32", skip_refinement=False, flow_noise_std=0.0))
+
+
+def parse_variant(variant: str):
+  """'V4_REF' -> (4, True); 'V2' -> (2, False)."""
+  if variant not in VARIANTS:
+    raise ValueError(f"model variant must be one of {', '.join(VARIANTS)}; got {variant!r}")
+  return int(variant[1]), variant.endswith("_REF")
+
+
+def build_model(cfg: Mapping[str, Any]) -> nn.Module:
+  """The Flax module for a model config (fields as in ``default_model_config``; missing
+  fields take the defaults there)."""
+  full = default_model_config()
+  unknown = set(dict(cfg)) - set(full)
+  if unknown:
+    raise ValueError(f"unknown model config fields: {sorted(unknown)}")
+  full.update(dict(cfg))
+  version, refine = parse_variant(full.variant)
+  dtype, param_dtype = jnp.dtype(full.dtype), jnp.dtype(full.param_dtype)
+  core = STARCore(version=version, scale=int(full.scale), base_filter=int(full.base_filter),
+                  feat=int(full.feat), n_resblock=int(full.n_resblock), dtype=dtype,
+                  param_dtype=param_dtype)
+  if not refine:
+    return core
+  return FlowRefinedSTAR(core, skip_refinement=bool(full.skip_refinement),
+                         flow_noise_std=float(full.flow_noise_std), dtype=dtype,
+                         param_dtype=param_dtype)
