@@ -90,7 +90,7 @@ def state_dict_to_variables(state_dict: Mapping[str, np.ndarray], variables_shap
       value = np.asarray(state_dict[torch_key(collection, path)])
       if path[-1] == "kernel":
         value = value.transpose(_TORCH_TO_FLAX_KERNEL)
-      flat[path] = np.ascontiguousarray(value).astype(leaf.dtype).reshape(leaf.shape)
+      flat[path] = np.array(value, dtype=leaf.dtype, order="C").reshape(leaf.shape)
     out[collection] = flax.traverse_util.unflatten_dict(flat)
   return out
 
@@ -107,5 +107,5 @@ def variables_to_state_dict(variables) -> Dict[str, np.ndarray]:
         value = value.astype(np.int64)
       elif value.dtype != np.float32:
         value = value.astype(np.float32)
-      out[torch_key(collection, path)] = np.ascontiguousarray(value)
+      out[torch_key(collection, path)] = np.array(value, order="C")  # keeps 0-d shapes
   return out

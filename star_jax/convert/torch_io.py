@@ -52,7 +52,7 @@ def save_release_state_dict(state_dict: Mapping[str, np.ndarray], path) -> None:
   """Write ``state_dict`` as the release saves it: through DataParallel (``module.`` keys)."""
   torch = _torch()
   out = collections.OrderedDict(
-      (DATA_PARALLEL_PREFIX + k, torch.from_numpy(np.ascontiguousarray(v)))
+      (DATA_PARALLEL_PREFIX + k, torch.from_numpy(np.array(v, order="C")))
       for k, v in state_dict.items())
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)

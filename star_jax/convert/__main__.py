@@ -1,0 +1,111 @@
+"""``python -m star_jax.convert``: release .pth <-> star_jax checkpoints, and parity checks.
+
+  to-flax   RELEASE.pth OUT_DIR      release weights -> orbax checkpoint dir + model_config.json
+  to-torch  CKPT_DIR OUT.pth         star_jax checkpoint -> release-format .pth (module. keys)
+  detect    RELEASE.pth              print the detected variant, scale and widths
+  verify    WEIGHTS REFERENCE.npz    eval + training forwards vs the release's outputs
+"""
+
+import argparse
+import sys
+
+import numpy as np
+
+from star_jax.convert import mapping, torch_io, verify, weights
+from star_jax.convert.detect import detect_model_config
+from star_jax.model import VARIANTS
+
+
+def _add_overrides(parser):
+  group = parser.add_argument_group("override detection (the checkpoint must still match)")
+  group.add_argument("--variant", choices=VARIANTS)
+  group.add_argument("--scale", type=int, choices=(2, 4, 8))
+  group.add_argument("--base-filter", type=int)
+  group.add_argument("--feat", type=int)
+  group.add_argument("--n-resblock", type=int)
+
+
+def _overrides(args):
+  return dict(variant=args.variant, scale=args.scale, base_filter=args.base_filter,
+              feat=args.feat, n_resblock=args.n_resblock)
+
+
+def _describe(cfg):
+  return (f"{cfg.variant} x{cfg.scale} base_filter={cfg.base_filter} feat={cfg.feat} "
+          f"n_resblock={cfg.n_resblock}")
+
+
+def cmd_to_flax(args):
+  cfg, variables = weights.release_to_variables(
+      torch_io.load_release_state_dict(args.checkpoint), _overrides(args))
+  out = weights.save_checkpoint(args.out_dir, cfg, variables)
+  print(f"{args.checkpoint}: {_describe(cfg)} -> {out}")
+  return 0
+
+
+def cmd_to_torch(args):
+  cfg, variables = weights.load_checkpoint(args.checkpoint_dir)
+  state_dict = mapping.variables_to_state_dict(variables)
+  torch_io.save_release_state_dict(state_dict, args.out)
+  print(f"{args.checkpoint_dir}: {_describe(cfg)} -> {args.out} ({len(state_dict)} keys)")
+  return 0
+
+
+def cmd_detect(args):
+  print(_describe(detect_model_config(torch_io.load_release_state_dict(args.checkpoint))))
+  return 0
+
+
+def cmd_verify(args):
+  cfg, variables = weights.load_weights(args.weights, _overrides(args))
+  with np.load(args.reference) as f:
+    reference = {k: f[k] for k in f.files}
+  print(f"{args.weights}: {_describe(cfg)}")
+  rows = verify.compare_to_reference(cfg, variables, reference)
+  print(verify.format_table(rows, args.atol))
+  bad = [r.name for r in rows if not r.max_abs_error <= args.atol]
+  if bad:
+    print(f"FAILED: {len(bad)} of {len(rows)} outputs exceed atol {args.atol:g}: "
+          f"{', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''}", file=sys.stderr)
+    return 1
+  print(f"OK: all {len(rows)} outputs within atol {args.atol:g} "
+        f"(worst {max(r.max_abs_error for r in rows):.3e})")
+  return 0
+
+
+def build_parser():
+  parser = argparse.ArgumentParser(prog="python -m star_jax.convert", description=__doc__,
+                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  sub = parser.add_subparsers(dest="command", required=True)
+  p = sub.add_parser("to-flax", help="release .pth -> star_jax checkpoint directory")
+  p.add_argument("checkpoint", help="release .pth or .pth.gz (with or without 'module.' keys)")
+  p.add_argument("out_dir")
+  _add_overrides(p)
+  p.set_defaults(func=cmd_to_flax)
+  p = sub.add_parser("to-torch", help="star_jax checkpoint directory -> release .pth")
+  p.add_argument("checkpoint_dir")
+  p.add_argument("out")
+  p.set_defaults(func=cmd_to_torch)
+  p = sub.add_parser("detect", help="print what a release .pth holds")
+  p.add_argument("checkpoint")
+  p.set_defaults(func=cmd_detect)
+  p = sub.add_parser("verify", help="parity against an io.npz of release outputs")
+  p.add_argument("weights", help="release .pth/.pth.gz or star_jax checkpoint directory")
+  p.add_argument("reference", help="io.npz in the format of shared/parity/README.md")
+  p.add_argument("--atol", type=float, default=1e-4)
+  _add_overrides(p)
+  p.set_defaults(func=cmd_verify)
+  return parser
+
+
+def main(argv=None) -> int:
+  args = build_parser().parse_args(argv)
+  try:
+    return args.func(args)
+  except (FileNotFoundError, ValueError, KeyError, ImportError) as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+  sys.exit(main())
