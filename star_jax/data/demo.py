@@ -199,7 +199,7 @@ def _render_clip(photos: "_Photos", photo_index: int, object_index: int, times: 
   speed = 1.0
   for _ in range(8):  # Slow the camera down until the whole trajectory stays inside the photo.
     pan_velocity = speed * rng.uniform(-_MAX_PAN, _MAX_PAN, size=2) * width
-    pan_acceleration = speed * rng.uniform(-0.5, 0.5, size=2) * _MAX_PAN * width
+    pan_acceleration = speed * rng.uniform(-0.15, 0.15, size=2) * _MAX_PAN * width
     zoom_rate = speed * rng.uniform(-0.04, 0.04)
     rotation_rate = speed * np.deg2rad(rng.uniform(-2.0, 2.0))
     camera = _camera_matrices(times, pan_velocity, pan_acceleration, zoom_rate, rotation_rate,

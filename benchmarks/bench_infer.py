@@ -1,0 +1,121 @@
+"""Inference throughput: output frames/s of space-time mode (e.g. 360p -> 1440p at 2x frame
+rate) for a given model, measured per tile and extrapolated when a whole frame is too slow
+to run here.
+
+Per input pair, space-time mode costs two flows (both directions) on the LR frames plus one
+forward per tile of the tile plan (the plan PairEngine picks from the memory budget, or
+--tile-size) and yields two output frames (h1 and ht). This script times the flow of one
+full-size pair and the forward of one tile batch (each after a warm-up call that compiles),
+and reports
+
+    seconds per pair = flow + tiles x forward per tile,   output frames/s = 2 / that.
+
+With --full it also runs the real PairEngine on one full-size pair to check the estimate.
+Random weights (the time does not depend on their values) unless --weights is given.
+
+  .venv/bin/python benchmarks/bench_infer.py --lr-size 640x360 --tile-size 96
+"""
+
+import argparse
+import json
+import time
+
+import jax
+import numpy as np
+
+from star_jax import flow as flow_lib
+from star_jax.convert import abstract_variables, load_weights
+from star_jax.infer import padding
+from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine
+from star_jax.model import default_model_config
+
+
+def random_variables(model_cfg, seed=0):
+  """Variables of the right shapes with small random values (BatchNorm variances 1)."""
+  rng = np.random.default_rng(seed)
+  abstract = abstract_variables(model_cfg)
+
+  def fill(path, leaf):
+    name = jax.tree_util.keystr(path)
+    if "var" in name.split("/")[-1] or name.endswith("['var']"):
+      return np.ones(leaf.shape, leaf.dtype)
+    return (0.02 * rng.standard_normal(leaf.shape)).astype(leaf.dtype)
+
+  return jax.tree_util.tree_map_with_path(fill, abstract)
+
+
+def timed(function, *args):
+  started = time.perf_counter()
+  result = jax.block_until_ready(function(*args))
+  return time.perf_counter() - started, result
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--weights", default=None, help="checkpoint or .pth (default: random)")
+  parser.add_argument("--variant", default="V4_REF")
+  parser.add_argument("--lr-size", default="640x360", help="WxH of the input frames")
+  parser.add_argument("--tile-size", type=int, default=None,
+                      help="LR tile side (default: PairEngine's choice from memory)")
+  parser.add_argument("--tile-overlap", type=int, default=16)
+  parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+  parser.add_argument("--flow-backend", default="coarse2fine")
+  parser.add_argument("--full", action="store_true", help="also run one full pair")
+  args = parser.parse_args()
+  width, height = (int(v) for v in args.lr_size.split("x"))
+
+  if args.weights:
+    model_cfg, variables = load_weights(args.weights)
+  else:
+    model_cfg = default_model_config()
+    model_cfg.variant = args.variant
+    variables = random_variables(model_cfg)
+  engine = PairEngine(model_cfg, variables, compute_dtype=args.dtype,
+                      flow_backend=args.flow_backend, tile_size=args.tile_size,
+                      tile_overlap=args.tile_overlap)
+  padded = padding.padded_size(*padding.padded_size(height, width, 1, MIN_FLOW_INPUT_SIDE),
+                               engine.multiple)
+  tiles = engine.tile_plan(*padded)
+  tile_h, tile_w = tiles[0].height, tiles[0].width
+  rng = np.random.default_rng(0)
+  frames = rng.random((2, height, width, 3)).astype(np.float32)
+
+  flow_call = lambda: flow_lib.compute_flow(frames[[0, 1]], frames[[1, 0]],
+                                            backend=args.flow_backend)
+  flow_compile_s, _ = timed(flow_call)
+  flow_s, _ = timed(flow_call)
+
+  batch = engine.batch_size
+  image = jax.device_put(rng.standard_normal((batch, tile_h, tile_w, 3)).astype(np.float32),
+                         engine._batch_sharding)  # pylint: disable=protected-access
+  flow = jax.device_put((0.01 * rng.standard_normal((batch, tile_h, tile_w, 2))).astype(
+      np.float32), engine._batch_sharding)  # pylint: disable=protected-access
+  forward = lambda: engine._forward(engine.variables, image, image, flow, flow)  # pylint: disable=protected-access
+  forward_compile_s, _ = timed(forward)
+  forward_s, _ = timed(forward)
+  per_tile_s = forward_s / batch
+  per_pair_s = flow_s + len(tiles) * per_tile_s
+  report = {
+      "device": str(jax.devices()[0]), "devices": len(engine.devices),
+      "variant": model_cfg.variant, "scale": model_cfg.scale,
+      "base_filter": model_cfg.base_filter, "feat": model_cfg.feat, "dtype": args.dtype,
+      "input": f"{width}x{height}",
+      "output": f"{width * model_cfg.scale}x{height * model_cfg.scale}",
+      "tiles": len(tiles), "tile": f"{tile_w}x{tile_h}", "tile_overlap": args.tile_overlap,
+      "est_bytes_per_lr_pixel": engine.forward_bytes_per_lr_pixel(),
+      "flow_pair_s": round(flow_s, 3), "flow_compile_s": round(flow_compile_s, 3),
+      "forward_per_tile_s": round(per_tile_s, 3),
+      "forward_compile_s": round(forward_compile_s, 3),
+      "estimated_s_per_input_pair": round(per_pair_s, 2),
+      "estimated_output_frames_per_s": round(2.0 / per_pair_s, 5),
+  }
+  if args.full:
+    pair = (frames[0], frames[1])
+    full_s, _ = timed(lambda: engine.run([pair], ("h1", "ht")))
+    report["measured_s_per_input_pair"] = round(full_s, 2)
+    report["measured_output_frames_per_s"] = round(2.0 / full_s, 5)
+  print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,15 @@
+r"""STAR-S: fine-tune STAR for space-only SR (objective h1 + h2), 20 epochs, lr /10 every 10.
+
+  python -m star_jax.main --config=configs/star_s.py --workdir=/tmp/star_s \
+      --config.data.dir=/data/vimeo_triplet --config.init_from=STAR.pth
+"""
+
+from star_jax.train.config import base_config
+
+
+def get_config():
+  c = base_config()
+  c.objective = "STAR-S"
+  c.num_epochs = 20
+  c.lr_decay_every_epochs = 10
+  return c

@@ -1,0 +1,16 @@
+r"""STAR-ST: fine-tune STAR for space-time SR (objective ht + 0.5 h1 + 0.5 h2), 20 epochs at
+1e-4, lr /10 every 10. Start from a STAR checkpoint (ours or a converted release .pth):
+
+  python -m star_jax.main --config=configs/star_st.py --workdir=/tmp/star_st \
+      --config.data.dir=/data/vimeo_triplet --config.init_from=/tmp/star/checkpoints/<step>
+"""
+
+from star_jax.train.config import base_config
+
+
+def get_config():
+  c = base_config()
+  c.objective = "STAR-ST"
+  c.num_epochs = 20
+  c.lr_decay_every_epochs = 10
+  return c

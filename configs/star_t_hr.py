@@ -1,0 +1,19 @@
+r"""STAR-T-HR: fine-tune STAR for time-only SR at the input resolution: HR frames in, flows
+on HR frames, 48-px patches, the HR in-between frame as the target of ``l``; 20 epochs,
+lr /10 every 10.
+
+  python -m star_jax.main --config=configs/star_t_hr.py --workdir=/tmp/star_t_hr \
+      --config.data.dir=/data/vimeo_triplet --config.init_from=STAR.pth
+"""
+
+from star_jax.train.config import base_config
+
+
+def get_config():
+  c = base_config()
+  c.objective = "STAR-T-HR"
+  c.data.hr_input = True
+  c.data.patch_size = 48
+  c.num_epochs = 20
+  c.lr_decay_every_epochs = 10
+  return c

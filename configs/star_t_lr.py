@@ -1,0 +1,16 @@
+r"""STAR-T-LR: fine-tune STAR for time-only SR at low resolution (objective l), 20 epochs,
+lr /10 every 10.
+
+  python -m star_jax.main --config=configs/star_t_lr.py --workdir=/tmp/star_t_lr \
+      --config.data.dir=/data/vimeo_triplet --config.init_from=STAR.pth
+"""
+
+from star_jax.train.config import base_config
+
+
+def get_config():
+  c = base_config()
+  c.objective = "STAR-T-LR"
+  c.num_epochs = 20
+  c.lr_decay_every_epochs = 10
+  return c

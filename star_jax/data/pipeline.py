@@ -1,0 +1,384 @@
+"""The training/evaluation input pipeline (grain): clips -> augmented, normalised batches.
+
+Per sample, in order: read the clip (PNG folder or TFDS ArrayRecord) -> mod-crop -> the
+release's PIL-bicubic LR frames of the whole frame -> cached flows of the clip -> optional
+random patch (same region of every LR frame, flow and the matching HR region) -> flips
+(same for every frame, flows transformed to match) -> ImageNet normalisation. The LR frames
+are made from the whole HR frame before cropping, as the release does, so a patch is a crop
+of the LR frame the cached flows were computed on (a TFDS config that stores LR frames,
+e.g. 'triplet_x4', supplies the same pixels without resizing).
+
+Batch keys (NHWC, batched along axis 0; frames float32 ImageNet-normalised, or uint8 with
+``normalize=False``; flows float32):
+  inputs   im1, im2         LR frames t and t+1 (= Vimeo im1, im3)
+           flow_f, flow_b   flow im1->im2 / im2->im1 (Vimeo im1->im3 / im3->im1), network
+                            convention -clip(f, 150) / 150
+  targets  hr1, hr_t, hr2   HR im1, im2 (the in-between frame), im3
+           lr_t             LR im2
+           gt_flow_f, gt_flow_b  the FR flow targets
+STAR-T-HR (``hr_input=True``): im1/im2 are the HR frames, flows come from a cache computed on
+HR frames, ``lr_t`` is the HR in-between frame (the model's input-resolution output ``l`` is
+the one trained), and there are no hr1/hr_t/hr2.
+
+The iterator is a grain ``DatasetIterator``: ``get_state()``/``set_state()`` (or orbax with
+``grain.checkpoint.CheckpointSave/CheckpointRestore``) resume it exactly, and its
+``num_skipped`` counts clips skipped as unreadable when ``skip_corrupt`` is on.
+"""
+
+import dataclasses
+import logging
+import pathlib
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+
+from absl import flags
+import grain
+import numpy as np
+
+from star_jax.data import augment
+from star_jax.data import frames as frames_lib
+from star_jax.data import vimeo
+from star_jax.flow import cache as flow_cache
+
+PathLike = Union[str, pathlib.Path]
+Sample = Dict[str, np.ndarray]
+
+FLOW_KEYS = flow_cache.CACHE_KEYS
+FRAME_KEYS = ("im1", "im2", "lr_t", "hr1", "hr_t", "hr2")
+_SKIPPED = "skipped_clip"  # Key of the marker element that stands in for an unreadable clip.
+_UNREADABLE = (frames_lib.FrameReadError, vimeo.MissingClipError)
+
+
+@dataclasses.dataclass(frozen=True)
+class PipelineConfig:
+  """What :func:`make_dataset` builds. Defaults: the release's STAR training at 4x.
+
+  Attributes:
+    root: Vimeo-layout root (``sequences/`` + split lists); also the default home of the
+      flow cache.
+    split: 'train' or 'test'.
+    scale: spatial SR factor (HR frames are mod-cropped to it; LR = HR / scale).
+    batch_size: samples per batch.
+    patch_size: random square crop in input pixels (LR; HR for STAR-T-HR); 0 = whole frame.
+    augment: the release's flips and 180 degree rotation, each with p = 1/2.
+    shuffle: reshuffle every epoch (deterministic given ``seed``).
+    num_epochs: passes over the split; None repeats forever.
+    seed: drives shuffling, flips and patches.
+    num_workers: grain worker processes (0 = decode in this process with threads).
+    num_threads: reader threads per process.
+    hr_input: STAR-T-HR mode (HR inputs, HR flows, HR in-between target).
+    flow_backend: which cached flows to read (the cache's sub-folder).
+    flow_cache_dir: explicit cache folder (default: :func:`default_flow_cache_dir`).
+    source: 'folder' (PNG frames) or 'tfds' (ArrayRecord built by ``tfds_vimeo``).
+    tfds_data_dir: TFDS data_dir for ``source='tfds'``.
+    tfds_config: which ``tfds_vimeo`` triplet config to read; one that stores LR frames at
+      ``scale`` (e.g. 'triplet_x4') is read instead of resizing (identical pixels, faster).
+    skip_corrupt: skip (and count) clips with missing or corrupt frames instead of raising.
+    drop_remainder: drop a last incomplete batch.
+    normalize: frames as ImageNet-normalised float32 (default), or False for raw uint8 RGB
+      (a quarter of the host memory and host-to-device bytes; normalise on the device with
+      the same ``(x / 255 - mean) / std``).
+    shard_index, shard_count: this process's slice of the data; None = jax process index
+      and count.
+  """
+
+  root: str
+  split: str = "train"
+  scale: int = 4
+  batch_size: int = 10
+  patch_size: int = 0
+  augment: bool = True
+  shuffle: bool = True
+  num_epochs: Optional[int] = None
+  seed: int = 0
+  num_workers: int = 0
+  num_threads: int = 2
+  hr_input: bool = False
+  flow_backend: str = "coarse2fine"
+  flow_cache_dir: Optional[str] = None
+  source: str = "folder"
+  tfds_data_dir: Optional[str] = None
+  tfds_config: str = "triplet"
+  skip_corrupt: bool = False
+  drop_remainder: bool = True
+  normalize: bool = True
+  shard_index: Optional[int] = None
+  shard_count: Optional[int] = None
+
+  @classmethod
+  def from_mapping(cls, mapping: Mapping[str, Any]) -> "PipelineConfig":
+    """From a dict / ml_collections ConfigDict; unknown keys are an error naming them."""
+    known = {field.name for field in dataclasses.fields(cls)}
+    unknown = sorted(set(mapping) - known)
+    if unknown:
+      raise ValueError(f"unknown input pipeline options {unknown}; known: {sorted(known)}")
+    return cls(**dict(mapping))
+
+
+def default_flow_cache_dir(root: PathLike, backend: str, scale: int,
+                           hr_input: bool = False) -> pathlib.Path:
+  """The flow module's ``<root>/flow_cache/<backend>_x<scale>`` for flows on LR frames, or
+  ``<root>/flow_cache/<backend>_hr`` for STAR-T-HR's flows on HR frames (scale-free)."""
+  if hr_input:
+    return pathlib.Path(root) / "flow_cache" / f"{backend}_hr"
+  return flow_cache.default_cache_dir(root, backend, scale)
+
+
+def load_flow_frames(frames_uint8: np.ndarray, scale: int, hr_input: bool) -> List[np.ndarray]:
+  """The frames the flows are computed on, float32 [0, 1]: the LR frames (or, for
+  STAR-T-HR, the mod-cropped HR frames) of a clip, exactly as the pipeline derives them."""
+  hr = frames_lib.mod_crop(frames_uint8, scale)
+  inputs = hr if hr_input else [frames_lib.lr_from_hr(frame, scale) for frame in hr]
+  return [frames_lib.to_float(frame) for frame in inputs]
+
+
+def ensure_flow_cache(root: PathLike, split: str, *, scale: int = 4, hr_input: bool = False,
+                      backend: str = "coarse2fine", cache_dir: Optional[PathLike] = None,
+                      skip_corrupt: bool = False, batch_size: int = 8, progress: bool = True,
+                      **flow_params) -> pathlib.Path:
+  """Computes the flows of every triplet of ``split`` that the cache lacks; returns the cache dir.
+
+  Resumable (``build_flow_cache`` skips clips already cached). With ``skip_corrupt``, clips
+  whose frames cannot be read are left out (and logged) instead of failing the build; the
+  pipeline then skips them too.
+  """
+  clips = vimeo.VimeoClips.open(root, "triplet", split)
+  cache_dir = pathlib.Path(cache_dir) if cache_dir else default_flow_cache_dir(
+      root, backend, scale, hr_input)
+  wanted = list(clips.clips)
+  if skip_corrupt:
+    wanted = [clip for clip in wanted if _readable_or_cached(clips, cache_dir, clip)]
+
+  def load_frames(clip: str):
+    return tuple(load_flow_frames(clips.load_clip(clip), scale, hr_input))
+
+  flow_cache.build_flow_cache(wanted, load_frames, cache_dir, backend=backend,
+                              batch_size=batch_size, progress=progress, **flow_params)
+  return cache_dir
+
+
+def _readable_or_cached(clips: vimeo.VimeoClips, cache_dir: pathlib.Path, clip: str) -> bool:
+  if flow_cache.clip_cache_path(cache_dir, clip).is_file():
+    return True
+  try:
+    clips.load_clip(clip)
+  except _UNREADABLE as error:
+    logging.warning("flow cache: leaving out unreadable clip %s: %s", clip, error)
+    return False
+  return True
+
+
+@dataclasses.dataclass(frozen=True)
+class _ReadClip(grain.transforms.Map):
+  """Source record -> {'clip', 'frames' (3, H, W, 3) uint8[, 'lr_frames']}, or a skip marker."""
+
+  clips: Optional[vimeo.VimeoClips]
+  skip_corrupt: bool
+  use_stored_lr: bool = False
+
+  def map(self, record):
+    if self.clips is not None:  # Folder source: the record is the clip path.
+      clip = record
+      try:
+        frames = self.clips.load_clip(clip)
+      except _UNREADABLE as error:
+        if not self.skip_corrupt:
+          raise
+        logging.warning("skipping unreadable clip %s: %s", clip, error)
+        return {_SKIPPED: clip}
+    else:  # TFDS source: decoded frames and the clip path (and LR frames if stored).
+      clip = record["clip"]
+      clip = clip.decode() if isinstance(clip, bytes) else str(clip)
+      frames = np.stack([record["im1"], record["im2"], record["im3"]])
+      if self.use_stored_lr:
+        return {"clip": clip, "frames": frames,
+                "lr_frames": np.stack([record["lr1"], record["lr2"], record["lr3"]])}
+    return {"clip": clip, "frames": frames}
+
+
+@dataclasses.dataclass(frozen=True)
+class _MakeSample(grain.transforms.RandomMap):
+  """{"clip", "frames"} -> a sample: uint8 frames (normalised later, in the batcher) and
+  float32 flows, all cropped and flipped alike (see the module docstring)."""
+
+  scale: int
+  hr_input: bool
+  patch_size: int
+  augment: bool
+  flow_cache_dir: str
+
+  def random_map(self, element, rng: np.random.Generator):
+    if _SKIPPED in element:
+      return element
+    clip = element["clip"]
+    hr = frames_lib.mod_crop(element["frames"], self.scale)
+    if self.hr_input:
+      inputs = hr
+    elif "lr_frames" in element:
+      inputs = element["lr_frames"]
+    else:
+      inputs = np.stack([frames_lib.lr_from_hr(frame, self.scale) for frame in hr])
+    flows = flow_cache.load_cached_flows(self.flow_cache_dir, clip)
+    flows = {key: np.asarray(flows[key], dtype=np.float32) for key in FLOW_KEYS}
+    for key, flow in flows.items():
+      if flow.shape != inputs.shape[1:3] + (2,):
+        raise ValueError(
+            f"cached {key} of clip {clip} in {self.flow_cache_dir} has shape {flow.shape} but "
+            f"the input frames are {inputs.shape[1:3]}: the cache was built for other frames "
+            "(scale / STAR-T-HR mode); rebuild it or point flow_cache_dir elsewhere")
+
+    corner = augment.draw_patch(rng, inputs.shape[1], inputs.shape[2], self.patch_size)
+    flips = augment.draw_flips(rng) if self.augment else augment.NO_FLIPS
+    inputs = augment.flip_frames(augment.crop_patch(inputs, corner, self.patch_size), flips)
+    # Frames stay uint8 views here; the batcher normalises them straight into the batch.
+    sample = {"im1": inputs[0], "im2": inputs[2], "lr_t": inputs[1]}
+    for key, flow in flows.items():
+      sample[key] = augment.flip_flow(augment.crop_patch(flow, corner, self.patch_size), flips)
+    if not self.hr_input:
+      hr = augment.flip_frames(augment.crop_patch(hr, corner, self.patch_size, self.scale), flips)
+      sample.update(hr1=hr[0], hr_t=hr[1], hr2=hr[2])
+    return sample
+
+
+class _SkipCountingBatchIterator(grain.DatasetIterator):
+  """Drops skip markers (counting them) and stacks samples into batches, normalising frames.
+
+  Runs in the main process, after any worker processes, so the count is exact and part of
+  the checkpointed state. Samples arrive with uint8 frames (a quarter of the bytes to move
+  from workers) and are normalised directly into the preallocated batch, one pass per frame.
+  """
+
+  def __init__(self, parent: grain.DatasetIterator, batch_size: int, drop_remainder: bool,
+               normalize: bool):
+    super().__init__(parent)
+    self._batch_size = batch_size
+    self._drop_remainder = drop_remainder
+    self._normalize = normalize
+    self._num_skipped = 0
+
+  @property
+  def num_skipped(self) -> int:
+    """Clips skipped as unreadable so far (restored with the iterator state)."""
+    return self._num_skipped
+
+  def __next__(self) -> Sample:
+    samples = []
+    while len(samples) < self._batch_size:
+      try:
+        element = next(self._parent)
+      except StopIteration:
+        if self._drop_remainder or not samples:
+          raise
+        break
+      if _SKIPPED in element:
+        self._num_skipped += 1
+      else:
+        samples.append(element)
+    batch = {}
+    for key, first in samples[0].items():
+      normalized = self._normalize and key in FRAME_KEYS
+      out = np.empty((len(samples),) + first.shape, np.float32 if normalized else first.dtype)
+      for index, sample in enumerate(samples):
+        if normalized:
+          frames_lib.normalize_uint8(sample[key], out=out[index])
+        else:
+          out[index] = sample[key]
+      batch[key] = out
+    return batch
+
+  def get_state(self) -> Dict[str, Any]:
+    return {"parent": self._parent.get_state(), "num_skipped": self._num_skipped}
+
+  def set_state(self, state: Dict[str, Any]) -> None:
+    self._parent.set_state(state["parent"])
+    self._num_skipped = int(state["num_skipped"])
+
+
+class _SkipCountingBatch(grain.IterDataset):
+
+  def __init__(self, parent: grain.IterDataset, batch_size: int, drop_remainder: bool,
+               normalize: bool):
+    super().__init__(parent)
+    self._batch_size = batch_size
+    self._drop_remainder = drop_remainder
+    self._normalize = normalize
+
+  def __iter__(self) -> _SkipCountingBatchIterator:
+    return _SkipCountingBatchIterator(self._parent.__iter__(), self._batch_size,
+                                      self._drop_remainder, self._normalize)
+
+
+def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.IterDataset:
+  """Builds the pipeline; ``iter()`` of the result yields batches (see module docstring).
+
+  Ordering: shuffle (reseeded per epoch) -> repeat -> read -> sample (its randomness is
+  seeded by the element's global position, so augmentation does not depend on the number
+  of processes or workers) -> per-process slice -> threads / worker processes -> batch.
+  """
+  if not isinstance(config, PipelineConfig):
+    config = PipelineConfig.from_mapping(config)
+  if config.source not in ("folder", "tfds"):
+    raise ValueError(f"source must be 'folder' or 'tfds', got {config.source!r}")
+  if config.batch_size < 1:
+    raise ValueError(f"batch_size must be positive, got {config.batch_size}")
+  cache_dir = config.flow_cache_dir or default_flow_cache_dir(
+      config.root, config.flow_backend, config.scale, config.hr_input)
+  if not pathlib.Path(cache_dir).is_dir():
+    raise FileNotFoundError(
+        f"flow cache {cache_dir} does not exist; build it first with "
+        "star_jax.data.pipeline.ensure_flow_cache(root, split, ...)")
+
+  if config.source == "folder":
+    clips = vimeo.VimeoClips.open(config.root, "triplet", config.split)
+    dataset = grain.MapDataset.source(list(clips.clips))
+    use_stored_lr = False
+  else:
+    from star_jax.data import tfds_vimeo  # pylint: disable=g-import-not-at-top (heavy import)
+    if not config.tfds_data_dir:
+      raise ValueError("source='tfds' needs tfds_data_dir (where tfds_vimeo.prepare built it)")
+    builder = tfds_vimeo.Vimeo90k(config=config.tfds_config, data_dir=config.tfds_data_dir)
+    if builder.builder_config.kind != "triplet":
+      raise ValueError(f"tfds_config {config.tfds_config!r} is not a triplet config")
+    dataset = grain.MapDataset.source(builder.as_data_source(split=config.split))
+    clips = None
+    use_stored_lr = builder.builder_config.lr_scale == config.scale and not config.hr_input
+  if len(dataset) == 0:
+    raise ValueError(f"split {config.split!r} of {config.root} has no clips")
+  if config.shuffle:
+    dataset = dataset.shuffle(seed=config.seed)
+  dataset = dataset.repeat(config.num_epochs)
+  dataset = dataset.map(_ReadClip(clips=clips, skip_corrupt=config.skip_corrupt,
+                                  use_stored_lr=use_stored_lr))
+  dataset = dataset.random_map(
+      _MakeSample(scale=config.scale, hr_input=config.hr_input, patch_size=config.patch_size,
+                  augment=config.augment, flow_cache_dir=str(cache_dir)),
+      seed=config.seed)
+  shard_index, shard_count = _shard(config)
+  dataset = dataset[shard_index::shard_count]
+  iter_dataset = dataset.to_iter_dataset(
+      grain.ReadOptions(num_threads=config.num_threads,
+                        prefetch_buffer_size=max(2 * config.batch_size, config.num_threads)))
+  if config.num_workers > 0:
+    # grain 0.2.18 reads an absl flag when starting workers and fails if the program did not
+    # parse flags (i.e. did not start through absl.app; google/grain#1355, fixed later).
+    if not flags.FLAGS.is_parsed():
+      flags.FLAGS.mark_as_parsed()
+    iter_dataset = iter_dataset.mp_prefetch(
+        grain.MultiprocessingOptions(num_workers=config.num_workers))
+  return _SkipCountingBatch(iter_dataset, config.batch_size, config.drop_remainder,
+                            config.normalize)
+
+
+def _shard(config: PipelineConfig):
+  if (config.shard_index is None) != (config.shard_count is None):
+    raise ValueError("set both shard_index and shard_count, or neither")
+  if config.shard_index is None:
+    import jax  # pylint: disable=g-import-not-at-top (only needed for the default)
+    return jax.process_index(), jax.process_count()
+  if not 0 <= config.shard_index < config.shard_count:
+    raise ValueError(f"shard_index {config.shard_index} not in [0, {config.shard_count})")
+  return config.shard_index, config.shard_count
+
+
+def batch_keys(hr_input: bool = False) -> Sequence[str]:
+  """The keys of a batch in the given mode."""
+  return FRAME_KEYS[:3] + FLOW_KEYS + (() if hr_input else FRAME_KEYS[3:])

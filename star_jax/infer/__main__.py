@@ -1,0 +1,121 @@
+"""``python -m star_jax.infer``: super-resolve a video or a folder of frames in space and/or
+time with a STARnet model.
+
+Examples::
+
+  python -m star_jax.infer --weights STAR_4x.pth --input clip.mp4 --output clip_st.mp4
+  python -m star_jax.infer --weights ckpt/ --input frames/ --output out/ --mode space
+  python -m star_jax.infer --weights STAR-T_HR.pth --input clip.mp4 --output clip_4x_fps.mp4 \\
+      --mode time --time-factor 4
+"""
+
+import argparse
+import fractions
+import pathlib
+import sys
+import traceback
+from typing import List, Optional
+
+from star_jax.flow import BACKENDS
+from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
+from star_jax.infer.errors import UserInputError
+from star_jax.infer.help_format import DefaultsHelpFormatter
+from star_jax.infer.runner import InferenceOptions, run_inference
+from star_jax.infer.schedule import MODES
+
+
+def _positive_int(text: str) -> int:
+  value = int(text)
+  if value <= 0:
+    raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+  return value
+
+
+def _fraction(text: str) -> fractions.Fraction:
+  try:
+    value = fractions.Fraction(text)
+  except (ValueError, ZeroDivisionError) as error:
+    raise argparse.ArgumentTypeError(f"not a frame rate: {text!r}") from error
+  if value <= 0:
+    raise argparse.ArgumentTypeError(f"frame rate must be positive, got {text}")
+  return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="python -m star_jax.infer",
+      description="Space-time video super-resolution with STARnet: 4x size and 2x (or 4x) "
+                  "frame rate, size only, or frame rate only.",
+      formatter_class=DefaultsHelpFormatter)
+  parser.add_argument("--weights", required=True, type=pathlib.Path,
+                      help="a star_jax checkpoint directory or a release .pth/.pth.gz file "
+                           "(converted on the fly)")
+  parser.add_argument("--input", required=True, type=pathlib.Path,
+                      help="a video file (.mp4/.mov/.avi/.mkv, anything FFmpeg decodes) or a "
+                           "folder of frames (png/jpg/bmp/tif/webp, natural sort order)")
+  parser.add_argument("--output", required=True, type=pathlib.Path,
+                      help="a video file (.mp4/.mov/.avi/.mkv) or a folder (created) for PNG "
+                           "frames frame_000000.png, ...")
+  parser.add_argument("--mode", choices=MODES, default="space-time",
+                      help="space-time: scale x size and time-factor x frame rate (ht); "
+                           "space: scale x size (h1/h2); time: time-factor x frame rate at "
+                           "the input size (l, STAR-T-HR)")
+  parser.add_argument("--time-factor", type=int, choices=(1, 2, 4), default=None,
+                      help="frame-rate multiplier; 4 applies the half-way step recursively "
+                           "(default: 2, or 1 for --mode space)")
+  parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                      help="activation precision")
+  parser.add_argument("--tile-size", type=_positive_int, default=None,
+                      help="LR tile side in pixels (default: the largest that fits the memory "
+                           "budget; no tiling if the frame fits)")
+  parser.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,
+                      help="LR pixels shared by neighbouring tiles (blended)")
+  parser.add_argument("--memory-budget-gb", type=float, default=None,
+                      help="memory one forward may use per device (default: 60%% of the free "
+                           "memory)")
+  parser.add_argument("--batch-size", type=_positive_int, default=None,
+                      help="frame pairs (or tiles) per step over all devices (default: one "
+                           "per local device)")
+  parser.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
+                      help="optical-flow backend (coarse2fine = the release's method)")
+  parser.add_argument("--fps", type=_fraction, default=None,
+                      help="frame rate of a frame-folder input (default 30); a video's own "
+                           "rate is used otherwise")
+  parser.add_argument("--scale", type=int, default=None,
+                      help="expected model scale; an error if the weights are for another")
+  parser.add_argument("--overwrite", action="store_true",
+                      help="replace an existing output (only once the new one is complete)")
+  parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+  return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = build_parser().parse_args(argv)
+  options = InferenceOptions(
+      weights=args.weights, input=args.input, output=args.output, mode=args.mode,
+      time_factor=args.time_factor, dtype=args.dtype, tile_size=args.tile_size,
+      tile_overlap=args.tile_overlap, memory_budget_gb=args.memory_budget_gb,
+      batch_size=args.batch_size, flow_backend=args.flow_backend, fps=args.fps,
+      scale=args.scale, overwrite=args.overwrite, progress=not args.no_progress)
+  try:
+    summary = run_inference(options)
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print("error: interrupted; no output was written", file=sys.stderr)
+    return 130
+  except Exception as error:  # pylint: disable=broad-except
+    traceback.print_exc()
+    print(f"error: inference failed on {args.input} ({type(error).__name__}: {error}); "
+          "no output was written", file=sys.stderr)
+    return 1
+  print(f"wrote {args.output}: {summary.output_frames} frames {summary.output_width}x"
+        f"{summary.output_height} at {float(summary.output_fps):.3f} fps from "
+        f"{summary.input_frames} input frames in {summary.seconds:.1f} s "
+        f"({summary.output_frames / max(summary.seconds, 1e-9):.2f} frames/s)")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())

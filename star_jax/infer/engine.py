@@ -1,0 +1,230 @@
+"""The model applied to frame pairs: flows, normalisation, padding, tiling, batching, devices.
+
+:class:`PairEngine` turns pairs of frames (float RGB in [0, 1], any size) into the network's
+outputs at exactly ``scale x`` (ht, h1, h2) or ``1 x`` (l) the input size. Everything that
+makes "a video of any size on any machine" work lives here:
+
+* flows: computed on the whole (unpadded) frames with ``star_jax.flow.compute_flow`` in the
+  release's convention (flow of frames in [0, 1], then ``-clip(f, +-150) / 150``); tiles take
+  crops of the full-frame flows rather than recomputing flow per tile, which is both cheaper
+  and better (the variational flow sees the motion context beyond the tile border).
+  Frames smaller than ``MIN_FLOW_INPUT_SIDE`` are edge-padded before the flow (and stay
+  padded through the network; the outputs are cropped).
+* padding: edge replication at bottom/right to the model's multiple (``padding``), cropped
+  away from the outputs.
+* tiling: when a padded frame does not fit the memory budget (or ``tile_size`` is given),
+  equal overlapping LR tiles, blended with raised-cosine ramps (``tiling``).
+* batching: (pair, tile) items are stacked into fixed-size batches (one compiled shape;
+  the last batch is filled by repeating its last item) and split over every local device
+  along the batch axis.
+"""
+
+import functools
+import json
+import math
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec
+
+from star_jax import flow as flow_lib
+from star_jax.data.frames import denormalize, normalize
+from star_jax.infer import memory, padding, tiling
+from star_jax.infer.errors import UserInputError
+from star_jax.model import build_model
+
+ALL_OUTPUT_NAMES = ("ht", "h1", "h2", "l")  # ht, h1, h2 at ``scale x`` the input; l at 1 x
+DEFAULT_TILE_OVERLAP = 16
+# The traced liveness peak (``memory``) ignores convolution workspaces, layout copies and
+# buffers XLA keeps alive longer than a sequential executor would. Measured on XLA:CPU for
+# full-width V4_REF x4: resident memory grows by ~114 KB per LR pixel against a traced peak
+# of ~39 KB, so plan with 3.5x the traced peak.
+MEMORY_SAFETY_FACTOR = 3.5
+# Fraction of the free memory a forward may plan to use by default.
+DEFAULT_MEMORY_FRACTION = 0.6
+_PROBE_LR_SIDE = 32
+# Frames smaller than this are edge-padded before flow: coarse2fine with STARnet's
+# parameters (minWidth 20, ratio 0.75) needs a width of at least 27 px and a pyramid whose
+# coarsest level is not empty; 32 on both sides satisfies both with margin.
+MIN_FLOW_INPUT_SIDE = 32
+
+
+@functools.lru_cache(maxsize=8)
+def _compiled_forward(model_cfg_json: str):
+  """One jitted eval forward per model config, shared by every engine in the process (jit
+  keeps the compiled executables per input shape, so a second engine on the same model,
+  e.g. evaluation after inference or tiled after untiled, compiles nothing new).
+  All four outputs are always returned: selecting some would compile the whole network
+  again per selection, while the extra device-to-host copies are small.
+  """
+  model = build_model(json.loads(model_cfg_json))
+
+  def forward(variables, im1, im2, flow_f, flow_b):
+    outputs = model.apply(variables, im1, im2, flow_f, flow_b, train=False)
+    return {name: outputs[name].astype(jnp.float32) for name in ALL_OUTPUT_NAMES}
+
+  return jax.jit(forward)
+
+
+def to_unit_range(normalised: np.ndarray) -> np.ndarray:
+  """Network output (ImageNet-normalised) -> RGB clamped to [0, 1], float32."""
+  return np.clip(denormalize(normalised), 0.0, 1.0)
+
+
+class PairEngine:
+  """Runs one model on batches of frame pairs.
+
+  Args:
+    model_cfg: model config (as ``star_jax.convert.load_weights`` returns it).
+    variables: its Flax variables.
+    compute_dtype: 'float32' or 'bfloat16' activations (parameters keep their dtype).
+    flow_backend, flow_params: passed to ``star_jax.flow.compute_flow``.
+    batch_size: (pair, tile) items per step over all devices; rounded up to a multiple of
+      the device count. Default: one per device.
+    tile_size: LR tile side; ``None`` picks the largest that fits ``memory_budget_bytes``
+      (no tiling if the whole frame fits).
+    tile_overlap: LR pixels shared by neighbouring tiles.
+    memory_budget_bytes: per-device budget for one forward; default a fraction of the free
+      memory of the first device.
+    devices: devices to split batches over; default every local device.
+  """
+
+  def __init__(self, model_cfg: Mapping[str, Any], variables: Any, *,
+               compute_dtype: str = "float32", flow_backend: str = "coarse2fine",
+               flow_params: Optional[Mapping[str, Any]] = None,
+               batch_size: Optional[int] = None, tile_size: Optional[int] = None,
+               tile_overlap: int = DEFAULT_TILE_OVERLAP,
+               memory_budget_bytes: Optional[int] = None,
+               devices: Optional[Sequence[jax.Device]] = None):
+    cfg = dict(model_cfg)
+    cfg["dtype"] = compute_dtype
+    self.model_cfg = cfg
+    self.scale = int(cfg["scale"])
+    self.multiple = padding.lr_side_multiple(cfg["variant"], self.scale)
+    self.flow_backend = flow_backend
+    self.flow_params = dict(flow_params or {})
+    self.devices = list(devices or jax.local_devices())
+    per_device = max(1, -(-(batch_size or len(self.devices)) // len(self.devices)))
+    self.per_device_batch = per_device
+    self.batch_size = per_device * len(self.devices)
+    if tile_size is not None and tile_size <= tile_overlap:
+      raise UserInputError(
+          f"--tile-size {tile_size} must be larger than --tile-overlap {tile_overlap}")
+    if tile_overlap < 0:
+      raise UserInputError(f"--tile-overlap must be >= 0, got {tile_overlap}")
+    self.tile_size = tile_size
+    self.tile_overlap = tile_overlap
+    self.memory_budget_bytes = memory_budget_bytes
+    mesh = jax.make_mesh((len(self.devices),), ("batch",), devices=self.devices,
+                         axis_types=(jax.sharding.AxisType.Auto,))
+    self._batch_sharding = NamedSharding(mesh, PartitionSpec("batch"))
+    self.variables = jax.device_put(variables, NamedSharding(mesh, PartitionSpec()))
+    self._forward = _compiled_forward(json.dumps(cfg, sort_keys=True))
+    self._bytes_per_pixel: Optional[float] = None
+    self._tile_plans: Dict[Tuple[int, int], List[tiling.Tile]] = {}
+
+  # ---------------------------------------------------------------- memory and tile plan
+  def forward_bytes_per_lr_pixel(self) -> float:
+    """Estimated activation bytes per LR pixel per batch item (traced once, then cached)."""
+    if self._bytes_per_pixel is None:
+      side = _PROBE_LR_SIDE * self.multiple
+      image = jax.ShapeDtypeStruct((1, side, side, 3), jnp.float32)
+      flow = jax.ShapeDtypeStruct((1, side, side, 2), jnp.float32)
+      peak = memory.traced_peak_bytes(self._forward, self.variables, image, image, flow, flow)
+      self._bytes_per_pixel = MEMORY_SAFETY_FACTOR * peak / (side * side)
+    return self._bytes_per_pixel
+
+  def _budget(self) -> int:
+    if self.memory_budget_bytes is not None:
+      return int(self.memory_budget_bytes)
+    return int(DEFAULT_MEMORY_FRACTION * memory.available_memory_bytes(self.devices[0]))
+
+  def tile_plan(self, padded_height: int, padded_width: int) -> List[tiling.Tile]:
+    """Tiles for a padded LR frame: the given tile size, or the largest that fits the
+    memory budget (a single tile when the whole frame fits)."""
+    key = (padded_height, padded_width)
+    if key not in self._tile_plans:
+      if self.tile_size is not None:
+        side = max(self.multiple, self.tile_size // self.multiple * self.multiple)
+        tile_h, tile_w = min(side, padded_height), min(side, padded_width)
+      else:
+        tile_h, tile_w = self._tile_from_budget(padded_height, padded_width)
+      self._tile_plans[key] = tiling.plan_tiles(padded_height, padded_width, tile_h, tile_w,
+                                                self.tile_overlap)
+    return self._tile_plans[key]
+
+  def _tile_from_budget(self, height: int, width: int) -> Tuple[int, int]:
+    budget = self._budget()
+    pixels = budget / (self.forward_bytes_per_lr_pixel() * self.per_device_batch)
+    if height * width <= pixels:
+      return height, width
+    side = int(math.sqrt(pixels)) // self.multiple * self.multiple
+    if side >= height:  # a full-height strip fits: widen it
+      return height, int(pixels // height) // self.multiple * self.multiple
+    if side <= 2 * self.tile_overlap:
+      raise UserInputError(
+          f"a memory budget of {budget / 2**30:.2f} GiB allows tiles of only {side} LR px, "
+          f"too small for --tile-overlap {self.tile_overlap}; raise --memory-budget-gb, lower "
+          "--tile-overlap or --batch-size")
+    return side, side
+
+  # ------------------------------------------------------------------------- forward
+  def _flows(self, first: np.ndarray, second: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Network-convention flows first->second and second->first, (B, H, W, 2) float32.
+
+    Computed ``batch_size`` pairs at a time (both directions in one call, the last chunk
+    filled by repetition), so a jit-compiled flow backend sees one batch shape per frame
+    size however many pairs a call brings.
+    """
+    forward, backward = [], []
+    for start in range(0, len(first), self.batch_size):
+      index = list(range(start, min(start + self.batch_size, len(first))))
+      kept = len(index)
+      index += [index[-1]] * (self.batch_size - kept)
+      both = flow_lib.compute_flow(np.concatenate([first[index], second[index]]),
+                                   np.concatenate([second[index], first[index]]),
+                                   backend=self.flow_backend, **self.flow_params)
+      both = np.asarray(flow_lib.to_network_input(np.asarray(both)), np.float32)
+      forward.append(both[:kept])
+      backward.append(both[self.batch_size:self.batch_size + kept])
+    return np.concatenate(forward), np.concatenate(backward)
+
+  def run(self, pairs: Sequence[Tuple[np.ndarray, np.ndarray]],
+          names: Sequence[str]) -> List[Dict[str, np.ndarray]]:
+    """Model outputs ``names`` (ImageNet-normalised float32, cropped to exactly ``scale x``
+    or, for 'l', ``1 x`` the input size) for each pair of (H, W, 3) frames in [0, 1]."""
+    names = tuple(names)
+    if not pairs:
+      return []
+    first = np.stack([np.asarray(a, np.float32) for a, _ in pairs])
+    second = np.stack([np.asarray(b, np.float32) for _, b in pairs])
+    height, width = first.shape[1:3]
+    flow_height, flow_width = padding.padded_size(height, width, 1, MIN_FLOW_INPUT_SIDE)
+    first = padding.pad_bottom_right(first, flow_height, flow_width)
+    second = padding.pad_bottom_right(second, flow_height, flow_width)
+    flow_f, flow_b = self._flows(first, second)
+    padded_h, padded_w = padding.padded_size(flow_height, flow_width, self.multiple)
+    arrays = [padding.pad_bottom_right(array, padded_h, padded_w)
+              for array in (normalize(first), normalize(second), flow_f, flow_b)]
+    tiles = self.tile_plan(padded_h, padded_w)
+    factors = {name: (1 if name == "l" else self.scale) for name in names}
+    blenders = [{name: tiling.TileBlender(padded_h, padded_w, factors[name]) for name in names}
+                for _ in pairs]
+    items = [(pair, tile) for pair in range(len(pairs)) for tile in tiles]
+    for start in range(0, len(items), self.batch_size):
+      chunk = items[start:start + self.batch_size]
+      filled = chunk + [chunk[-1]] * (self.batch_size - len(chunk))
+      inputs = [np.stack([array[pair, tile.top:tile.top + tile.height,
+                                tile.left:tile.left + tile.width] for pair, tile in filled])
+                for array in arrays]
+      inputs = [jax.device_put(array, self._batch_sharding) for array in inputs]
+      outputs = self._forward(self.variables, *inputs)
+      outputs = {name: np.asarray(outputs[name]) for name in names}
+      for index, (pair, tile) in enumerate(chunk):
+        for name in names:
+          blenders[pair][name].add(tile, outputs[name][index])
+    return [{name: padding.crop_top_left(blender[name].result(), height * factors[name],
+                                         width * factors[name])
+             for name in names} for blender in blenders]

@@ -1,0 +1,95 @@
+"""One inference run: check the input, load weights, stream frames through the model into
+an output that appears only when complete."""
+
+import dataclasses
+import fractions
+import pathlib
+import sys
+import time
+from typing import Optional
+
+import tqdm
+
+from star_jax.infer import atomic_output, schedule, sources
+from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine
+from star_jax.infer.weights import load_inference_weights
+
+
+@dataclasses.dataclass
+class InferenceOptions:
+  """Command-line options (see ``python -m star_jax.infer --help``)."""
+  weights: pathlib.Path
+  input: pathlib.Path
+  output: pathlib.Path
+  mode: str = "space-time"
+  time_factor: Optional[int] = None  # default: 2, or 1 in space mode
+  dtype: str = "float32"
+  tile_size: Optional[int] = None
+  tile_overlap: int = DEFAULT_TILE_OVERLAP
+  memory_budget_gb: Optional[float] = None
+  batch_size: Optional[int] = None
+  flow_backend: str = "coarse2fine"
+  fps: Optional[fractions.Fraction] = None  # frame rate of a frame-folder input
+  scale: Optional[int] = None  # expected model scale, checked against the weights
+  overwrite: bool = False
+  progress: bool = True
+
+
+@dataclasses.dataclass
+class InferenceSummary:
+  input_frames: int
+  output_frames: int
+  output_width: int
+  output_height: int
+  output_fps: fractions.Fraction
+  seconds: float
+
+
+def run_inference(options: InferenceOptions) -> InferenceSummary:
+  """Runs the model over ``options.input`` and writes ``options.output``.
+
+  Raises ``UserInputError`` (one line, naming the input) for anything wrong with the input,
+  the output path or the options; no output is left behind on any failure.
+  """
+  time_factor = options.time_factor or (1 if options.mode == "space" else 2)
+  schedule.check_mode(options.mode, time_factor)
+  kind = sources.output_kind(options.output)
+  atomic_output.check_destination(options.output, options.overwrite)
+  source = sources.open_source(options.input, options.fps)
+
+  model_cfg, variables = load_inference_weights(options.weights, options.scale)
+  budget = None if options.memory_budget_gb is None else int(options.memory_budget_gb * 2**30)
+  engine = PairEngine(model_cfg, variables, compute_dtype=options.dtype,
+                      flow_backend=options.flow_backend, batch_size=options.batch_size,
+                      tile_size=options.tile_size, tile_overlap=options.tile_overlap,
+                      memory_budget_bytes=budget)
+  factor = schedule.output_size_factor(options.mode, engine.scale)
+  width, height = source.width * factor, source.height * factor
+  fps = source.fps * time_factor
+  expected = (None if source.frame_count is None else
+              schedule.output_frame_count(options.mode, time_factor, source.frame_count))
+  print(f"{source.name}: {source.width}x{source.height} at {float(source.fps):.3f} fps -> "
+        f"{options.output}: {width}x{height} at {float(fps):.3f} fps ({options.mode}, "
+        f"{model_cfg.variant} x{engine.scale}, {options.dtype}, "
+        f"{len(engine.devices)} device(s))", file=sys.stderr)
+
+  started = time.perf_counter()
+  with atomic_output.atomic_destination(options.output, options.overwrite) as partial:
+    sink = sources.FrameSink(kind, partial, fps, width, height)
+    success = False
+    try:
+      frames = schedule.generate_output_frames(
+          engine, source.frames(), options.mode, time_factor, source.name,
+          pairs_per_step=engine.batch_size)
+      with tqdm.tqdm(total=expected, unit="frame", desc="frames out",
+                     disable=not options.progress, file=sys.stderr) as progress:
+        for frame in frames:
+          sink.write(frame)
+          progress.update(1)
+      success = True
+    finally:
+      sink.close(success)
+  input_frames = ((sink.frames_written - 1) // time_factor + 1 if options.mode != "space"
+                  else sink.frames_written)
+  return InferenceSummary(input_frames, sink.frames_written, width, height, fps,
+                          time.perf_counter() - started)

@@ -1,0 +1,153 @@
+"""Which network outputs become which output frames, for each mode and time factor.
+
+For input frames f0 .. f(n-1) and each consecutive pair (fi, fi+1), the model returns
+h1 (fi at ``scale x``), h2 (fi+1 at ``scale x``), ht (the frame half-way between, at
+``scale x``) and l (the half-way frame at the input size).
+
+* ``space-time`` (STAR / STAR-ST): h1(fi), [in-between ht frames], ..., and for the last
+  frame h2 of the last pair -> ``time_factor * (n - 1) + 1`` frames at ``scale x`` size.
+  Every frame except the last is taken as h1 of the pair in which it comes first (the
+  model sees it with its successor); only the last frame has no successor, so it is h2.
+* ``space`` (STAR-S): the same h1/h2 frames without in-betweens -> n frames.
+* ``time`` (STAR-T-HR, time super-resolution at the input size): the input frames unchanged
+  and l frames in between -> ``time_factor * (n - 1) + 1`` frames at the input size.
+
+A time factor of 4 (or any power of two) applies the half-way step recursively: the
+half-way frame at the input size, l (clamped to [0, 1], kept in float), becomes an input of
+the pairs (fi, l) and (l, fi+1), whose half-way frames are the quarter frames; the output
+frame at each in-between time is ht (space-time) or l (time) of the pair centred on it.
+
+Frames are consumed and produced in chunks of ``pairs_per_step`` pairs, so memory does not
+depend on the length of the video.
+"""
+
+import math
+from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
+
+import numpy as np
+
+from star_jax.data.frames import to_float, to_uint8
+from star_jax.infer.engine import PairEngine, to_unit_range
+from star_jax.infer.errors import UserInputError
+
+MODES = ("space-time", "space", "time")
+
+
+def check_mode(mode: str, time_factor: int) -> int:
+  """Validates the combination; returns the number of half-way levels (log2 time factor)."""
+  if mode not in MODES:
+    raise UserInputError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}")
+  if mode == "space":
+    if time_factor != 1:
+      raise UserInputError(f"--mode space keeps the frame rate; --time-factor must be 1, "
+                           f"got {time_factor}")
+    return 0
+  levels = int(round(math.log2(time_factor))) if time_factor >= 2 else 0
+  if time_factor < 2 or 2 ** levels != time_factor:
+    raise UserInputError(f"--time-factor for --mode {mode} must be a power of two >= 2 "
+                         f"(2 or 4), got {time_factor}")
+  return levels
+
+
+def output_frame_count(mode: str, time_factor: int, input_frames: int) -> int:
+  if mode == "space":
+    return input_frames
+  return time_factor * (input_frames - 1) + 1
+
+
+def output_size_factor(mode: str, scale: int) -> int:
+  """Output side / input side."""
+  return 1 if mode == "time" else scale
+
+
+def _in_between(engine: PairEngine, pairs: Sequence[Tuple[np.ndarray, np.ndarray]],
+                levels: int, frame_name: str, extra_names: Sequence[str]
+                ) -> Tuple[List[List[np.ndarray]], List[Dict[str, np.ndarray]]]:
+  """For each pair, the ``2**levels - 1`` in-between output frames (normalised, time
+  order), and the first level's outputs ``extra_names`` of each original pair."""
+  sequences = [[(a, None), (b, None)] for a, b in pairs]  # (input-size frame, output frame)
+  first_level = []
+  for level in range(levels):
+    names = [frame_name]
+    if level + 1 < levels and frame_name != "l":
+      names.append("l")  # the half-way frame at the input size, input to the next level
+    if level == 0:
+      names += [name for name in extra_names if name not in names]
+    jobs = [(s, j) for s, sequence in enumerate(sequences) for j in range(len(sequence) - 1)]
+    results = engine.run([(sequences[s][j][0], sequences[s][j + 1][0]) for s, j in jobs],
+                         names)
+    if level == 0:
+      first_level = results
+    refined = [[sequence[0]] for sequence in sequences]
+    for (s, j), result in zip(jobs, results):
+      refined[s].append((to_unit_range(result["l"]) if "l" in result else None,
+                         result[frame_name]))
+      refined[s].append(sequences[s][j + 1])
+    sequences = refined
+  return [[output for _, output in sequence[1:-1]] for sequence in sequences], first_level
+
+
+def _chunk_outputs(engine: PairEngine, frames: List[np.ndarray], mode: str, levels: int,
+                   is_last: bool) -> Iterator[np.ndarray]:
+  """Output frames (uint8) for the pairs of ``frames`` (uint8), the last frame's own output
+  only when ``is_last`` (otherwise it opens the next chunk)."""
+  inputs = [to_float(frame) for frame in frames]
+  pairs = list(zip(inputs[:-1], inputs[1:]))
+  if mode == "space":
+    results = engine.run(pairs, ("h1", "h2") if is_last else ("h1",))
+    for result in results:
+      yield to_uint8(to_unit_range(result["h1"]))
+    if is_last:
+      yield to_uint8(to_unit_range(results[-1]["h2"]))
+    return
+  if mode == "space-time":
+    extras = ("h1", "h2") if is_last else ("h1",)
+    between, first_level = _in_between(engine, pairs, levels, "ht", extras)
+    for index, result in enumerate(first_level):
+      yield to_uint8(to_unit_range(result["h1"]))
+      for frame in between[index]:
+        yield to_uint8(to_unit_range(frame))
+    if is_last:
+      yield to_uint8(to_unit_range(first_level[-1]["h2"]))
+    return
+  between, _ = _in_between(engine, pairs, levels, "l", ())
+  for index in range(len(pairs)):
+    yield frames[index]
+    for frame in between[index]:
+      yield to_uint8(to_unit_range(frame))
+  if is_last:
+    yield frames[-1]
+
+
+def generate_output_frames(engine: PairEngine, frames: Iterable[np.ndarray], mode: str,
+                           time_factor: int, source_name: str,
+                           pairs_per_step: int = 1) -> Iterator[np.ndarray]:
+  """Streams the output frames (uint8 RGB) of ``frames`` (uint8 RGB, all one size).
+
+  Raises ``UserInputError`` naming ``source_name`` when there are fewer than two frames or
+  when a frame's size differs from the first one's.
+  """
+  levels = check_mode(mode, time_factor)
+  iterator = iter(frames)
+  first = next(iterator, None)
+  if first is None:
+    raise UserInputError(f"{source_name} contains no frames")
+  shape = first.shape
+  chunk = [first]
+  while True:
+    while len(chunk) < pairs_per_step + 1:
+      frame = next(iterator, None)
+      if frame is None:
+        break
+      chunk.append(frame)
+    ahead = next(iterator, None)
+    for frame in chunk[1:] + ([ahead] if ahead is not None else []):
+      if frame.shape != shape:
+        raise UserInputError(f"{source_name}: frame size changes from {shape[1]}x{shape[0]} "
+                             f"to {frame.shape[1]}x{frame.shape[0]}")
+    if len(chunk) < 2:
+      raise UserInputError(f"{source_name} has only 1 frame; at least 2 are needed")
+    yield from _chunk_outputs(engine, chunk, mode, levels, is_last=ahead is None)
+    if ahead is None:
+      return
+    chunk = [chunk[-1], ahead]

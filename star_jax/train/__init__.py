@@ -1,0 +1,1 @@
+"""Training STARnet: objectives, sharded train step, checkpoints, the loop (``trainer``)."""

@@ -1,0 +1,47 @@
+"""Preemption-safe checkpoints: orbax ``CheckpointManager`` (async, keep-N) holding the
+train state, the grain iterator state and the config together, so a restart resumes
+exactly -- same parameters, same next batch."""
+
+import pathlib
+from typing import Any, Optional
+
+import grain
+import jax
+import orbax.checkpoint as ocp
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+def make_manager(workdir, keep: int) -> ocp.CheckpointManager:
+  directory = pathlib.Path(workdir).absolute() / CHECKPOINT_DIR
+  options = ocp.CheckpointManagerOptions(max_to_keep=keep, create=True,
+                                         enable_async_checkpointing=True)
+  return ocp.CheckpointManager(directory, options=options,
+                               item_names=("state", "data_iter", "config"))
+
+
+def save(manager: ocp.CheckpointManager, step: int, state, data_iter, config) -> None:
+  manager.save(step, args=ocp.args.Composite(
+      state=ocp.args.StandardSave(state),
+      data_iter=grain.checkpoint.CheckpointSave(data_iter),
+      config=ocp.args.JsonSave(config.to_dict())))
+
+
+def abstract_with_shardings(abstract_tree, shardings):
+  """ShapeDtypeStructs carrying the *target* shardings: restoring onto them places each
+  array on the current mesh, whatever mesh it was saved from."""
+  return jax.tree_util.tree_map(
+      lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract_tree, shardings)
+
+
+def restore_latest(manager: ocp.CheckpointManager, abstract_state, data_iter
+                   ) -> Optional[Any]:
+  """Restore the newest checkpoint into ``data_iter`` (in place) and return the state, or
+  None when the workdir has no checkpoint."""
+  step = manager.latest_step()
+  if step is None:
+    return None
+  restored = manager.restore(step, args=ocp.args.Composite(
+      state=ocp.args.StandardRestore(abstract_state),
+      data_iter=grain.checkpoint.CheckpointRestore(data_iter)))
+  return restored["state"]

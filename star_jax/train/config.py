@@ -1,0 +1,62 @@
+"""The shared defaults of every experiment config in ``configs/`` (which override them).
+
+Fields tests and launch scripts rely on: ``seed``, ``total_steps`` (overrides epochs when
+set), ``checkpoint_every_steps``, ``eval_every_steps``, ``mesh_shape`` (``(data, model)``;
+-1 = all remaining devices), ``data.dir``, ``model.variant``.
+"""
+
+import ml_collections
+
+from star_jax.model import default_model_config
+
+
+def base_config() -> ml_collections.ConfigDict:
+  c = ml_collections.ConfigDict()
+  c.seed = 0
+  c.model = default_model_config()
+
+  c.data = ml_collections.ConfigDict()
+  c.data.dir = ml_collections.FieldReference(None, field_type=str)  # Vimeo-layout root
+  c.data.source = "folder"             # 'folder' (PNG frames) or 'tfds' (ArrayRecord)
+  c.data.tfds_data_dir = ml_collections.FieldReference(None, field_type=str)
+  c.data.train_split = "train"
+  c.data.eval_split = "test"
+  c.data.patch_size = 0                # LR pixels; 0 = whole frame (the paper's STAR)
+  c.data.augment = True
+  c.data.hr_input = False              # STAR-T-HR: HR frames in, flows on HR frames
+  c.data.flow_backend = "coarse2fine"  # or opencv_dis / opencv_farneback (see star_jax.flow)
+  c.data.flow_mode = "exact"           # coarse2fine solver: 'exact' (= pyflow) or 'fast'
+  c.data.num_workers = 0
+  c.data.num_threads = 2
+  c.data.skip_corrupt = False          # True: skip (and count) unreadable clips
+  c.data.generate_demo = False         # build the embedded demo dataset in data.dir
+
+  c.batch_size = 10                    # global, split over the mesh's 'data' axis
+  c.eval_batch_size = 10
+  c.eval_num_batches = ml_collections.FieldReference(None, field_type=int)  # None = whole split
+
+  c.objective = "STAR"                 # STAR, STAR-ST, STAR-S, STAR-T-LR, STAR-T-HR
+  c.loss = "Lr"                        # 'Lr' (pixel + 0.1 flow) or 'Lf' (+ 0.1 perceptual)
+  c.vgg19_weights = ml_collections.FieldReference(None, field_type=str)  # torchvision .pth
+
+  c.optimizer = ml_collections.ConfigDict(dict(
+      learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-8))
+  c.num_epochs = 70
+  c.lr_decay_every_epochs = 30
+  c.lr_decay_factor = 0.1
+  c.total_steps = ml_collections.FieldReference(None, field_type=int)
+
+  c.init_from = ml_collections.FieldReference(None, field_type=str)  # .pth or our checkpoint
+
+  c.mesh_shape = (-1, 1)               # ('data', 'model')
+  # FSDP-style parameter sharding: (regex on the '/'-joined param path, PartitionSpec
+  # entries). Unmatched parameters are replicated. Example:
+  #   (('.*kernel', (None, None, None, 'model')),)  shards output channels over 'model'.
+  c.param_sharding = ()
+
+  c.log_every_steps = 50
+  c.eval_every_steps = 1000
+  c.checkpoint_every_steps = 1000
+  c.keep_checkpoints = 3
+  c.halt_on_nonfinite = True
+  return c

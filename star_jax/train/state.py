@@ -1,0 +1,46 @@
+"""The train state (everything a checkpoint must hold besides the data iterator), its
+optimiser and learning-rate schedule."""
+
+from typing import Any
+
+import flax
+import jax
+import jax.numpy as jnp
+import optax
+
+
+@flax.struct.dataclass
+class TrainState:
+  step: jnp.ndarray
+  params: Any
+  batch_stats: Any  # {} for models without BatchNorm (only the FR UNet has it)
+  opt_state: Any
+
+
+def learning_rate_schedule(base_lr: float, steps_per_epoch: int, decay_every_epochs: int,
+                           decay_factor: float) -> optax.Schedule:
+  """The release's step decay: lr x factor every ``decay_every_epochs`` epochs."""
+  return optax.exponential_decay(base_lr, transition_steps=max(1, decay_every_epochs
+                                                               * steps_per_epoch),
+                                 decay_rate=decay_factor, staircase=True)
+
+
+def make_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransformation:
+  """Adamax as the paper (betas 0.9/0.999, eps 1e-8).
+
+  optax adds eps to the infinity norm (u = max(b2 u, |g|); m / (u + eps)) where torch puts
+  it inside the max; with eps 1e-8 the difference is below float32 resolution of any
+  non-vanishing gradient.
+  """
+  o = config.optimizer
+  return optax.adamax(schedule, b1=o.b1, b2=o.b2, eps=o.eps)
+
+
+def create_state(model, tx, rng, sample_inputs, initial_variables=None) -> TrainState:
+  """A fresh state (or one around ``initial_variables`` for fine-tuning)."""
+  variables = initial_variables if initial_variables is not None else model.init(
+      {"params": rng, "noise": rng}, *sample_inputs)
+  params = variables["params"]
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params,
+                    batch_stats=variables.get("batch_stats", {}),
+                    opt_state=tx.init(params))

@@ -1,0 +1,259 @@
+"""The training loop behind ``python -m star_jax.main``: data and flow cache, mesh, sharded
+jit train step, periodic evaluation, metrics and checkpoints, exact resume."""
+
+import dataclasses
+import functools
+import logging
+import math
+import pathlib
+import time
+from typing import Any, Dict, Optional
+
+from clu import metric_writers, parameter_overview, periodic_actions
+import jax
+import jax.numpy as jnp
+import ml_collections
+import numpy as np
+
+from star_jax.convert import load_weights
+from star_jax.data import demo as demo_data
+from star_jax.data import pipeline, vimeo
+from star_jax.evaluate import metrics as frame_metrics
+from star_jax.model import build_model
+from star_jax.train import checkpoints, objectives, sharding, step as step_lib
+from star_jax.train.state import TrainState, create_state, learning_rate_schedule, make_optimizer
+
+
+class NonFiniteLossError(RuntimeError):
+  """Training produced a NaN/Inf loss; the last good checkpoint is left as it was."""
+
+
+@dataclasses.dataclass
+class TrainResult:
+  step: int
+  eval_metrics: Dict[str, float]
+
+
+def _pipeline_config(config, split: str, training: bool, batch_size: int):
+  d = config.data
+  return pipeline.PipelineConfig(
+      root=d.dir, split=split, scale=int(config.model.scale),
+      batch_size=batch_size // jax.process_count(),
+      patch_size=d.patch_size if training else 0, augment=d.augment and training,
+      shuffle=training, num_epochs=None if training else 1, seed=config.seed,
+      num_workers=d.num_workers if training else 0, num_threads=d.num_threads,
+      hr_input=d.hr_input, flow_backend=d.flow_backend, source=d.source,
+      tfds_data_dir=d.tfds_data_dir, skip_corrupt=d.skip_corrupt,
+      drop_remainder=training)
+
+
+def prepare_data(config) -> None:
+  """Generate the demo dataset if asked, and make sure both splits' flows are cached
+  (process 0 computes; the others wait)."""
+  if not config.data.dir:
+    raise ValueError("config.data.dir is not set: pass --config.data.dir=/path/to/vimeo")
+  if jax.process_index() == 0:
+    if config.data.generate_demo:
+      demo_data.ensure_demo_dataset(config.data.dir)
+    flow_params = {"mode": config.data.flow_mode} if config.data.flow_backend == "coarse2fine" else {}
+    for split in (config.data.train_split, config.data.eval_split):
+      pipeline.ensure_flow_cache(config.data.dir, split, scale=int(config.model.scale),
+                                 hr_input=config.data.hr_input, backend=config.data.flow_backend,
+                                 skip_corrupt=config.data.skip_corrupt, **flow_params)
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
+    multihost_utils.sync_global_devices("flow cache ready")
+
+
+def _num_clips(config, split: str) -> int:
+  return len(vimeo.VimeoClips.open(config.data.dir, "triplet", split).clips)
+
+
+def _sample_inputs():
+  """Tiny inputs for shape inference of parameters (any LR size gives the same shapes)."""
+  im = jnp.zeros((1, 8, 8, 3), jnp.float32)
+  flow = jnp.zeros((1, 8, 8, 2), jnp.float32)
+  return im, im, flow, flow
+
+
+def _perceptual_features(config):
+  if config.loss != "Lf":
+    return None
+  if not config.vgg19_weights:
+    raise ValueError("loss 'Lf' needs config.vgg19_weights: torchvision's VGG19 ImageNet "
+                     "state dict (.pth)")
+  from star_jax.convert.vgg import load_vgg19_variables  # pylint: disable=g-import-not-at-top
+  from star_jax.model.vgg import VGG19Features  # pylint: disable=g-import-not-at-top
+  vgg_variables = jax.tree_util.tree_map(jnp.asarray, load_vgg19_variables(config.vgg19_weights))
+  vgg = VGG19Features()
+  return lambda images: vgg.apply(jax.lax.stop_gradient(vgg_variables), images)
+
+
+def initial_state(config, model, tx, shardings) -> TrainState:
+  """The initial train state, created directly in its shardings: from ``config.init_from``
+  (fine-tuning; the checkpoint must hold the configured model) or fresh from ``config.seed``."""
+  if not config.init_from:
+    init = functools.partial(create_state, model, tx, sample_inputs=_sample_inputs())
+    return jax.jit(init, out_shardings=shardings)(jax.random.key(config.seed))
+  model_cfg, variables = load_weights(config.init_from)
+  mismatched = {k: (model_cfg[k], config.model[k])
+                for k in ("variant", "scale", "base_filter", "feat", "n_resblock")
+                if model_cfg[k] != config.model[k]}
+  if mismatched:
+    raise ValueError(f"init_from {config.init_from} holds a different model "
+                     f"(checkpoint vs config): {mismatched}")
+  state = create_state(model, tx, None, _sample_inputs(), initial_variables=dict(variables))
+  return jax.device_put(state, shardings)
+
+
+def jit_train_step(config, model, tx, schedule, mesh, state_shardings, features=None):
+  """The train step compiled for ``mesh``: batch sharded on 'data', state as
+  ``state_shardings``, metrics replicated, the old state's buffers donated."""
+  return jax.jit(
+      functools.partial(step_lib.train_step, model=model, tx=tx, seed=config.seed,
+                        objective=config.objective, loss_type=config.loss, schedule=schedule,
+                        features=features),
+      in_shardings=(state_shardings, sharding.batch_sharding(mesh)),
+      out_shardings=(state_shardings, sharding.replicated(mesh)), donate_argnums=(0,))
+
+
+def _evaluate(config, model, state, mesh, eval_fn, writer, step: int) -> Dict[str, float]:
+  """PSNR of every output, SSIM of ht, and the bicubic+average baseline over the eval split."""
+  ds = pipeline.make_dataset(_pipeline_config(config, config.data.eval_split, False,
+                                              config.eval_batch_size))
+  psnr_sums: Dict[str, float] = {}
+  ssim_sum, baseline_sum, count = 0.0, 0.0, 0
+  for batch_index, local in enumerate(ds):
+    if config.eval_num_batches and batch_index >= config.eval_num_batches:
+      break
+    valid = len(local["im1"])
+    if valid < config.eval_batch_size // jax.process_count():  # pad: one compiled shape
+      pad = config.eval_batch_size // jax.process_count() - valid
+      local = {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in local.items()}
+    psnr, images, baseline = eval_fn(state, sharding.global_batch(local, mesh))
+    psnr = jax.tree_util.tree_map(lambda x: np.asarray(x)[:valid], psnr)
+    for name, values in psnr.items():
+      psnr_sums[name] = psnr_sums.get(name, 0.0) + float(values.sum())
+    baseline_sum += float(np.asarray(baseline)[:valid].sum())
+    if "ht" in images:
+      pred, target = np.asarray(images["ht"]), np.asarray(images["ht_target"])
+      ssim_sum += sum(frame_metrics.ssim(pred[i], target[i]) for i in range(valid))
+    count += valid
+    if batch_index == 0 and "ht" in images:
+      writer.write_images(step, {"eval/lr_input_upsampled": np.asarray(images["lr_input"])[:3],
+                                 "eval/ht_prediction": np.asarray(images["ht"])[:3],
+                                 "eval/ht_ground_truth": np.asarray(images["ht_target"])[:3]})
+  if count == 0:
+    raise ValueError(f"eval split {config.data.eval_split!r} produced no samples")
+  result = {f"eval/psnr_{k}": v / count for k, v in psnr_sums.items()}
+  if "ht" in psnr_sums:
+    result["eval/ssim_ht"] = ssim_sum / count
+    result["eval/psnr_ht_baseline_bicubic_average"] = baseline_sum / count
+  result["eval/num_samples"] = count
+  writer.write_scalars(step, result)
+  return result
+
+
+def _eval_step_with_baseline(state, batch, *, model, scale: int):
+  psnr, images = step_lib.eval_step(state, batch, model=model)
+  # Baseline for the in-between frame: bicubic upscaling of both LR inputs, averaged.
+  b, h, w, c = batch["im1"].shape
+  up = lambda x: jax.image.resize(x, (b, h * scale, w * scale, c), "cubic")
+  average = step_lib.to_uint8_range((up(batch["im1"]) + up(batch["im2"])) / 2)
+  baseline = jnp.zeros((b,), jnp.float32)
+  if "hr_t" in batch:
+    mse = jnp.mean(jnp.square(average - step_lib.to_uint8_range(batch["hr_t"])), axis=(1, 2, 3))
+    baseline = 10.0 * jnp.log10(255.0 ** 2 / jnp.maximum(mse, 1e-10))
+    images["lr_input"] = step_lib.to_uint8_range(
+        jax.image.resize(batch["im1"], (b, h * scale, w * scale, c), "nearest")).astype(jnp.uint8)
+  return psnr, images, baseline
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:
+  workdir = pathlib.Path(workdir).absolute()
+  workdir.mkdir(parents=True, exist_ok=True)
+  if config.batch_size % jax.process_count() or config.eval_batch_size % jax.process_count():
+    raise ValueError(f"batch sizes must divide over {jax.process_count()} processes")
+  prepare_data(config)
+  mesh = sharding.make_mesh(config.mesh_shape)
+  if config.batch_size % mesh.shape["data"]:
+    raise ValueError(f"batch_size {config.batch_size} is not divisible by the mesh's data "
+                     f"axis ({mesh.shape['data']})")
+
+  steps_per_epoch = max(1, _num_clips(config, config.data.train_split) // config.batch_size)
+  total_steps = config.total_steps or config.num_epochs * steps_per_epoch
+  schedule = learning_rate_schedule(config.optimizer.learning_rate, steps_per_epoch,
+                                    config.lr_decay_every_epochs, config.lr_decay_factor)
+  tx = make_optimizer(config, schedule)
+  model = build_model(config.model)
+  objectives.objective_weights(config.objective)  # fail fast on a typo
+
+  abstract_state = jax.eval_shape(functools.partial(
+      create_state, model, tx, sample_inputs=_sample_inputs()), jax.random.key(0))
+  state_shardings = sharding.param_shardings(abstract_state, mesh, config.param_sharding)
+  data_sharding = sharding.batch_sharding(mesh)
+
+  train_ds = pipeline.make_dataset(_pipeline_config(config, config.data.train_split, True,
+                                                    config.batch_size))
+  train_iter = iter(train_ds)
+  manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
+  state = checkpoints.restore_latest(
+      manager, checkpoints.abstract_with_shardings(abstract_state, state_shardings), train_iter)
+  if state is None:
+    state = initial_state(config, model, tx, state_shardings)
+    start_step = 0
+  else:
+    start_step = int(state.step)
+    logging.info("resumed from %s at step %d", manager.directory, start_step)
+
+  writer = metric_writers.create_default_writer(
+      str(workdir), just_logging=jax.process_index() > 0, asynchronous=True)
+  if start_step == 0:
+    parameter_overview.log_parameter_overview(state.params)
+    writer.write_hparams({k: str(v) for k, v in config.to_dict().items()
+                          if not isinstance(v, dict)})
+
+  features = _perceptual_features(config)
+  train_fn = jit_train_step(config, model, tx, schedule, mesh, state_shardings, features)
+  eval_fn = jax.jit(functools.partial(_eval_step_with_baseline, model=model,
+                                      scale=int(config.model.scale)),
+                    in_shardings=(state_shardings, data_sharding))
+
+  report = periodic_actions.ReportProgress(num_train_steps=total_steps, writer=writer)
+  eval_metrics: Dict[str, float] = {}
+  pending: Optional[Dict[str, Any]] = None  # last step's metrics, checked one step late
+  window_start, window_steps = time.time(), 0
+
+  def check_finite(metrics, at_step):
+    loss = float(metrics["loss/total"])
+    if not math.isfinite(loss):
+      manager.wait_until_finished()
+      raise NonFiniteLossError(
+          f"loss became {loss} at step {at_step}; stopping. The last good checkpoint "
+          f"(step {manager.latest_step()}) in {manager.directory} is intact.")
+
+  logging.info("training %s for %d steps (%d per epoch), mesh %s", config.model.variant,
+               total_steps, steps_per_epoch, dict(mesh.shape))
+  for step in range(start_step + 1, total_steps + 1):
+    batch = sharding.global_batch(next(train_iter), mesh)
+    state, metrics = train_fn(state, batch)
+    if pending is not None and config.halt_on_nonfinite:
+      check_finite(pending, step - 1)
+    pending = metrics
+    window_steps += 1
+    report(step)
+    if step % config.log_every_steps == 0 or step == total_steps:
+      scalars = {k: float(v) for k, v in jax.device_get(metrics).items()}
+      elapsed = time.time() - window_start
+      scalars["steps_per_sec"] = window_steps / max(elapsed, 1e-9)
+      window_start, window_steps = time.time(), 0
+      writer.write_scalars(step, scalars)
+    if step % config.eval_every_steps == 0 or step == total_steps:
+      eval_metrics = _evaluate(config, model, state, mesh, eval_fn, writer, step)
+    if step % config.checkpoint_every_steps == 0 or step == total_steps:
+      if config.halt_on_nonfinite:
+        check_finite(metrics, step)  # never write a checkpoint from a diverged state
+      checkpoints.save(manager, step, state, train_iter, config)
+  manager.wait_until_finished()
+  writer.flush()
+  return TrainResult(step=int(state.step), eval_metrics=eval_metrics)

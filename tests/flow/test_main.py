@@ -1,0 +1,46 @@
+"""The command line: python -m star_jax.flow FRAME1 FRAME2."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from star_jax.flow import flo_io
+from star_jax.flow.__main__ import main
+
+
+@pytest.fixture()
+def frames(shared_dir, tmp_path):
+  with np.load(shared_dir / "flow" / "fixtures" / "rw_07_09_112x64.npz") as data:
+    paths = []
+    for key in ("im1_u8", "im2_u8"):
+      path = tmp_path / f"{key}.png"
+      Image.fromarray(data[key]).save(path)
+      paths.append(path)
+    return paths, np.stack([data["u"], data["v"]], axis=-1)
+
+
+def test_cli_writes_npz_flo_and_visualisation(frames, tmp_path, capsys):
+  (frame1, frame2), pyflow = frames
+  assert main([str(frame1), str(frame2), "--out", str(tmp_path / "f.npz"),
+               "--visualize", str(tmp_path / "f.png"), "--no-compile-cache"]) == 0
+  with np.load(tmp_path / "f.npz") as data:
+    # PNG frames are the fixture's uint8 frames, and im1 = im1_u8 / 255 exactly.
+    assert np.linalg.norm(data["flow"] - pyflow, axis=-1).mean() < 1e-5
+    assert data["im2W"].shape == (64, 112, 3)
+  assert Image.open(tmp_path / "f.png").size == (112, 64)
+  assert main([str(frame1), str(frame2), "--backend", "opencv_farneback",
+               "--out", str(tmp_path / "f.flo"), "--no-compile-cache"]) == 0
+  assert flo_io.read_flo(tmp_path / "f.flo").shape == (64, 112, 2)
+  assert "opencv_farneback: 112x64" in capsys.readouterr().out
+
+
+def test_cli_errors(frames, tmp_path):
+  (frame1, _), _ = frames
+  with pytest.raises(SystemExit, match="does not exist"):
+    main([str(frame1), str(tmp_path / "missing.png"), "--no-compile-cache"])
+  with pytest.raises(SystemExit, match=r"\.npz or \.flo"):
+    main([str(frame1), str(frame1), "--out", str(tmp_path / "f.txt"), "--no-compile-cache"])
+  small = tmp_path / "small.png"
+  Image.new("RGB", (20, 20)).save(small)
+  with pytest.raises(SystemExit, match="width 20 px"):
+    main([str(small), str(small), "--no-compile-cache"])

@@ -1,0 +1,165 @@
+"""``python -m star_jax.infer`` end to end: videos and frame folders in and out (frame counts,
+sizes, frame rates), and every kind of bad input ending in one line and a non-zero exit
+code with no output left behind."""
+
+import fractions
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from star_jax.infer import video_file
+from star_jax.infer.__main__ import main
+
+
+def _write_video(path, frames, fps=fractions.Fraction(24)):
+  writer = video_file.VideoWriter(path, fps, frames[0].shape[1], frames[0].shape[0])
+  for frame in frames:
+    writer.write(frame)
+  writer.close()
+  return path
+
+
+def _run(capsys, *args):
+  code = main([str(arg) for arg in args] + ["--no-progress"])
+  captured = capsys.readouterr()
+  return code, captured.out, captured.err
+
+
+def _assert_one_line_error(code, err, *phrases):
+  assert code != 0
+  lines = [line for line in err.strip().splitlines() if line]
+  assert len(lines) == 1 and lines[0].startswith("error: "), err
+  assert "Traceback" not in err
+  for phrase in phrases:
+    assert phrase in lines[0], lines[0]
+
+
+def test_help_lists_the_options():
+  completed = subprocess.run([sys.executable, "-m", "star_jax.infer", "--help"],
+                             capture_output=True, text=True, check=False, timeout=120)
+  assert completed.returncode == 0
+  for option in ("--weights", "--input", "--output", "--mode", "--time-factor", "--dtype",
+                 "--tile-size", "--tile-overlap", "--memory-budget-gb", "--batch-size"):
+    assert option in completed.stdout
+
+
+def test_video_to_video_space_time(tmp_path, capsys, release_weights, frames_factory):
+  source = _write_video(tmp_path / "in.mp4", frames_factory(4, 40, 32),
+                        fps=fractions.Fraction(24000, 1001))
+  output = tmp_path / "out.mp4"
+  code, out, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
+                        "--output", output)
+  assert code == 0, err
+  info = video_file.probe_video(output)
+  assert (info.width, info.height) == (160, 128)
+  assert info.fps == fractions.Fraction(48000, 1001)
+  assert len(list(video_file.iter_video_frames(output))) == 7
+  assert "7 frames 160x128" in out
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]
+
+
+def test_folder_of_gray_and_rgba_frames_to_png_folder(tmp_path, capsys, release_weights,
+                                                      frames_factory):
+  frames = frames_factory(3, 40, 32)
+  folder = tmp_path / "frames"
+  folder.mkdir()
+  Image.fromarray(frames[0][:, :, 0]).save(folder / "f1.png")  # grayscale
+  Image.fromarray(np.dstack([frames[1], np.full((32, 40), 128, np.uint8)])).save(
+      folder / "f2.png")  # RGBA
+  Image.fromarray(frames[2]).save(folder / "f10.png")
+  output = tmp_path / "out"
+  code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", folder,
+                      "--output", output, "--mode", "space")
+  assert code == 0, err
+  written = sorted(output.iterdir())
+  assert [p.name for p in written] == [f"frame_{i:06d}.png" for i in range(3)]
+  for path in written:
+    with Image.open(path) as image:
+      assert image.size == (160, 128) and image.mode == "RGB"
+
+
+def test_time_mode_4x_from_video_to_folder(tmp_path, capsys, release_weights, frames_factory):
+  frames = frames_factory(3, 40, 32)
+  source = _write_video(tmp_path / "in.mkv", frames)
+  output = tmp_path / "slow"
+  code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
+                      "--output", output, "--mode", "time", "--time-factor", "4",
+                      "--tile-size", "32", "--tile-overlap", "8")
+  assert code == 0, err
+  written = sorted(output.iterdir())
+  assert len(written) == 9
+  with Image.open(written[4]) as image:  # the decoded second input frame, passed through
+    assert image.size == (40, 32)
+
+
+def _one_frame_video(tmp_path, frames_factory):
+  return _write_video(tmp_path / "single.mp4", frames_factory(1, 40, 32))
+
+
+def _garbage_video(tmp_path, frames_factory):
+  path = tmp_path / "broken.mp4"
+  path.write_bytes(b"\x00\x01" * 500)
+  return path
+
+
+def _text_file(tmp_path, frames_factory):
+  path = tmp_path / "notes.txt"
+  path.write_text("not a video\n")
+  return path
+
+
+def _mixed_size_folder(tmp_path, frames_factory):
+  folder = tmp_path / "mixed"
+  folder.mkdir()
+  Image.fromarray(frames_factory(1, 40, 32)[0]).save(folder / "a1.png")
+  Image.fromarray(frames_factory(1, 44, 32)[0]).save(folder / "a2.png")
+  return folder
+
+
+@pytest.mark.parametrize("make_input,phrases", [
+    (_one_frame_video, ("single.mp4", "1 frame", "at least 2")),
+    (_garbage_video, ("broken.mp4", "cannot open video")),
+    (_text_file, ("notes.txt", "cannot open video")),
+    (_mixed_size_folder, ("a2.png is 44x32", "a1.png is 40x32")),
+])
+def test_bad_inputs_end_in_one_line(tmp_path, capsys, release_weights, frames_factory,
+                                    make_input, phrases):
+  source = make_input(tmp_path, frames_factory)
+  before = set(tmp_path.iterdir())
+  code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
+                      "--output", tmp_path / "out.mp4")
+  _assert_one_line_error(code, err, *phrases)
+  assert set(tmp_path.iterdir()) == before  # no output, no temporary left
+
+
+def test_weights_for_another_scale(tmp_path, capsys, release_weights, frames_factory):
+  source = _write_video(tmp_path / "in.mp4", frames_factory(2, 40, 32))
+  code, _, err = _run(capsys, "--weights", release_weights("V4_x2"), "--input", source,
+                      "--output", tmp_path / "out.mp4", "--scale", "4")
+  _assert_one_line_error(code, err, "2x model", "--scale 4")
+  assert not (tmp_path / "out.mp4").exists()
+
+
+def test_bad_weights_and_outputs(tmp_path, capsys, release_weights, frames_factory):
+  source = _write_video(tmp_path / "in.mp4", frames_factory(2, 40, 32))
+  not_weights = tmp_path / "model.pth"
+  not_weights.write_bytes(b"junk")
+  code, _, err = _run(capsys, "--weights", not_weights, "--input", source, "--output",
+                      tmp_path / "out.mp4")
+  _assert_one_line_error(code, err, "cannot load weights", "model.pth")
+  code, _, err = _run(capsys, "--weights", tmp_path / "missing.pth", "--input", source,
+                      "--output", tmp_path / "out.mp4")
+  _assert_one_line_error(code, err, "missing.pth", "do not exist")
+  code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
+                      "--output", source)
+  _assert_one_line_error(code, err, "already exists", "--overwrite")
+  code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
+                      "--output", tmp_path / "out.png")
+  _assert_one_line_error(code, err, "out.png", "single image")
+  code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
+                      "--output", tmp_path / "out", "--mode", "space", "--time-factor", "2")
+  _assert_one_line_error(code, err, "--time-factor must be 1")
+  assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "model.pth"]

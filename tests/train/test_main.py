@@ -1,0 +1,95 @@
+"""``python -m star_jax.main`` end to end: completion, exact resume after SIGKILL, a diverging
+run stopping cleanly, and two local processes under jax.distributed."""
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import time
+
+import numpy as np
+import orbax.checkpoint as ocp
+
+from tests.train.conftest import REPO, main_command, run_main
+
+
+def _final_params(workdir, step):
+  path = pathlib.Path(workdir) / "checkpoints" / str(step) / "state"
+  with ocp.StandardCheckpointer() as ckptr:
+    state = ckptr.restore(path)
+  return state["params"]
+
+
+def _flat(tree, prefix=""):
+  if isinstance(tree, dict):
+    for k, v in tree.items():
+      yield from _flat(v, f"{prefix}/{k}")
+  else:
+    yield prefix, np.asarray(tree)
+
+
+def test_sigkill_and_resume_is_bitwise_identical(tiny_dataset, tmp_path):
+  steps = ("--config.total_steps=6", "--config.checkpoint_every_steps=2")
+  straight = run_main(tmp_path / "straight", tiny_dataset, *steps)
+  assert straight.returncode == 0, straight.stderr[-3000:]
+  assert "done: step 6" in straight.stdout
+
+  workdir = tmp_path / "killed"
+  proc = subprocess.Popen(main_command(workdir, tiny_dataset, *steps), cwd=REPO,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+  deadline = time.time() + 900
+  while not (workdir / "checkpoints" / "2" / "state").is_dir():  # finalised, not *.tmp
+    assert proc.poll() is None and time.time() < deadline, "run ended before checkpoint 2"
+    time.sleep(0.2)
+  proc.send_signal(signal.SIGKILL)
+  proc.wait()
+  finished = sorted(p.name for p in (workdir / "checkpoints").iterdir() if p.name.isdigit())
+  assert "6" not in finished, "the kill came too late to test a resume"
+
+  resumed = run_main(workdir, tiny_dataset, *steps)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  assert "resumed from" in resumed.stderr
+  a = dict(_flat(_final_params(tmp_path / "straight", 6)))
+  b = dict(_flat(_final_params(workdir, 6)))
+  assert a.keys() == b.keys()
+  for key in a:
+    np.testing.assert_array_equal(a[key], b[key], err_msg=key)
+
+
+def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tiny_dataset, tmp_path):
+  result = run_main(tmp_path / "nan", tiny_dataset, "--config.total_steps=8",
+                    "--config.checkpoint_every_steps=1", "--config.optimizer.learning_rate=1e12")
+  assert result.returncode == 1
+  assert "loss became" in result.stderr and "intact" in result.stderr
+  saved = sorted(int(p.name) for p in (tmp_path / "nan" / "checkpoints").iterdir()
+                 if p.name.isdigit())
+  assert saved and max(saved) < 8
+  for _, value in _flat(_final_params(tmp_path / "nan", max(saved))):
+    assert np.all(np.isfinite(value))
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def test_two_processes_with_two_devices_each(tiny_dataset, tmp_path):
+  port = _free_port()
+  workdir = tmp_path / "multi"
+  procs = []
+  for process_id in range(2):
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+               JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
+               JAX_PROCESS_ID=str(process_id))
+    procs.append(subprocess.Popen(
+        main_command(workdir, tiny_dataset, "--config.total_steps=3",
+                     "--config.checkpoint_every_steps=3", "--config.mesh_shape=(2,2)"),
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+  outputs = [p.communicate(timeout=900) for p in procs]
+  for p, (out, err) in zip(procs, outputs):
+    assert p.returncode == 0, err[-3000:]
+    assert "done: step 3" in out
+  assert "process 0/2, 2 local / 4 global devices" in outputs[0][1]
+  assert (workdir / "checkpoints" / "3" / "state").is_dir()
