@@ -30,7 +30,10 @@ def main(argv):
   if distributed is None:
     distributed = "JAX_COORDINATOR_ADDRESS" in os.environ
   if distributed:
-    jax.distributed.initialize()
+    env = lambda name, cast=str: cast(os.environ[name]) if name in os.environ else None
+    jax.distributed.initialize(coordinator_address=env("JAX_COORDINATOR_ADDRESS"),
+                               num_processes=env("JAX_NUM_PROCESSES", int),
+                               process_id=env("JAX_PROCESS_ID", int))
   from star_jax.train import trainer  # pylint: disable=g-import-not-at-top (after init)
   logging.info("process %d/%d, %d local / %d global devices", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())

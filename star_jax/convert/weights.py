@@ -8,7 +8,6 @@ from typing import Any, Dict, Optional, Tuple
 import jax
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 import orbax.checkpoint as ocp
 
 from star_jax.convert import mapping, torch_io
@@ -42,13 +41,17 @@ def release_to_variables(state_dict, overrides: Optional[dict] = None
 
 
 def save_checkpoint(directory, model_cfg, variables) -> pathlib.Path:
-  """Write ``directory/model_config.json`` and ``directory/variables`` (orbax)."""
+  """Write ``directory/model_config.json`` and ``directory/variables`` (orbax).
+
+  With several JAX processes every process must call this (orbax writes each array's
+  shards from the processes that hold them); the JSON is written by process 0.
+  """
   directory = pathlib.Path(directory).absolute()
   directory.mkdir(parents=True, exist_ok=True)
   with ocp.StandardCheckpointer() as ckptr:
-    ckptr.save(directory / VARIABLES_DIR, jax.tree_util.tree_map(np.asarray, dict(variables)),
-               force=True)
-  (directory / MODEL_CONFIG_FILE).write_text(json.dumps(model_cfg.to_dict(), indent=2) + "\n")
+    ckptr.save(directory / VARIABLES_DIR, dict(variables), force=True)
+  if jax.process_index() == 0:
+    (directory / MODEL_CONFIG_FILE).write_text(json.dumps(model_cfg.to_dict(), indent=2) + "\n")
   return directory
 
 

@@ -9,12 +9,13 @@ Every backend returns pixels in the spec's convention: im2(x + u, y + v) ~ im1(x
 = u (right positive), channel 1 = v (down positive), which is also OpenCV's convention.
 """
 
+import dataclasses
 from typing import Callable, Dict
 
 import cv2
 import numpy as np
 
-from star_jax.flow.coarse2fine import coarse2fine_flow
+from star_jax.flow.coarse2fine import Coarse2FineParams, coarse2fine_flow
 
 DIS_PRESETS = {
     "ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
@@ -75,6 +76,18 @@ BACKENDS: Dict[str, Callable[..., np.ndarray]] = {
     "opencv_dis": _opencv_dis,
     "opencv_farneback": _opencv_farneback,
 }
+
+
+def resolved_params(backend: str, params: Dict) -> Dict:
+  """``params`` with every default filled in, so that two spellings of the same settings
+  (``{}`` and ``{'mode': 'exact'}``) compare equal, e.g. in a flow cache's record."""
+  if backend == "coarse2fine":
+    return dataclasses.asdict(Coarse2FineParams(**params))
+  if backend == "opencv_dis":
+    return {"preset": "medium", **params}
+  if backend == "opencv_farneback":
+    return {**FARNEBACK_DEFAULTS, **params}
+  raise ValueError(f"backend={backend!r} is not one of {sorted(BACKENDS)}")
 
 
 def compute_flow(im1, im2, backend: str = "coarse2fine", **params) -> np.ndarray:

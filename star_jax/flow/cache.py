@@ -21,7 +21,7 @@ from typing import Callable, Dict, Iterable, List, Sequence, Tuple
 import numpy as np
 from tqdm import tqdm
 
-from star_jax.flow.backends import compute_flow
+from star_jax.flow.backends import compute_flow, resolved_params
 from star_jax.flow.network_input import fr_targets, to_network_input
 
 CACHE_KEYS = ("flow_f", "flow_b", "gt_flow_f", "gt_flow_b")
@@ -46,7 +46,8 @@ def clip_cache_path(cache_dir, clip: str) -> pathlib.Path:
 
 def _check_meta(cache_dir: pathlib.Path, backend: str, params: Dict) -> None:
   """Write the cache's settings, or make sure they equal those already recorded."""
-  meta = {"format": FORMAT_VERSION, "backend": backend, "params": params}
+  meta = {"format": FORMAT_VERSION, "backend": backend,
+          "params": resolved_params(backend, params)}
   path = cache_dir / META_FILE
   if path.exists():
     recorded = json.loads(path.read_text())

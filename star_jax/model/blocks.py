@@ -83,11 +83,13 @@ class ResnetBlock(_Activated):
     return act(y + x)
 
 
-class UpBlock(nn.Module):
-  """Up-projection unit (PReLU): ``h0 = up(x); h1 = up(down(h0) - x); return h1 + h0``."""
+class _ProjectionUnit(nn.Module):
+  """Back-projection unit (PReLU). Up: ``h0 = up(x); h1 = up(down(h0) - x); h1 + h0``.
+  Down: ``l0 = down(x); l1 = down(up(l0) - x); l1 + l0``. Children ``{up,down}_conv{1,2,3}``."""
 
   features: int
   scale: int
+  up: bool
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
 
@@ -96,29 +98,22 @@ class UpBlock(nn.Module):
     k, s, p = projection_ksp(self.scale)
     kw = dict(features=self.features, kernel_size=k, stride=s, padding=p,
               activation="prelu", dtype=self.dtype, param_dtype=self.param_dtype)
-    h0 = DeconvBlock(name="up_conv1", **kw)(x)
-    l0 = ConvBlock(name="up_conv2", **kw)(h0)
-    h1 = DeconvBlock(name="up_conv3", **kw)(l0 - x)
-    return h1 + h0
+    there, back = (DeconvBlock, ConvBlock) if self.up else (ConvBlock, DeconvBlock)
+    prefix = "up_conv" if self.up else "down_conv"
+    first = there(name=f"{prefix}1", **kw)(x)
+    returned = back(name=f"{prefix}2", **kw)(first)
+    correction = there(name=f"{prefix}3", **kw)(returned - x)
+    return correction + first
 
 
-class DownBlock(nn.Module):
-  """Down-projection unit (PReLU): ``l0 = down(x); l1 = down(up(l0) - x); return l1 + l0``."""
+def UpBlock(features: int, scale: int, **kwargs) -> _ProjectionUnit:  # pylint: disable=invalid-name
+  """The release's UpBlock: LR -> HR back-projection."""
+  return _ProjectionUnit(features, scale, up=True, **kwargs)
 
-  features: int
-  scale: int
-  dtype: Dtype = jnp.float32
-  param_dtype: Dtype = jnp.float32
 
-  @nn.compact
-  def __call__(self, x):
-    k, s, p = projection_ksp(self.scale)
-    kw = dict(features=self.features, kernel_size=k, stride=s, padding=p,
-              activation="prelu", dtype=self.dtype, param_dtype=self.param_dtype)
-    l0 = ConvBlock(name="down_conv1", **kw)(x)
-    h0 = DeconvBlock(name="down_conv2", **kw)(l0)
-    l1 = ConvBlock(name="down_conv3", **kw)(h0 - x)
-    return l1 + l0
+def DownBlock(features: int, scale: int, **kwargs) -> _ProjectionUnit:  # pylint: disable=invalid-name
+  """The release's DownBlock: HR -> LR back-projection."""
+  return _ProjectionUnit(features, scale, up=False, **kwargs)
 
 
 class ResidualStack(nn.Module):

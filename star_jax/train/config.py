@@ -47,6 +47,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.total_steps = ml_collections.FieldReference(None, field_type=int)
 
   c.init_from = ml_collections.FieldReference(None, field_type=str)  # .pth or our checkpoint
+  c.init_kernel_scale = 1.0            # gain on the release's Kaiming init (fresh runs only)
 
   c.mesh_shape = (-1, 1)               # ('data', 'model')
   # FSDP-style parameter sharding: (regex on the '/'-joined param path, PartitionSpec

@@ -11,17 +11,21 @@ from typing import Any, Dict, Optional
 
 from clu import metric_writers, parameter_overview, periodic_actions
 import jax
+from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
 import numpy as np
 
-from star_jax.convert import load_weights
+from star_jax.convert import load_weights, save_checkpoint
 from star_jax.data import demo as demo_data
 from star_jax.data import pipeline, vimeo
 from star_jax.evaluate import metrics as frame_metrics
 from star_jax.model import build_model
 from star_jax.train import checkpoints, objectives, sharding, step as step_lib
 from star_jax.train.state import TrainState, create_state, learning_rate_schedule, make_optimizer
+
+
+EXPORT_DIR = "model"  # <workdir>/model: final weights + model_config.json
 
 
 class NonFiniteLossError(RuntimeError):
@@ -61,7 +65,6 @@ def prepare_data(config) -> None:
                                  hr_input=config.data.hr_input, backend=config.data.flow_backend,
                                  skip_corrupt=config.data.skip_corrupt, **flow_params)
   if jax.process_count() > 1:
-    from jax.experimental import multihost_utils  # pylint: disable=g-import-not-at-top
     multihost_utils.sync_global_devices("flow cache ready")
 
 
@@ -93,7 +96,8 @@ def initial_state(config, model, tx, shardings) -> TrainState:
   """The initial train state, created directly in its shardings: from ``config.init_from``
   (fine-tuning; the checkpoint must hold the configured model) or fresh from ``config.seed``."""
   if not config.init_from:
-    init = functools.partial(create_state, model, tx, sample_inputs=_sample_inputs())
+    init = functools.partial(create_state, model, tx, sample_inputs=_sample_inputs(),
+                             init_kernel_scale=config.init_kernel_scale)
     return jax.jit(init, out_shardings=shardings)(jax.random.key(config.seed))
   model_cfg, variables = load_weights(config.init_from)
   mismatched = {k: (model_cfg[k], config.model[k])
@@ -126,19 +130,22 @@ def _evaluate(config, model, state, mesh, eval_fn, writer, step: int) -> Dict[st
   for batch_index, local in enumerate(ds):
     if config.eval_num_batches and batch_index >= config.eval_num_batches:
       break
+    # Pad every process's last batch to the full size (one compiled shape) and keep a mask
+    # of the real samples; outputs are replicated, so every process sums the same values.
+    local_size = config.eval_batch_size // jax.process_count()
     valid = len(local["im1"])
-    if valid < config.eval_batch_size // jax.process_count():  # pad: one compiled shape
-      pad = config.eval_batch_size // jax.process_count() - valid
-      local = {k: np.concatenate([v, np.repeat(v[-1:], pad, axis=0)]) for k, v in local.items()}
-    psnr, images, baseline = eval_fn(state, sharding.global_batch(local, mesh))
-    psnr = jax.tree_util.tree_map(lambda x: np.asarray(x)[:valid], psnr)
+    local = {k: np.concatenate([v, np.repeat(v[-1:], local_size - valid, axis=0)])
+             for k, v in local.items()}
+    valid_per_process = multihost_utils.process_allgather(np.array([valid])).reshape(-1)
+    real = np.concatenate([np.arange(local_size) < v for v in valid_per_process])
+    psnr, images, baseline = jax.device_get(eval_fn(state, sharding.global_batch(local, mesh)))
     for name, values in psnr.items():
-      psnr_sums[name] = psnr_sums.get(name, 0.0) + float(values.sum())
-    baseline_sum += float(np.asarray(baseline)[:valid].sum())
+      psnr_sums[name] = psnr_sums.get(name, 0.0) + float(values[real].sum())
+    baseline_sum += float(baseline[real].sum())
     if "ht" in images:
-      pred, target = np.asarray(images["ht"]), np.asarray(images["ht_target"])
-      ssim_sum += sum(frame_metrics.ssim(pred[i], target[i]) for i in range(valid))
-    count += valid
+      ssim_sum += sum(frame_metrics.ssim(images["ht"][i], images["ht_target"][i])
+                      for i in np.flatnonzero(real))
+    count += int(real.sum())
     if batch_index == 0 and "ht" in images:
       writer.write_images(step, {"eval/lr_input_upsampled": np.asarray(images["lr_input"])[:3],
                                  "eval/ht_prediction": np.asarray(images["ht"])[:3],
@@ -217,7 +224,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   train_fn = jit_train_step(config, model, tx, schedule, mesh, state_shardings, features)
   eval_fn = jax.jit(functools.partial(_eval_step_with_baseline, model=model,
                                       scale=int(config.model.scale)),
-                    in_shardings=(state_shardings, data_sharding))
+                    in_shardings=(state_shardings, data_sharding),
+                    out_shardings=sharding.replicated(mesh))
 
   report = periodic_actions.ReportProgress(num_train_steps=total_steps, writer=writer)
   eval_metrics: Dict[str, float] = {}
@@ -246,6 +254,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       scalars = {k: float(v) for k, v in jax.device_get(metrics).items()}
       elapsed = time.time() - window_start
       scalars["steps_per_sec"] = window_steps / max(elapsed, 1e-9)
+      if config.data.skip_corrupt:
+        scalars["data/skipped_clips"] = train_iter.num_skipped
       window_start, window_steps = time.time(), 0
       writer.write_scalars(step, scalars)
     if step % config.eval_every_steps == 0 or step == total_steps:
@@ -254,6 +264,13 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       if config.halt_on_nonfinite:
         check_finite(metrics, step)  # never write a checkpoint from a diverged state
       checkpoints.save(manager, step, state, train_iter, config)
+  if not eval_metrics:  # resumed a finished run: report its held-out metrics anyway
+    eval_metrics = _evaluate(config, model, state, mesh, eval_fn, writer, int(state.step))
   manager.wait_until_finished()
+  # The final weights in the converter's format: what infer/evaluate/init_from load.
+  variables = {"params": state.params}
+  if state.batch_stats:
+    variables["batch_stats"] = state.batch_stats
+  save_checkpoint(workdir / EXPORT_DIR, config.model, variables)
   writer.flush()
   return TrainResult(step=int(state.step), eval_metrics=eval_metrics)

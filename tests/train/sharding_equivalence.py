@@ -5,15 +5,18 @@ Also checks the FR UNet's BatchNorm (batch statistics over a batch split across 
 
 import json
 import os
+import pathlib
 import sys
+import tempfile
 
 os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=8"
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from star_jax.model import build_model  # pylint: disable=wrong-import-position
-from star_jax.train import sharding, trainer  # pylint: disable=wrong-import-position
+from star_jax.train import checkpoints, sharding, trainer  # pylint: disable=wrong-import-position
 from star_jax.train.config import base_config  # pylint: disable=wrong-import-position
 from star_jax.train.state import (create_state, learning_rate_schedule,  # pylint: disable=wrong-import-position
                                   make_optimizer)
@@ -36,7 +39,7 @@ def run(mesh_shape, devices, rules, batches):
     state, metrics = step(state, sharding.global_batch(batch, mesh))
     losses.append(float(metrics["loss/total"]))
   sharded_leaves = sum(1 for s in jax.tree_util.tree_leaves(shardings) if "model" in str(s.spec))
-  return losses, jax.device_get(state.params), sharded_leaves
+  return losses, jax.device_get(state.params), sharded_leaves, (state, abstract, shardings)
 
 
 def main():
@@ -52,10 +55,11 @@ def main():
   devices = jax.devices()
   assert len(devices) == 8, devices
   fsdp = ((r".*kernel", (None, None, None, "model")),)
-  reference_losses, reference_params, _ = run((1, 1), devices[:1], (), batches)
+  reference_losses, reference_params, _, _ = run((1, 1), devices[:1], (), batches)
   result = {"reference_losses": reference_losses}
+  states = {}
   for name, shape, rules in (("8x1", (8, 1), ()), ("4x2", (4, 2), fsdp)):
-    losses, params, sharded = run(shape, devices, rules, batches)
+    losses, params, sharded, states[name] = run(shape, devices, rules, batches)
     # Relative to the parameters' overall scale: a per-tensor ratio is ill-posed for the
     # zero-initialised biases, whose first Adamax steps are +-lr whatever |g| is.
     diff = max(float(np.max(np.abs(a - b))) for a, b in zip(
@@ -63,7 +67,24 @@ def main():
     scale = max(float(np.max(np.abs(b))) for b in jax.tree_util.tree_leaves(reference_params))
     result[name] = {"losses": losses, "max_param_rel_diff": diff / scale,
                     "model_sharded_leaves": sharded}
+  result["restore_8x1_onto_4x2"] = restore_onto_other_mesh(states["8x1"], states["4x2"])
   json.dump(result, sys.stdout)
+
+
+def restore_onto_other_mesh(saved, target):
+  """Save the (8,1) state as the trainer does and restore it onto the (4,2) FSDP mesh."""
+  state, _, _ = saved
+  _, abstract, shardings = target
+  with tempfile.TemporaryDirectory() as tmp:
+    with ocp.StandardCheckpointer() as ckptr:
+      ckptr.save(pathlib.Path(tmp) / "state", state)
+      restored = ckptr.restore(pathlib.Path(tmp) / "state",
+                               checkpoints.abstract_with_shardings(abstract, shardings))
+  equal = all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(
+      jax.tree_util.tree_leaves(state), jax.tree_util.tree_leaves(restored)))
+  on_target = all(a.sharding.is_equivalent_to(s, a.ndim) for a, s in zip(
+      jax.tree_util.tree_leaves(restored), jax.tree_util.tree_leaves(shardings)))
+  return {"values_equal": equal, "shardings_are_target": on_target}
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
-"""Sharded training equals single-device training (8 fake CPU devices, meshes 8x1 and 4x2)."""
+"""Sharded training equals single-device training (8 fake CPU devices, meshes 8x1 and 4x2),
+and a state saved on one mesh restores onto another."""
 
 import json
 import os
@@ -25,6 +26,7 @@ def test_meshes_match_one_device_within_1e5_relative():
     assert result[name]["max_param_rel_diff"] <= 1e-5, (name, result[name])
   assert result["8x1"]["model_sharded_leaves"] == 0
   assert result["4x2"]["model_sharded_leaves"] > 0  # FSDP rule really sharded kernels
+  assert result["restore_8x1_onto_4x2"] == {"values_equal": True, "shardings_are_target": True}
 
 
 def test_mesh_shape_errors_name_the_problem():

@@ -1,0 +1,299 @@
+"""``python -m star_jax.infer.showcase``: a result a person can look at, from the embedded
+dataset and a checkpoint (e.g. the one ``make demo`` trains).
+
+Example::
+
+  python -m star_jax.infer.showcase --weights workdir/demo/model \\
+      --data-dir workdir/demo_data --output workdir/showcase
+
+It takes one test septuplet (7 HR frames at times 0..6) of a Vimeo-layout root (the demo
+dataset, generated with its defaults if the folder is missing or empty), and writes
+
+* ``input_lr.mp4``: the LR clip the model gets -- the even frames 0, 2, 4, 6 downscaled
+  with the release's bicubic (``lr_from_hr``), so the model's in-between outputs land on
+  the odd frames 1, 3, 5, whose ground truth exists;
+* ``output_st.mp4``: the model's space-time output (``scale x`` size, 2x frame rate,
+  7 frames), made by the same engine and frame schedule as ``python -m star_jax.infer``;
+* ``strip.png``: one row per in-between time, columns input (the earlier neighbouring LR
+  frame, nearest-neighbour upscaled), bicubic (the training demo's baseline: the two
+  neighbouring LR frames averaged, bicubic upscaled), ours, and ground truth;
+
+and prints the PSNR of bicubic and ours for each row.
+
+The model is fed the exact LR frames, not a decode of ``input_lr.mp4``: the video codec's
+(small) loss would otherwise be part of the measured PSNR.
+"""
+
+import argparse
+import dataclasses
+import fractions
+import pathlib
+import sys
+import traceback
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+import tqdm
+from PIL import Image, ImageDraw, ImageFont
+
+from star_jax.data import demo as demo_data
+from star_jax.data import frames as frames_lib
+from star_jax.data import vimeo
+from star_jax.evaluate.metrics import psnr
+from star_jax.flow import BACKENDS
+from star_jax.infer import atomic_output, schedule
+from star_jax.infer.engine import PairEngine
+from star_jax.infer.errors import UserInputError
+from star_jax.infer.help_format import DefaultsHelpFormatter
+from star_jax.infer.video_file import VideoWriter
+from star_jax.infer.weights import load_inference_weights
+
+INPUT_VIDEO = "input_lr.mp4"
+OUTPUT_VIDEO = "output_st.mp4"
+STRIP_IMAGE = "strip.png"
+# 4 LR frames at 4 fps: a one-second clip; the 2x output plays at 8 fps over the same second.
+INPUT_FPS = fractions.Fraction(4)
+TIME_FACTOR = 2
+COLUMNS = ("input", "bicubic", "ours", "ground truth")
+# Strip layout (pixels): a band for the column labels at the top, a caption band above each
+# row of tiles, and a gutter between tiles and around the strip.
+LABEL_HEIGHT = 16
+GUTTER = 4
+_BACKGROUND = (255, 255, 255)
+_TEXT = (0, 0, 0)
+
+
+@dataclasses.dataclass
+class StripRow:
+  """One in-between time: its HR frame index and the four tiles in COLUMNS order."""
+  time: int
+  tiles: Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+  psnr_bicubic: float
+  psnr_ours: float
+
+
+def strip_size(tile_width: int, tile_height: int, rows: int) -> Tuple[int, int]:
+  """(width, height) of a strip of ``rows`` rows of ``tile_width`` x ``tile_height`` tiles."""
+  width = len(COLUMNS) * tile_width + (len(COLUMNS) + 1) * GUTTER
+  height = LABEL_HEIGHT + rows * (LABEL_HEIGHT + tile_height + GUTTER)
+  return width, height
+
+
+def tile_origin(row: int, column: int, tile_width: int, tile_height: int) -> Tuple[int, int]:
+  """(left, top) of a tile in the strip."""
+  left = GUTTER + column * (tile_width + GUTTER)
+  top = LABEL_HEIGHT + row * (LABEL_HEIGHT + tile_height + GUTTER) + LABEL_HEIGHT
+  return left, top
+
+
+def compose_strip(rows: Sequence[StripRow], num_input_frames: int) -> Image.Image:
+  """The labelled comparison image: column labels on top, a caption (time and PSNRs) above
+  each row of tiles."""
+  tile_height, tile_width = rows[0].tiles[0].shape[:2]
+  strip = Image.new("RGB", strip_size(tile_width, tile_height, len(rows)), _BACKGROUND)
+  draw = ImageDraw.Draw(strip)
+  font = ImageFont.load_default()
+  for column, label in enumerate(COLUMNS):
+    left, _ = tile_origin(0, column, tile_width, tile_height)
+    draw.text((left, 2), label, fill=_TEXT, font=font)
+  last_time = 2 * (num_input_frames - 1)
+  for index, row in enumerate(rows):
+    left, top = tile_origin(index, 0, tile_width, tile_height)
+    caption = (f"time {row.time} of 0..{last_time} (between input frames {row.time // 2} and "
+               f"{row.time // 2 + 1}): bicubic {row.psnr_bicubic:.2f} dB, "
+               f"ours {row.psnr_ours:.2f} dB")
+    draw.text((left, top - LABEL_HEIGHT + 2), caption, fill=_TEXT, font=font)
+    for column, tile in enumerate(row.tiles):
+      strip.paste(Image.fromarray(tile), tile_origin(index, column, tile_width, tile_height))
+  return strip
+
+
+def nearest_upscale(frame: np.ndarray, scale: int) -> np.ndarray:
+  """Each LR pixel as a ``scale x scale`` block: shows exactly what the model was given."""
+  return np.repeat(np.repeat(frame, scale, axis=0), scale, axis=1)
+
+
+def bicubic_average(before: np.ndarray, after: np.ndarray, scale: int) -> np.ndarray:
+  """The training demo's in-between baseline: the mean of the two neighbouring LR frames,
+  bicubic upscaled (bicubic is linear, so this is the mean of the two upscales). Each channel
+  is resized in PIL's float mode, so the mean is not rounded before upscaling."""
+  mean = (before.astype(np.float32) + after.astype(np.float32)) / 2.0
+  height, width = mean.shape[:2]
+  channels = [np.asarray(Image.fromarray(np.ascontiguousarray(mean[..., c])).resize(
+      (width * scale, height * scale), resample=Image.BICUBIC)) for c in range(3)]
+  return np.round(np.clip(np.stack(channels, axis=-1), 0.0, 255.0)).astype(np.uint8)
+
+
+def open_septuplets(data_dir: pathlib.Path, progress: bool) -> vimeo.VimeoClips:
+  """The septuplet test split of ``data_dir``; the demo dataset is generated there (with
+  its defaults, as the training demo does) when the folder has no septuplet test list."""
+  if not vimeo.list_path(data_dir, "septuplet", "test").is_file():
+    if data_dir.is_file():
+      raise UserInputError(f"--data-dir {data_dir} is a file, not a dataset folder")
+    print(f"generating the demo dataset in {data_dir}", file=sys.stderr)
+    try:
+      demo_data.ensure_demo_dataset(data_dir, show_progress=progress)
+    except (ValueError, OSError) as error:
+      raise UserInputError(f"cannot create the demo dataset in {data_dir}: {error}") from error
+  try:
+    clips = vimeo.VimeoClips.open(data_dir, "septuplet", "test")
+  except FileNotFoundError as error:
+    raise UserInputError(str(error)) from error
+  if not clips.clips:
+    raise UserInputError(f"{vimeo.list_path(data_dir, 'septuplet', 'test')} lists no clips")
+  return clips
+
+
+def load_septuplet(clips: vimeo.VimeoClips, index: int) -> np.ndarray:
+  """The 7 HR frames (7, H, W, 3) uint8 of test septuplet ``index``."""
+  if not 0 <= index < len(clips):
+    raise UserInputError(f"--clip {index} is out of range: {clips.root} has {len(clips)} "
+                         f"test septuplets (0..{len(clips) - 1})")
+  try:
+    return clips.load_clip(clips.clips[index])
+  except (FileNotFoundError, OSError, ValueError) as error:
+    raise UserInputError(f"cannot read test septuplet {clips.clips[index]}: {error}") from error
+
+
+def write_video(path: pathlib.Path, frames: Sequence[np.ndarray], fps: fractions.Fraction,
+                overwrite: bool) -> None:
+  height, width = frames[0].shape[:2]
+  with atomic_output.atomic_destination(path, overwrite) as partial:
+    writer = VideoWriter(partial, fps, width, height)
+    try:
+      for frame in frames:
+        writer.write(frame)
+    except BaseException:
+      writer.abort()
+      raise
+    writer.close()
+
+
+def write_png(path: pathlib.Path, image: Image.Image, overwrite: bool) -> None:
+  with atomic_output.atomic_destination(path, overwrite) as partial:
+    image.save(partial, format="PNG")
+
+
+@dataclasses.dataclass
+class ShowcaseOptions:
+  """Command-line options (see ``python -m star_jax.infer.showcase --help``)."""
+  weights: pathlib.Path
+  data_dir: pathlib.Path
+  output: pathlib.Path
+  clip: int = 0
+  flow_backend: str = "coarse2fine"
+  overwrite: bool = False
+  progress: bool = True
+
+
+def run_showcase(options: ShowcaseOptions) -> List[StripRow]:
+  """Writes the three showcase files into ``options.output``; returns the strip's rows.
+
+  Raises ``UserInputError`` (one line, naming the input) for a bad path, clip index or
+  checkpoint; nothing is written under a final name unless it is complete.
+  """
+  if options.output.exists() and not options.output.is_dir():
+    raise UserInputError(f"--output {options.output} exists and is not a folder")
+  options.output.mkdir(parents=True, exist_ok=True)
+  destinations = [options.output / name for name in (INPUT_VIDEO, OUTPUT_VIDEO, STRIP_IMAGE)]
+  for destination in destinations:
+    atomic_output.check_destination(destination, options.overwrite)
+  input_path, output_path, strip_path = destinations
+
+  clips = open_septuplets(options.data_dir, options.progress)
+  hr = load_septuplet(clips, options.clip)
+  model_cfg, variables = load_inference_weights(options.weights)
+  scale = int(model_cfg.scale)
+  try:
+    lr = [frames_lib.lr_from_hr(frame, scale) for frame in hr]
+  except ValueError as error:
+    raise UserInputError(f"test septuplet {clips.clips[options.clip]}: {error}") from error
+  hr = frames_lib.mod_crop(hr, scale)  # the HR frames the LR ones were made from
+  inputs = lr[::2]
+
+  engine = PairEngine(model_cfg, variables, flow_backend=options.flow_backend)
+  source_name = f"test septuplet {clips.clips[options.clip]}"
+  print(f"{source_name} of {clips.root}: {len(inputs)} LR frames "
+        f"{inputs[0].shape[1]}x{inputs[0].shape[0]} -> {model_cfg.variant} x{scale}",
+        file=sys.stderr)
+  expected = schedule.output_frame_count("space-time", TIME_FACTOR, len(inputs))
+  with tqdm.tqdm(total=expected, unit="frame", desc="frames out", disable=not options.progress,
+                 file=sys.stderr) as progress:
+    outputs = []
+    for frame in schedule.generate_output_frames(engine, inputs, "space-time", TIME_FACTOR,
+                                                 source_name, pairs_per_step=engine.batch_size):
+      outputs.append(frame)
+      progress.update(1)
+  # Written only now, so a failed run leaves none of the three files behind.
+  write_video(input_path, inputs, INPUT_FPS, options.overwrite)
+  write_video(output_path, outputs, INPUT_FPS * TIME_FACTOR, options.overwrite)
+
+  rows = []
+  for time in range(1, len(hr), 2):  # the in-between times: output frame index == HR time
+    before, after = lr[time - 1], lr[time + 1]
+    bicubic = bicubic_average(before, after, scale)
+    rows.append(StripRow(time, (nearest_upscale(before, scale), bicubic, outputs[time], hr[time]),
+                         psnr(bicubic, hr[time]), psnr(outputs[time], hr[time])))
+  write_png(strip_path, compose_strip(rows, len(inputs)), options.overwrite)
+  return rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="python -m star_jax.infer.showcase",
+      description="Enhance a short clip of the embedded demo dataset with a checkpoint and "
+                  f"write {INPUT_VIDEO} (the LR input), {OUTPUT_VIDEO} (space-time output) "
+                  f"and {STRIP_IMAGE} (input | bicubic | ours | ground truth at the "
+                  "in-between times), printing the PSNR of bicubic and ours.",
+      formatter_class=DefaultsHelpFormatter)
+  parser.add_argument("--weights", required=True, type=pathlib.Path,
+                      help="a star_jax checkpoint directory (e.g. workdir/demo/model) or a "
+                           "release .pth/.pth.gz file")
+  parser.add_argument("--data-dir", required=True, type=pathlib.Path,
+                      help="a Vimeo-layout root with sep_testlist.txt (used as is); if it has "
+                           "none, the demo dataset is generated there with its defaults")
+  parser.add_argument("--output", required=True, type=pathlib.Path,
+                      help="folder (created) for the three files")
+  parser.add_argument("--clip", type=int, default=0,
+                      help="which test septuplet (index into sep_testlist.txt)")
+  parser.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
+                      help="optical-flow backend (coarse2fine = the release's method)")
+  parser.add_argument("--overwrite", action="store_true",
+                      help="replace existing files in --output (each only once the new one "
+                           "is complete)")
+  parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+  return parser
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = build_parser().parse_args(argv)
+  options = ShowcaseOptions(weights=args.weights, data_dir=args.data_dir, output=args.output,
+                            clip=args.clip, flow_backend=args.flow_backend,
+                            overwrite=args.overwrite, progress=not args.no_progress)
+  try:
+    rows = run_showcase(options)
+  except UserInputError as error:
+    print(f"error: {error}", file=sys.stderr)
+    return 2
+  except KeyboardInterrupt:
+    print("error: interrupted", file=sys.stderr)
+    return 130
+  except Exception as error:  # pylint: disable=broad-except
+    traceback.print_exc()
+    print(f"error: showcase failed ({type(error).__name__}: {error})", file=sys.stderr)
+    return 1
+  print("PSNR at the in-between times (dB):")
+  for row in rows:
+    print(f"  time {row.time}: bicubic {row.psnr_bicubic:6.2f}  ours {row.psnr_ours:6.2f}  "
+          f"({row.psnr_ours - row.psnr_bicubic:+.2f})")
+  mean_bicubic = float(np.mean([row.psnr_bicubic for row in rows]))
+  mean_ours = float(np.mean([row.psnr_ours for row in rows]))
+  print(f"  mean  : bicubic {mean_bicubic:6.2f}  ours {mean_ours:6.2f}  "
+        f"({mean_ours - mean_bicubic:+.2f})")
+  for name in (INPUT_VIDEO, OUTPUT_VIDEO, STRIP_IMAGE):
+    print(f"wrote {args.output / name}")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
