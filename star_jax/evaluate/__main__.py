@@ -10,7 +10,6 @@ import argparse
 import pathlib
 import sys
 import time
-import traceback
 from typing import List, Optional
 
 from star_jax.evaluate import report
@@ -18,7 +17,7 @@ from star_jax.evaluate.datasets import DATASETS, DISPLAY_NAMES, list_triplets
 from star_jax.evaluate.evaluator import evaluate_triplets, parse_tasks, summarise
 from star_jax.flow import BACKENDS
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine
-from star_jax.infer.errors import UserInputError
+from star_jax.infer.errors import UserInputError, call_reporting_errors
 from star_jax.infer.help_format import DefaultsHelpFormatter
 from star_jax.infer.weights import load_inference_weights
 
@@ -99,18 +98,10 @@ def run(args: argparse.Namespace) -> str:
 
 def main(argv: Optional[List[str]] = None) -> int:
   args = build_parser().parse_args(argv)
-  try:
-    print(run(args))
-  except UserInputError as error:
-    print(f"error: {error}", file=sys.stderr)
-    return 2
-  except KeyboardInterrupt:
-    print("error: interrupted", file=sys.stderr)
-    return 130
-  except Exception as error:  # pylint: disable=broad-except
-    traceback.print_exc()
-    print(f"error: evaluation failed ({type(error).__name__}: {error})", file=sys.stderr)
-    return 1
+  report, code = call_reporting_errors(lambda: run(args), "evaluation failed")
+  if code is not None:
+    return code
+  print(report)
   return 0
 
 

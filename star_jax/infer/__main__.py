@@ -13,12 +13,11 @@ import argparse
 import fractions
 import pathlib
 import sys
-import traceback
 from typing import List, Optional
 
 from star_jax.flow import BACKENDS
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
-from star_jax.infer.errors import UserInputError
+from star_jax.infer.errors import call_reporting_errors
 from star_jax.infer.help_format import DefaultsHelpFormatter
 from star_jax.infer.runner import InferenceOptions, run_inference
 from star_jax.infer.schedule import MODES
@@ -97,19 +96,11 @@ def main(argv: Optional[List[str]] = None) -> int:
       tile_overlap=args.tile_overlap, memory_budget_gb=args.memory_budget_gb,
       batch_size=args.batch_size, flow_backend=args.flow_backend, fps=args.fps,
       scale=args.scale, overwrite=args.overwrite, progress=not args.no_progress)
-  try:
-    summary = run_inference(options)
-  except UserInputError as error:
-    print(f"error: {error}", file=sys.stderr)
-    return 2
-  except KeyboardInterrupt:
-    print("error: interrupted; no output was written", file=sys.stderr)
-    return 130
-  except Exception as error:  # pylint: disable=broad-except
-    traceback.print_exc()
-    print(f"error: inference failed on {args.input} ({type(error).__name__}: {error}); "
-          "no output was written", file=sys.stderr)
-    return 1
+  summary, code = call_reporting_errors(lambda: run_inference(options),
+                                        f"inference failed on {args.input}",
+                                        "; no output was written")
+  if code is not None:
+    return code
   print(f"wrote {args.output}: {summary.output_frames} frames {summary.output_width}x"
         f"{summary.output_height} at {float(summary.output_fps):.3f} fps from "
         f"{summary.input_frames} input frames in {summary.seconds:.1f} s "

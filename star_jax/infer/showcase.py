@@ -29,7 +29,6 @@ import dataclasses
 import fractions
 import pathlib
 import sys
-import traceback
 from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -43,7 +42,7 @@ from star_jax.evaluate.metrics import psnr
 from star_jax.flow import BACKENDS
 from star_jax.infer import atomic_output, schedule
 from star_jax.infer.engine import PairEngine
-from star_jax.infer.errors import UserInputError
+from star_jax.infer.errors import UserInputError, call_reporting_errors
 from star_jax.infer.help_format import DefaultsHelpFormatter
 from star_jax.infer.video_file import VideoWriter
 from star_jax.infer.weights import load_inference_weights
@@ -270,18 +269,9 @@ def main(argv: Optional[List[str]] = None) -> int:
   options = ShowcaseOptions(weights=args.weights, data_dir=args.data_dir, output=args.output,
                             clip=args.clip, flow_backend=args.flow_backend,
                             overwrite=args.overwrite, progress=not args.no_progress)
-  try:
-    rows = run_showcase(options)
-  except UserInputError as error:
-    print(f"error: {error}", file=sys.stderr)
-    return 2
-  except KeyboardInterrupt:
-    print("error: interrupted", file=sys.stderr)
-    return 130
-  except Exception as error:  # pylint: disable=broad-except
-    traceback.print_exc()
-    print(f"error: showcase failed ({type(error).__name__}: {error})", file=sys.stderr)
-    return 1
+  rows, code = call_reporting_errors(lambda: run_showcase(options), "showcase failed")
+  if code is not None:
+    return code
   print("PSNR at the in-between times (dB):")
   for row in rows:
     print(f"  time {row.time}: bicubic {row.psnr_bicubic:6.2f}  ours {row.psnr_ours:6.2f}  "

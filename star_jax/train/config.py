@@ -19,6 +19,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.dir = ml_collections.FieldReference(None, field_type=str)  # Vimeo-layout root
   c.data.source = "folder"             # 'folder' (PNG frames) or 'tfds' (ArrayRecord)
   c.data.tfds_data_dir = ml_collections.FieldReference(None, field_type=str)
+  c.data.tfds_config = "triplet"       # 'triplet_x4' also stores the LR frames (faster)
   c.data.train_split = "train"
   c.data.eval_split = "test"
   c.data.patch_size = 0                # LR pixels; 0 = whole frame (the paper's STAR)

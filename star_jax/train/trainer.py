@@ -47,7 +47,7 @@ def _pipeline_config(config, split: str, training: bool, batch_size: int):
       shuffle=training, num_epochs=None if training else 1, seed=config.seed,
       num_workers=d.num_workers if training else 0, num_threads=d.num_threads,
       hr_input=d.hr_input, flow_backend=d.flow_backend, source=d.source,
-      tfds_data_dir=d.tfds_data_dir, skip_corrupt=d.skip_corrupt,
+      tfds_data_dir=d.tfds_data_dir, tfds_config=d.tfds_config, skip_corrupt=d.skip_corrupt,
       drop_remainder=training)
 
 
