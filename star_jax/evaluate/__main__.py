@@ -16,10 +16,9 @@ from star_jax.evaluate import report
 from star_jax.evaluate.datasets import DATASETS, DISPLAY_NAMES, list_triplets
 from star_jax.evaluate.evaluator import evaluate_triplets, parse_tasks, summarise
 from star_jax.flow import BACKENDS
-from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine
+from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, load_engine
 from star_jax.infer.errors import UserInputError, call_reporting_errors
 from star_jax.infer.help_format import DefaultsHelpFormatter
-from star_jax.infer.weights import load_inference_weights
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,12 +69,10 @@ def run(args: argparse.Namespace) -> str:
     triplets = triplets[:args.limit]
   output_dir = args.output_dir or pathlib.Path("evaluation") / args.dataset
   output_dir.mkdir(parents=True, exist_ok=True)
-  model_cfg, variables = load_inference_weights(args.weights, args.scale)
-  budget = None if args.memory_budget_gb is None else int(args.memory_budget_gb * 2**30)
-  engine = PairEngine(model_cfg, variables, compute_dtype=args.dtype,
-                      flow_backend=args.flow_backend, batch_size=args.batch_size,
-                      tile_size=args.tile_size, tile_overlap=args.tile_overlap,
-                      memory_budget_bytes=budget)
+  engine = load_engine(args.weights, scale=args.scale, dtype=args.dtype,
+                       flow_backend=args.flow_backend, batch_size=args.batch_size,
+                       tile_size=args.tile_size, tile_overlap=args.tile_overlap,
+                       memory_budget_gb=args.memory_budget_gb)
   started = time.perf_counter()
   scores = list(evaluate_triplets(engine, triplets, tasks,
                                   output_dir / "frames" if args.save_frames else None,
@@ -84,14 +81,14 @@ def run(args: argparse.Namespace) -> str:
   report.write_csv(output_dir / "metrics.csv", scores)
   report.write_json(output_dir / "summary.json", {
       "dataset": args.dataset, "data_dir": str(args.data_dir), "weights": str(args.weights),
-      "model": dict(model_cfg), "samples": len(triplets), "tasks": summary,
+      "model": dict(engine.model_cfg), "samples": len(triplets), "tasks": summary,
       "dtype": args.dtype, "seconds": time.perf_counter() - started,
       "metric_definitions": {
           "psnr": "10 log10(255^2 / MSE), 8-bit RGB, whole frame",
           "ssim": "Wang et al. 2004: 11x11 Gaussian window sigma 1.5, K1 0.01, K2 0.03, "
                   "L 255, valid positions, mean over positions and RGB channels",
           "ie": "mean absolute 8-bit RGB difference"}})
-  method = f"{model_cfg.variant} x{model_cfg.scale} ({args.weights.name})"
+  method = f"{engine.model_cfg['variant']} x{engine.scale} ({args.weights.name})"
   return report.format_tables(summary, DISPLAY_NAMES[args.dataset], method) + (
       f"\n\nwrote {output_dir / 'metrics.csv'} and {output_dir / 'summary.json'}")
 

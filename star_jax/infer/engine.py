@@ -33,6 +33,7 @@ from star_jax import flow as flow_lib
 from star_jax.data.frames import denormalize, normalize
 from star_jax.infer import memory, padding, tiling
 from star_jax.infer.errors import UserInputError
+from star_jax.infer.weights import load_inference_weights
 from star_jax.model import build_model
 
 ALL_OUTPUT_NAMES = ("ht", "h1", "h2", "l")  # ht, h1, h2 at ``scale x`` the input; l at 1 x
@@ -228,3 +229,15 @@ class PairEngine:
     return [{name: padding.crop_top_left(blender[name].result(), height * factors[name],
                                          width * factors[name])
              for name in names} for blender in blenders]
+
+
+def load_engine(weights, *, scale=None, dtype="float32", flow_backend="coarse2fine",
+                batch_size=None, tile_size=None, tile_overlap=DEFAULT_TILE_OVERLAP,
+                memory_budget_gb=None) -> "PairEngine":
+  """A PairEngine for a checkpoint directory or release .pth, with the CLIs' options
+  (``memory_budget_gb`` None = the default budget; ``scale`` = expected model scale)."""
+  model_cfg, variables = load_inference_weights(weights, scale)
+  budget = None if memory_budget_gb is None else int(memory_budget_gb * 2**30)
+  return PairEngine(model_cfg, variables, compute_dtype=dtype, flow_backend=flow_backend,
+                    batch_size=batch_size, tile_size=tile_size, tile_overlap=tile_overlap,
+                    memory_budget_bytes=budget)

@@ -11,8 +11,7 @@ from typing import Optional
 import tqdm
 
 from star_jax.infer import atomic_output, schedule, sources
-from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine
-from star_jax.infer.weights import load_inference_weights
+from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, load_engine
 
 
 @dataclasses.dataclass
@@ -57,12 +56,10 @@ def run_inference(options: InferenceOptions) -> InferenceSummary:
   atomic_output.check_destination(options.output, options.overwrite)
   source = sources.open_source(options.input, options.fps)
 
-  model_cfg, variables = load_inference_weights(options.weights, options.scale)
-  budget = None if options.memory_budget_gb is None else int(options.memory_budget_gb * 2**30)
-  engine = PairEngine(model_cfg, variables, compute_dtype=options.dtype,
-                      flow_backend=options.flow_backend, batch_size=options.batch_size,
-                      tile_size=options.tile_size, tile_overlap=options.tile_overlap,
-                      memory_budget_bytes=budget)
+  engine = load_engine(options.weights, scale=options.scale, dtype=options.dtype,
+                       flow_backend=options.flow_backend, batch_size=options.batch_size,
+                       tile_size=options.tile_size, tile_overlap=options.tile_overlap,
+                       memory_budget_gb=options.memory_budget_gb)
   factor = schedule.output_size_factor(options.mode, engine.scale)
   width, height = source.width * factor, source.height * factor
   fps = source.fps * time_factor
@@ -70,7 +67,7 @@ def run_inference(options: InferenceOptions) -> InferenceSummary:
               schedule.output_frame_count(options.mode, time_factor, source.frame_count))
   print(f"{source.name}: {source.width}x{source.height} at {float(source.fps):.3f} fps -> "
         f"{options.output}: {width}x{height} at {float(fps):.3f} fps ({options.mode}, "
-        f"{model_cfg.variant} x{engine.scale}, {options.dtype}, "
+        f"{engine.model_cfg['variant']} x{engine.scale}, {options.dtype}, "
         f"{len(engine.devices)} device(s))", file=sys.stderr)
 
   started = time.perf_counter()
