@@ -2,7 +2,7 @@
 back-projection units, and ``Sequential``-style stacks that keep the release's numeric
 child names (``interp_block/3/conv2``) so weights convert by path."""
 
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Optional
 
 import flax.linen as nn
 import jax.numpy as jnp

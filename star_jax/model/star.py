@@ -8,7 +8,7 @@ Version differences, all from the release:
 """
 
 import functools
-from typing import Any, Dict, Tuple
+from typing import Any, Dict
 
 import flax.linen as nn
 import jax.numpy as jnp

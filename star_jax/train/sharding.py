@@ -5,7 +5,6 @@ import logging
 import re
 from typing import Any, Sequence, Tuple
 
-import flax
 import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P

@@ -1,6 +1,5 @@
 """The jit-compiled train and eval steps."""
 
-import functools
 from typing import Callable, Dict, Optional
 
 import jax
