@@ -6,13 +6,12 @@ import pathlib
 from typing import Any, Dict, Optional, Tuple
 
 import jax
-import jax.numpy as jnp
 import ml_collections
 import orbax.checkpoint as ocp
 
 from star_jax.convert import mapping, torch_io
 from star_jax.convert.detect import detect_model_config
-from star_jax.model import build_model, default_model_config
+from star_jax.model import build_model, default_model_config, sample_inputs
 
 MODEL_CONFIG_FILE = "model_config.json"
 VARIABLES_DIR = "variables"
@@ -21,10 +20,7 @@ VARIABLES_DIR = "variables"
 def abstract_variables(model_cfg) -> Dict[str, Any]:
   """The variable tree (as ShapeDtypeStructs) of a model config, without computing it."""
   model = build_model(model_cfg)
-  # Any LR size works for shapes; 8x8 keeps every variant's HR sides divisible by 4.
-  im = jnp.zeros((1, 8, 8, 3), jnp.float32)
-  flow = jnp.zeros((1, 8, 8, 2), jnp.float32)
-  return jax.eval_shape(lambda: model.init(jax.random.key(0), im, im, flow, flow))
+  return jax.eval_shape(lambda: model.init(jax.random.key(0), *sample_inputs()))
 
 
 def release_to_variables(state_dict, overrides: Optional[dict] = None

@@ -57,6 +57,14 @@ def default_model_config() -> ml_collections.ConfigDict:
       dtype="float32", param_dtype="float32", skip_refinement=False, flow_noise_std=0.0))
 
 
+def sample_inputs():
+  """Smallest inputs for shape inference (``init``/``eval_shape``): parameter shapes do not
+  depend on the LR size, and 8x8 keeps every variant's HR sides divisible by 4."""
+  im = jnp.zeros((1, 8, 8, 3), jnp.float32)
+  flow = jnp.zeros((1, 8, 8, 2), jnp.float32)
+  return im, im, flow, flow
+
+
 def parse_variant(variant: str):
   """'V4_REF' -> (4, True); 'V2' -> (2, False)."""
   if variant not in VARIANTS:

@@ -20,7 +20,7 @@ from star_jax.convert import load_weights, save_checkpoint
 from star_jax.data import demo as demo_data
 from star_jax.data import pipeline, vimeo
 from star_jax.evaluate import metrics as frame_metrics
-from star_jax.model import build_model
+from star_jax.model import build_model, sample_inputs
 from star_jax.train import checkpoints, objectives, sharding, step as step_lib
 from star_jax.train.state import TrainState, create_state, learning_rate_schedule, make_optimizer
 
@@ -72,13 +72,6 @@ def _num_clips(config, split: str) -> int:
   return len(vimeo.VimeoClips.open(config.data.dir, "triplet", split).clips)
 
 
-def _sample_inputs():
-  """Tiny inputs for shape inference of parameters (any LR size gives the same shapes)."""
-  im = jnp.zeros((1, 8, 8, 3), jnp.float32)
-  flow = jnp.zeros((1, 8, 8, 2), jnp.float32)
-  return im, im, flow, flow
-
-
 def _perceptual_features(config):
   if config.loss != "Lf":
     return None
@@ -96,7 +89,7 @@ def initial_state(config, model, tx, shardings) -> TrainState:
   """The initial train state, created directly in its shardings: from ``config.init_from``
   (fine-tuning; the checkpoint must hold the configured model) or fresh from ``config.seed``."""
   if not config.init_from:
-    init = functools.partial(create_state, model, tx, sample_inputs=_sample_inputs(),
+    init = functools.partial(create_state, model, tx, sample_inputs=sample_inputs(),
                              init_kernel_scale=config.init_kernel_scale)
     return jax.jit(init, out_shardings=shardings)(jax.random.key(config.seed))
   model_cfg, variables = load_weights(config.init_from)
@@ -106,7 +99,7 @@ def initial_state(config, model, tx, shardings) -> TrainState:
   if mismatched:
     raise ValueError(f"init_from {config.init_from} holds a different model "
                      f"(checkpoint vs config): {mismatched}")
-  state = create_state(model, tx, None, _sample_inputs(), initial_variables=dict(variables))
+  state = create_state(model, tx, None, sample_inputs(), initial_variables=dict(variables))
   return jax.device_put(state, shardings)
 
 
@@ -165,14 +158,14 @@ def _eval_step_with_baseline(state, batch, *, model, scale: int):
   psnr, images = step_lib.eval_step(state, batch, model=model)
   # Baseline for the in-between frame: bicubic upscaling of both LR inputs, averaged.
   b, h, w, c = batch["im1"].shape
-  up = lambda x: jax.image.resize(x, (b, h * scale, w * scale, c), "cubic")
-  average = step_lib.to_uint8_range((up(batch["im1"]) + up(batch["im2"])) / 2)
+  to_hr = lambda x, method: jax.image.resize(x, (b, h * scale, w * scale, c), method)
   baseline = jnp.zeros((b,), jnp.float32)
   if "hr_t" in batch:
+    average = step_lib.to_uint8_range(
+        (to_hr(batch["im1"], "cubic") + to_hr(batch["im2"], "cubic")) / 2)
     mse = jnp.mean(jnp.square(average - step_lib.to_uint8_range(batch["hr_t"])), axis=(1, 2, 3))
     baseline = 10.0 * jnp.log10(255.0 ** 2 / jnp.maximum(mse, 1e-10))
-    images["lr_input"] = step_lib.to_uint8_range(
-        jax.image.resize(batch["im1"], (b, h * scale, w * scale, c), "nearest")).astype(jnp.uint8)
+    images["lr_input"] = step_lib.to_uint8_range(to_hr(batch["im1"], "nearest")).astype(jnp.uint8)
   return psnr, images, baseline
 
 
@@ -196,7 +189,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   objectives.objective_weights(config.objective)  # fail fast on a typo
 
   abstract_state = jax.eval_shape(functools.partial(
-      create_state, model, tx, sample_inputs=_sample_inputs()), jax.random.key(0))
+      create_state, model, tx, sample_inputs=sample_inputs()), jax.random.key(0))
   state_shardings = sharding.param_shardings(abstract_state, mesh, config.param_sharding)
   data_sharding = sharding.batch_sharding(mesh)
 

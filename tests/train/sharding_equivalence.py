@@ -15,7 +15,7 @@ import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top,wrong-import-position
 
-from star_jax.model import build_model  # pylint: disable=wrong-import-position
+from star_jax.model import build_model, sample_inputs  # pylint: disable=wrong-import-position
 from star_jax.train import checkpoints, sharding, trainer  # pylint: disable=wrong-import-position
 from star_jax.train.config import base_config  # pylint: disable=wrong-import-position
 from star_jax.train.state import (create_state, learning_rate_schedule,  # pylint: disable=wrong-import-position
@@ -29,7 +29,7 @@ def run(mesh_shape, devices, rules, batches):
   schedule = learning_rate_schedule(1e-4, 10, 30, 0.1)
   tx = make_optimizer(config, schedule)
   model = build_model(config.model)
-  abstract = jax.eval_shape(lambda k: create_state(model, tx, k, trainer._sample_inputs()),
+  abstract = jax.eval_shape(lambda k: create_state(model, tx, k, sample_inputs()),
                             jax.random.key(0))
   shardings = sharding.param_shardings(abstract, mesh, rules)
   state = trainer.initial_state(config, model, tx, shardings)
