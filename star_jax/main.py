@@ -20,12 +20,23 @@ config_flags.DEFINE_config_file("config", None, "Experiment config file (configs
 flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard logs and the summary go.")
 flags.DEFINE_bool("distributed", None, "Call jax.distributed.initialize() (default: when "
                   "JAX_COORDINATOR_ADDRESS is set).")
+flags.DEFINE_bool("checkpoint_logs", False, "Show orbax's INFO lines (hidden by default: "
+                  "it writes dozens per checkpoint, which buries the training log).")
 flags.mark_flags_as_required(["config", "workdir"])
 FLAGS = flags.FLAGS
 
 
+class _HideCheckpointInfo(logging.Filter):
+  """Drops orbax's INFO records; its warnings and errors still show."""
+
+  def filter(self, record: logging.LogRecord) -> bool:
+    return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
+
+
 def main(argv):
   del argv
+  if not FLAGS.checkpoint_logs:
+    logging.getLogger("absl").addFilter(_HideCheckpointInfo())  # orbax logs through absl
   distributed = FLAGS.distributed
   if distributed is None:
     distributed = "JAX_COORDINATOR_ADDRESS" in os.environ

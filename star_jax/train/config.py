@@ -40,8 +40,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.loss = "Lr"                        # 'Lr' (pixel + 0.1 flow) or 'Lf' (+ 0.1 perceptual)
   c.vgg19_weights = ml_collections.FieldReference(None, field_type=str)  # torchvision .pth
 
-  c.optimizer = ml_collections.ConfigDict(dict(
-      learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-8))
+  c.optimizer = ml_collections.ConfigDict(dict(  # name: 'adamax' (the paper) or 'adam'
+      name="adamax", learning_rate=1e-4, b1=0.9, b2=0.999, eps=1e-8))
   c.num_epochs = 70
   c.lr_decay_every_epochs = 30
   c.lr_decay_factor = 0.1
@@ -49,6 +49,7 @@ def base_config() -> ml_collections.ConfigDict:
 
   c.init_from = ml_collections.FieldReference(None, field_type=str)  # .pth or our checkpoint
   c.init_kernel_scale = 1.0            # gain on the release's Kaiming init (fresh runs only)
+  c.init_kernel_gains = ()             # ((regex on the '/'-joined kernel path, gain), ...)
 
   c.mesh_shape = (-1, 1)               # ('data', 'model')
   # FSDP-style parameter sharding: (regex on the '/'-joined param path, PartitionSpec

@@ -90,7 +90,8 @@ def initial_state(config, model, tx, shardings) -> TrainState:
   (fine-tuning; the checkpoint must hold the configured model) or fresh from ``config.seed``."""
   if not config.init_from:
     init = functools.partial(create_state, model, tx, sample_inputs=sample_inputs(),
-                             init_kernel_scale=config.init_kernel_scale)
+                             init_kernel_scale=config.init_kernel_scale,
+                             init_kernel_gains=config.init_kernel_gains)
     return jax.jit(init, out_shardings=shardings)(jax.random.key(config.seed))
   model_cfg, variables = load_weights(config.init_from)
   mismatched = {k: (model_cfg[k], config.model[k])
@@ -257,6 +258,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       if config.halt_on_nonfinite:
         check_finite(metrics, step)  # never write a checkpoint from a diverged state
       checkpoints.save(manager, step, state, train_iter, config)
+      logging.info("saving checkpoint %d to %s (async)", step, manager.directory)
   if not eval_metrics:  # resumed a finished run: report its held-out metrics anyway
     eval_metrics = _evaluate(config, model, state, mesh, eval_fn, writer, int(state.step))
   manager.wait_until_finished()

@@ -1,9 +1,13 @@
-"""Learning-rate schedule and init scaling."""
+"""Learning-rate schedule, optimiser choice and init scaling."""
 
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
+import optax
+import pytest
 
-from star_jax.train.state import learning_rate_schedule, scale_kernels
+from star_jax.train.config import base_config
+from star_jax.train.state import learning_rate_schedule, make_optimizer, scale_kernels
 
 
 def test_step_decay_every_n_epochs():
@@ -21,3 +25,37 @@ def test_scale_kernels_touches_only_kernels():
   np.testing.assert_array_equal(scaled["a"]["bias"], 1.0)
   np.testing.assert_array_equal(scaled["act"]["weight"], 0.25)
   assert scale_kernels(params, 1.0) is params
+
+
+def test_scale_kernels_gain_by_path_regex():
+  params = {"motion_feat": {"conv": {"kernel": jnp.ones((3, 3, 4, 2))}},
+            "motion": {"conv": {"kernel": jnp.ones((3, 3, 2, 2))}}}
+  scaled = scale_kernels(params, 0.5, (("motion_feat/conv/kernel", 20.0), (".*", 3.0)))
+  np.testing.assert_array_equal(scaled["motion_feat"]["conv"]["kernel"], 20.0)
+  np.testing.assert_array_equal(scaled["motion"]["conv"]["kernel"], 3.0)  # first match wins
+  partial = scale_kernels(params, 0.5, (("motion_feat", 20.0),))  # full match only
+  np.testing.assert_array_equal(partial["motion_feat"]["conv"]["kernel"], 0.5)
+
+
+def _second_update(tx, params):
+  """Two steps with different gradients: the second tells adam and adamax apart."""
+  state = tx.init(params)
+  _, state = tx.update(jnp.array([0.5, -1e-3, 2.0]), state, params)
+  updates, _ = tx.update(jnp.array([-0.1, 4.0, 2.0]), state, params)
+  return np.asarray(updates)
+
+
+@pytest.mark.parametrize("name, reference", [("adamax", optax.adamax), ("adam", optax.adam)])
+def test_optimizer_by_name(name, reference):
+  config = base_config()
+  config.optimizer.name = name
+  params = jnp.array([1.0, -2.0, 3.0])
+  expected = _second_update(reference(1e-2, b1=0.9, b2=0.999, eps=1e-8), params)
+  np.testing.assert_array_equal(_second_update(make_optimizer(config, 1e-2), params), expected)
+
+
+def test_unknown_optimizer_is_named():
+  config = ml_collections.ConfigDict(dict(optimizer=dict(
+      name="sgd", learning_rate=1e-3, b1=0.9, b2=0.999, eps=1e-8)))
+  with pytest.raises(ValueError, match="'sgd'"):
+    make_optimizer(config, 1e-3)
