@@ -15,39 +15,32 @@ import argparse
 
 import jax
 import numpy as np
-from PIL import Image
 
 from star_jax.convert import load_weights
 from star_jax.data import demo, frames, pipeline, vimeo
 from star_jax.evaluate import metrics
+from star_jax.infer import showcase
 from star_jax.model import build_model
 from star_jax.train import step as step_lib
 
 SCALE = 4
 
 
-def _bicubic(lr: np.ndarray, like: np.ndarray) -> np.ndarray:
-  size = (like.shape[1], like.shape[0])
-  return np.asarray(Image.fromarray(lr).resize(size, Image.BICUBIC)).astype(np.float64)
-
-
-def _as_uint8(x: np.ndarray) -> np.ndarray:
-  return np.clip(np.round(x), 0, 255).astype(np.uint8)
-
-
 def reference_points(root) -> None:
   clips = vimeo.VimeoClips.open(root, "triplet", "test")
   rows = {"bicubic(LR im1) vs HR im1": [], "bicubic(LR im2) vs HR im2": [],
-          "baseline: mean(bicubic(LR im1), bicubic(LR im3)) vs HR im2": [],
+          "baseline: bicubic(mean(LR im1, LR im3)) vs HR im2": [],
           "mean(HR im1, HR im3) vs HR im2": [], "bicubic(LR im1) vs HR im2": []}
   for clip in clips.clips:
     hr = frames.mod_crop(clips.load_clip(clip), SCALE)
-    up = [_bicubic(frames.lr_from_hr(frame, SCALE), frame) for frame in hr]
-    predictions = (up[0], up[1], (up[0] + up[2]) / 2,
-                   (hr[0].astype(np.float64) + hr[2]) / 2, up[0])
+    lr = [frames.lr_from_hr(frame, SCALE) for frame in hr]
+    # bicubic_average of a frame with itself is that frame's bicubic upscale.
+    up = [showcase.bicubic_average(frame, frame, SCALE) for frame in lr]
+    predictions = (up[0], up[1], showcase.bicubic_average(lr[0], lr[2], SCALE),
+                   frames.to_uint8((frames.to_float(hr[0]) + frames.to_float(hr[2])) / 2), up[0])
     targets = (hr[0], hr[1], hr[1], hr[1], hr[1])
     for values, prediction, target in zip(rows.values(), predictions, targets):
-      values.append(metrics.psnr(_as_uint8(prediction), target))
+      values.append(metrics.psnr(prediction, target))
   print(f"{len(clips.clips)} held-out triplets of {root}")
   for name, values in rows.items():
     print(f"  {np.mean(values):6.2f} dB  {name}")

@@ -16,8 +16,9 @@ of the paper's Adamax 1e-4 (after 300 steps ht 20.7 dB vs 20.3 for Adamax 3e-3, 
 Adamax 1e-3), lr x0.2 after 10 epochs (800 steps); Kaiming init with gain 0.5 (the release's
 gain 1 makes a from-scratch model's outputs start at std ~10^3), except gain 25 on the first
 conv of the flow branch (``motion_feat``): the network's flow inputs are -px/150, about 0.02
-here, and at gain 0.5 the flow branch stays near silent for the demo's 1000 steps. With it,
-zeroing the flows costs the trained model 0.85 dB on ht instead of 0.47 dB.
+here, and at gain 0.5 the flow branch stays near silent for the demo's 1000 steps. Zeroing
+the flows costs the trained demo model 0.92 dB on ht; trained without the gain (and without
+the decay) it loses only 0.47 dB (``benchmarks/demo_diagnostics.py --weights``).
 """
 
 from star_jax.train.config import base_config

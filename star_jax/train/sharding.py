@@ -9,6 +9,8 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from star_jax.train.state import path_name
+
 MESH_AXES = ("data", "model")
 
 
@@ -48,7 +50,7 @@ def param_shardings(tree, mesh: Mesh, rules: Sequence[Tuple[str, Sequence[Any]]]
   compiled = [(re.compile(pattern), tuple(spec)) for pattern, spec in rules]
 
   def sharding_for(path, leaf):
-    name = "/".join(str(getattr(k, "key", getattr(k, "name", k))) for k in path)
+    name = path_name(path)
     for pattern, spec in compiled:
       if pattern.fullmatch(name) and len(spec) <= len(leaf.shape):
         divisible = all(axis is None or leaf.shape[i] % mesh.shape[axis] == 0

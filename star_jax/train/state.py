@@ -30,15 +30,21 @@ def make_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransforma
   """``config.optimizer.name``: 'adamax' as the paper (betas 0.9/0.999, eps 1e-8), or
   'adam' (the demo's choice: a from-scratch model learns faster per step with it).
 
-  Adamax: optax adds eps to the infinity norm (u = max(b2 u, |g|); m / (u + eps)) where torch puts
-  it inside the max; with eps 1e-8 the difference is below float32 resolution of any
-  non-vanishing gradient.
+  Adamax: optax adds eps to the infinity norm (u = max(b2 u, |g|); m / (u + eps)) where
+  torch puts it inside the max; with eps 1e-8 the difference is below float32 resolution of
+  any non-vanishing gradient.
   """
   o = config.optimizer
   optimizers = {"adamax": optax.adamax, "adam": optax.adam}
   if o.name not in optimizers:
     raise ValueError(f"optimizer.name must be one of {sorted(optimizers)}, got {o.name!r}")
   return optimizers[o.name](schedule, b1=o.b1, b2=o.b2, eps=o.eps)
+
+
+def path_name(path) -> str:
+  """A pytree key path as the '/'-joined name that config regexes are matched against
+  (dict keys and dataclass fields alike, e.g. 'params/motion_feat/conv/kernel')."""
+  return "/".join(str(getattr(key, "key", getattr(key, "name", key))) for key in path)
 
 
 def scale_kernels(params, factor: float, gains: Sequence[Tuple[str, float]] = ()):
@@ -56,7 +62,7 @@ def scale_kernels(params, factor: float, gains: Sequence[Tuple[str, float]] = ()
   def scale(path, x):
     if path[-1].key != "kernel":
       return x
-    name = "/".join(str(entry.key) for entry in path)
+    name = path_name(path)
     return x * next((gain for regex, gain in compiled if regex.fullmatch(name)), factor)
 
   return jax.tree_util.tree_map_with_path(scale, params)
@@ -71,8 +77,8 @@ def create_state(model, tx, rng, sample_inputs, initial_variables=None,
     variables = initial_variables
   else:
     variables = model.init({"params": rng, "noise": rng}, *sample_inputs)
-    variables = dict(variables, params=scale_kernels(variables["params"], init_kernel_scale,
-                                                             init_kernel_gains))
+    variables = dict(variables, params=scale_kernels(
+        variables["params"], init_kernel_scale, init_kernel_gains))
   params = variables["params"]
   return TrainState(step=jnp.zeros((), jnp.int32), params=params,
                     batch_stats=variables.get("batch_stats", {}),

@@ -34,7 +34,8 @@ def test_sigkill_and_resume_is_bitwise_identical(tiny_dataset, tmp_path):
   straight = run_main(tmp_path / "straight", tiny_dataset, *steps)
   assert straight.returncode == 0, straight.stderr[-3000:]
   assert "done: step 6" in straight.stdout
-  assert "saving checkpoint 6" in straight.stderr and "async_checkpointer.py" not in straight.stderr, (
+  assert "saving checkpoint 6" in straight.stderr
+  assert "async_checkpointer.py" not in straight.stderr, (
       "orbax's INFO lines should be hidden without --checkpoint_logs")
 
   workdir = tmp_path / "killed"
