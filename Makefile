@@ -2,7 +2,8 @@
 # Both create and use a local virtualenv in .venv (override with VENV=...).
 VENV ?= .venv
 PYTHON ?= python3
-SHARED ?= ../shared
+# Ground-truth fixtures (release outputs, pyflow flows): the repository's copy by default.
+FIXTURES ?= tests/fixtures
 PY := $(VENV)/bin/python
 
 .PHONY: install demo test parity
@@ -15,10 +16,10 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
-# Converts every release-format checkpoint in $(SHARED)/parity and verifies it against the
+# Converts every release-format checkpoint in $(FIXTURES)/parity and verifies it against the
 # release's own outputs (eval + training mode), printing one parity table per model.
 parity: install
-	@set -e; for d in $(SHARED)/parity/*/; do \
+	@set -e; for d in $(FIXTURES)/parity/*/; do \
 	  echo "== $$d"; \
 	  $(PY) -m star_jax.convert verify $$d/model.pth.gz $$d/io.npz; \
 	done
@@ -31,4 +32,4 @@ demo: install
 	  --output workdir/showcase
 
 test: install
-	STAR_JAX_SHARED=$(abspath $(SHARED)) $(VENV)/bin/pytest tests -q -p no:cacheprovider --durations=15
+	$(VENV)/bin/pytest tests -q -p no:cacheprovider --durations=15

@@ -1,4 +1,4 @@
-"""Shared pytest fixtures: where the ground-truth folder ``../shared`` lives."""
+"""Shared pytest fixtures: where the ground-truth fixtures live."""
 
 import os
 import pathlib
@@ -6,17 +6,23 @@ import pathlib
 import pytest
 
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 
 def shared_root() -> pathlib.Path:
-  """``$STAR_JAX_SHARED`` if set, else ``../shared`` beside the repository (as in CI)."""
-  return pathlib.Path(os.environ.get("STAR_JAX_SHARED", REPO_ROOT.parent / "shared"))
+  """``$STAR_JAX_SHARED`` if set, else the copy carried by the repository (``tests/fixtures``).
+
+  Either folder holds ``parity/<model>/{model.pth.gz,io.npz,meta.json}`` and
+  ``flow/fixtures/*.npz`` (see ``tests/fixtures/README.md`` for their provenance).
+  """
+  return pathlib.Path(os.environ.get("STAR_JAX_SHARED", FIXTURES))
 
 
 @pytest.fixture(scope="session")
 def shared_dir() -> pathlib.Path:
   root = shared_root()
-  if not root.is_dir():
+  if not (root / "parity").is_dir() or not (root / "flow" / "fixtures").is_dir():
     raise FileNotFoundError(
-        f"ground-truth folder {root} is missing; set STAR_JAX_SHARED to its location")
+        f"ground-truth folder {root} lacks parity/ or flow/fixtures/; "
+        "unset STAR_JAX_SHARED to use the repository's tests/fixtures")
   return root

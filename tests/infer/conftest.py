@@ -1,5 +1,5 @@
 """Fixtures for the inference tests: release-format weights of narrow STARnets (the parity
-fixtures in ``../shared``, converted on the fly like any release .pth) and small frames of a
+fixtures in ``tests/fixtures``, converted on the fly like any release .pth) and small frames of a
 real photograph moving across the view."""
 
 import numpy as np
