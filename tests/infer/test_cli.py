@@ -12,10 +12,12 @@ from PIL import Image
 
 from star_jax.infer import video_file
 from star_jax.infer.__main__ import main
+from star_jax.infer.timeline import Timeline
 
 
 def _write_video(path, frames, fps=fractions.Fraction(24)):
-  writer = video_file.VideoWriter(path, fps, frames[0].shape[1], frames[0].shape[0])
+  writer = video_file.VideoWriter(path, Timeline.constant_rate(len(frames), fps),
+                                  frames[0].shape[1], frames[0].shape[0])
   for frame in frames:
     writer.write(frame)
   writer.close()
