@@ -67,11 +67,18 @@ def plan_tracks(input_path: pathlib.Path, accepts: Callable[[object, str], bool]
 class AudioMuxer:
   """Feeds the planned audio tracks of ``input_path`` into ``outputs`` (the output streams,
   in ``plans`` order), shifted by ``-offset`` seconds; ``mux_until`` keeps the audio just
-  ahead of the video, ``finish`` writes the rest."""
+  ahead of the video, ``finish`` writes the rest.
+
+  ``cut_before_video``: packets that would start before the first video frame (output
+  time < 0: an AAC encoder's priming packet, audio that starts early) are left out, for
+  containers (AVI) that cannot start one stream earlier than another; elsewhere the muxer
+  shifts all streams alike and sync is kept exactly.
+  """
 
   def __init__(self, input_path: pathlib.Path, container, plans: Sequence[TrackPlan],
-               outputs: Sequence, offset: fractions.Fraction):
+               outputs: Sequence, offset: fractions.Fraction, cut_before_video: bool = False):
     self._container = container
+    self._cut = cut_before_video
     self._source = av.open(str(input_path))
     inputs = [self._source.streams.audio[plan.index] for plan in plans]
     self._routes = {stream.index: (plan, out) for stream, plan, out in
@@ -90,13 +97,18 @@ class AudioMuxer:
       if packet.dts is not None:
         packet.dts -= shift
       packet.stream = output
-      self._container.mux(packet)
+      self._write(packet)
       return
     for frame in packet.decode():
       if frame.pts is not None:
         frame.pts -= shift
       for encoded in output.encode(frame):
-        self._container.mux(encoded)
+        self._write(encoded)
+
+  def _write(self, packet) -> None:
+    if self._cut and packet.pts is not None and packet.pts < 0:
+      return
+    self._container.mux(packet)
 
   def mux_until(self, seconds: Optional[fractions.Fraction]) -> None:
     """Muxes every audio packet that starts before ``seconds`` (output time) + the lead;
@@ -122,7 +134,7 @@ class AudioMuxer:
     for plan, output in self._routes.values():
       if plan.method == REENCODE:
         for encoded in output.encode():
-          self._container.mux(encoded)
+          self._write(encoded)
     self._source.close()
 
   def close(self) -> None:

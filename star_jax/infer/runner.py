@@ -56,6 +56,8 @@ def run_inference(options: InferenceOptions) -> InferenceSummary:
   schedule.check_mode(options.mode, time_factor)
   kind = sources.output_kind(options.output)
   atomic_output.check_destination(options.output, options.overwrite)
+  if kind == "video":
+    video_file.check_pix_fmt(options.output, options.pix_fmt)
   source = sources.open_source(options.input, options.fps)
 
   engine = load_engine(options.weights, scale=options.scale, dtype=options.dtype,

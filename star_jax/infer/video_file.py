@@ -14,8 +14,8 @@ What a player honours is honoured here:
 * colour: frames are converted to Y'CbCr with the BT.601 matrix in limited range and the
   output is tagged so (untagged HD video is shown with BT.709 by most players).
 
-Encoding uses H.264 (libx264, CRF 17: visually lossless at a modest size) when the wheel
-has it, else MPEG-4 Part 2, always in the container named by the output's extension.
+Encoding uses H.264 (libx264, CRF 17: visually lossless at a modest size; no B-frames, so
+MP4 stores each frame's display duration) when the wheel has it, else MPEG-4 Part 2, always in the container named by the output's extension.
 The encoder, container and audio tracks are opened (in memory first, then on the file)
 when the writer is made, so a setting they refuse fails before any frame is computed.
 """
@@ -202,6 +202,18 @@ def padded_size(width: int, height: int, pix_fmt: str) -> Tuple[int, int]:
   return -(-width // step_x) * step_x, -(-height // step_y) * step_y
 
 
+def check_pix_fmt(path: PathLike, pix_fmt: str) -> str:
+  """The encoder for ``path``'s extension; ``UserInputError`` naming ``pix_fmt`` if that
+  encoder does not take it (cheap: call it before loading a model)."""
+  extension = pathlib.Path(path).suffix.lower()
+  codec = _pick_codec(extension)
+  formats = [f.name for f in (av.codec.Codec(codec, "w").video_formats or [])]
+  if pix_fmt not in formats:
+    raise UserInputError(f"--pix-fmt {pix_fmt}: {codec} (the encoder for {extension}) "
+                         f"encodes {', '.join(formats)}")
+  return codec
+
+
 class AudioSource:
   """The input whose audio tracks go into the output, and the input time (seconds) that
   becomes output time 0 (the first video frame's timestamp)."""
@@ -239,9 +251,8 @@ class VideoWriter:
       raise UserInputError(
           f"output video {path} must end in one of {', '.join(VIDEO_EXTENSIONS)}")
     self._format = _CONTAINER_FORMATS[extension]
-    self._codec = _pick_codec(extension)
+    self._codec = check_pix_fmt(path, pix_fmt)
     self.notices: List[str] = []
-    self._check_pix_fmt(pix_fmt, extension)
     self.pix_fmt, self.width, self.height = pix_fmt, width, height
     self.coded_width, self.coded_height = padded_size(width, height, pix_fmt)
     if (self.coded_width, self.coded_height) != (width, height):
@@ -268,18 +279,13 @@ class VideoWriter:
                                               audio.path if audio else None, self._plans)
       if self._plans:
         self._audio = audio_track.AudioMuxer(audio.path, self._container, self._plans,
-                                             outputs, audio.offset)
+                                             outputs, audio.offset,
+                                             cut_before_video=self._format == "avi")
       self._container.start_encoding()
     except _DECODE_ERRORS as error:
       self.abort()
       raise UserInputError(f"cannot open output video {path}: {error}") from error
     self.frames_written = 0
-
-  def _check_pix_fmt(self, pix_fmt: str, extension: str) -> None:
-    formats = [f.name for f in (av.codec.Codec(self._codec, "w").video_formats or [])]
-    if pix_fmt not in formats:
-      raise UserInputError(f"--pix-fmt {pix_fmt}: {self._codec} (the encoder for "
-                           f"{extension}) encodes {', '.join(formats)}")
 
   def _configure(self, container, time_base: Fraction, audio_path: Optional[pathlib.Path],
                  plans: Sequence[audio_track.TrackPlan], trial_audio=None):
@@ -294,7 +300,9 @@ class VideoWriter:
     if self._sample_aspect_ratio:
       context.sample_aspect_ratio = self._sample_aspect_ratio
     if self._codec == "libx264":
-      stream.options = {"crf": "17", "preset": "medium"}
+      # No B-frames: decode order is display order, so MP4/MOV sample durations are the
+      # frames' display durations and the last frame lasts until the clip's end.
+      stream.options = {"crf": "17", "preset": "medium", "bf": "0"}
     else:
       stream.bit_rate = int(self.coded_width * self.coded_height * float(self._frame_rate) / 2)
     outputs = []
