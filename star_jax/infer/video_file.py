@@ -54,8 +54,8 @@ def is_video_path(path: PathLike) -> bool:
 class VideoInfo:
   """What the runner needs before decoding.
 
-  ``width``, ``height``: the displayed size (after ``orientation``); ``fps``: the rate the
-  container states (for messages); ``frame_count``: the number of frames; ``timeline``:
+  ``width``, ``height``: the displayed size (after ``orientation``); ``fps``: the frame
+  rate (of the timestamps when evenly spaced, else as the container states it); ``frame_count``: the number of frames; ``timeline``:
   their times and the clip's duration; ``start``: the first frame's timestamp in the file
   (seconds; audio is shifted by the same amount); ``orientation``: the display transform;
   ``sample_aspect_ratio``: of the displayed picture (``None``: square pixels or unknown);
@@ -158,7 +158,10 @@ def probe_video(path: PathLike) -> VideoInfo:
     sample_aspect = 1 / sample_aspect if orient.transpose else sample_aspect
   else:
     sample_aspect = None
-  return VideoInfo(Fraction(rate), width, height, timeline, start, orient, sample_aspect,
+  # The timestamps' own rate when they are evenly spaced (exact, and unaffected by a last
+  # frame shown longer), else the rate the container states (its average or nominal one).
+  fps = timeline.frame_rate if len(timeline) > 1 and timeline.is_constant_rate() else rate
+  return VideoInfo(Fraction(fps), width, height, timeline, start, orient, sample_aspect,
                    audio_codecs)
 
 
