@@ -94,14 +94,14 @@ def _packet_timeline(path: pathlib.Path, container, stream, rate: Fraction
                      ) -> Tuple[Timeline, Fraction]:
   """The frames' presentation times from the packets (demuxed, not decoded) and the first
   timestamp in seconds. Packets without a timestamp fall back to ``rate``."""
-  stamps, last_duration = [], 0
+  stamps, last_duration, latest = [], 0, None
   for packet in container.demux(stream):
     if packet.size == 0 or packet.is_discard:
       continue
     stamp = packet.pts if packet.pts is not None else packet.dts
     stamps.append(stamp)
-    if stamp is not None and stamp == max(s for s in stamps if s is not None):
-      last_duration = packet.duration or 0
+    if stamp is not None and (latest is None or stamp > latest):
+      latest, last_duration = stamp, packet.duration or 0
   if not stamps:
     raise UserInputError(f"video {path} contains no frames")
   if any(stamp is None for stamp in stamps):
