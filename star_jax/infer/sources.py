@@ -47,7 +47,7 @@ def open_source(path: PathLike, folder_fps: Optional[fractions.Fraction] = None)
   elif path.is_file():
     info = video_file.probe_video(path)
     source = FrameSource(f"video {path}", info.width, info.height, info.fps, info.timeline,
-                         lambda: video_file.iter_video_frames(path), path, info)
+                         lambda: video_file.iter_video_frames(path, info.frame_count), path, info)
   else:
     raise UserInputError(f"input {path} does not exist")
   if source.frame_count < 2:

@@ -12,7 +12,8 @@ What a player honours is honoured here:
   (``timeline``), read from the container's packets before any decoding;
 * audio: the input's audio tracks, copied or re-encoded (``audio_track``);
 * colour: frames are converted to Y'CbCr with the BT.601 matrix in limited range and the
-  output is tagged so (untagged HD video is shown with BT.709 by most players).
+  output is tagged so (untagged HD video is shown with BT.709 by most players; FFmpeg's
+  MPEG-4 Part 2 encoder, used for .avi, writes no tag).
 
 Encoding uses H.264 (libx264, CRF 17: visually lossless at a modest size; no B-frames, so
 MP4 stores each frame's display duration) when the wheel has it, else MPEG-4 Part 2, always in the container named by the output's extension.
@@ -165,12 +166,14 @@ def probe_video(path: PathLike) -> VideoInfo:
                    audio_codecs)
 
 
-def iter_video_frames(path: PathLike) -> Iterator[np.ndarray]:
+def iter_video_frames(path: PathLike, frame_count: Optional[int] = None
+                      ) -> Iterator[np.ndarray]:
   """Decodes ``path`` to (H, W, 3) uint8 RGB frames as displayed, one at a time.
 
   Frames of any pixel format (grayscale, yuv, with alpha, 10/16-bit) are converted by
   libswscale to 8-bit RGB (alpha dropped) with the frame's own colour matrix, then turned
-  by its display matrix; a decoding failure part-way names the file and the frame index.
+  by its display matrix; a decoding failure part-way names the file and the frame index,
+  and so does a frame beyond ``frame_count`` (the probe's count: it would have no time).
   """
   path = pathlib.Path(path)
   container, stream = _open_video_stream(path)
@@ -178,6 +181,10 @@ def iter_video_frames(path: PathLike) -> Iterator[np.ndarray]:
   with container:
     try:
       for frame in container.decode(stream):
+        if frame_count is not None and index >= frame_count:
+          raise UserInputError(f"video {path} decodes to more frames than the {frame_count} "
+                               "its container indexes; remux it first (e.g. ffmpeg -i in "
+                               "-c copy out.mkv)")
         yield _frame_orientation(frame, path).apply(frame.to_ndarray(format="rgb24"))
         index += 1
     except _DECODE_ERRORS as error:

@@ -7,6 +7,7 @@ import fractions
 import av
 import numpy as np
 import pytest
+from av.video.reformatter import ColorRange, Colorspace
 
 from star_jax.infer import video_file
 from star_jax.infer.errors import UserInputError
@@ -42,6 +43,10 @@ def test_round_trip(tmp_path, extension):
   assert all(abs(a - b) <= tolerance for a, b in zip(info.timeline.times, timeline.times))
   if extension != ".avi":  # AVI stores no durations: its last frame lasts one tick
     assert abs(info.timeline.end - timeline.end) <= 2 * tolerance  # start and duration rounded
+  if extension != ".avi":  # tagged with the matrix the frames were converted with
+    with av.open(str(path)) as container:
+      first = next(container.decode(video=0))
+      assert (first.colorspace, first.color_range) == (Colorspace.ITU601, ColorRange.MPEG)
   decoded = list(video_file.iter_video_frames(path))
   assert len(decoded) == 5 and decoded[0].shape == (32, 40, 3)
   means = [frame.mean() for frame in decoded]
