@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
              "it does not slow the clip down), and the audio tracks (stream-copied, or "
              "re-encoded to AAC when the output container cannot hold them). Not kept: "
              "subtitles, data tracks, chapters, metadata tags, HDR/colour tags (frames are "
-             "8-bit RGB, written as BT.601 limited range, tagged so except in .avi). .mkv stores times to "
+             "8-bit RGB, written as BT.601 limited range, tagged so except in .avi). "
+             ".mkv stores times to "
              "the millisecond; .avi stores no frame durations (its last frame lasts one "
              "tick). A frame-folder output has no audio and no timestamps.",
       formatter_class=DefaultsHelpFormatter)

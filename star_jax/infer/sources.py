@@ -22,8 +22,8 @@ DEFAULT_FOLDER_FPS = fractions.Fraction(30)
 
 class FrameSource:
   """A checked input (``path``): its displayed size, stated frame rate, frame times
-  (``timeline``), a frame iterator, and for a video its ``info`` (``video_file.VideoInfo``: start time,
-  orientation, pixel aspect, audio tracks; ``None`` for a folder)."""
+  (``timeline``), a frame iterator, and for a video its ``info`` (``video_file.VideoInfo``:
+  start time, orientation, pixel aspect, audio tracks; ``None`` for a folder)."""
 
   def __init__(self, name: str, width: int, height: int, fps: fractions.Fraction,
                timeline: Timeline, frames: Callable[[], Iterator[np.ndarray]],

@@ -16,7 +16,8 @@ What a player honours is honoured here:
   MPEG-4 Part 2 encoder, used for .avi, writes no tag).
 
 Encoding uses H.264 (libx264, CRF 17: visually lossless at a modest size; no B-frames, so
-MP4 stores each frame's display duration) when the wheel has it, else MPEG-4 Part 2, always in the container named by the output's extension.
+MP4 stores each frame's display duration) when the wheel has it, else MPEG-4 Part 2,
+always in the container named by the output's extension.
 The encoder, container and audio tracks are opened (in memory first, then on the file)
 when the writer is made, so a setting they refuse fails before any frame is computed.
 """
@@ -24,7 +25,7 @@ when the writer is made, so a setting they refuse fails before any frame is comp
 import fractions
 import io
 import pathlib
-from typing import Callable, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Iterator, List, Optional, Sequence, Tuple, Union
 
 import av
 import av.error
@@ -56,7 +57,8 @@ class VideoInfo:
   """What the runner needs before decoding.
 
   ``width``, ``height``: the displayed size (after ``orientation``); ``fps``: the frame
-  rate (of the timestamps when evenly spaced, else as the container states it); ``frame_count``: the number of frames; ``timeline``:
+  rate (of the timestamps when evenly spaced, else as the container states it);
+  ``frame_count``: the number of frames; ``timeline``:
   their times and the clip's duration; ``start``: the first frame's timestamp in the file
   (seconds; audio is shifted by the same amount); ``orientation``: the display transform;
   ``sample_aspect_ratio``: of the displayed picture (``None``: square pixels or unknown);
@@ -276,6 +278,9 @@ class VideoWriter:
     self.time_base = self._choose_time_base(timeline.tick(), path)
     self._times = [round(t / self.time_base) for t in timeline.times]
     end = round(timeline.end / self.time_base)
+    if any(b <= a for a, b in zip(self._times, self._times[1:] + [end])):
+      raise UserInputError(f"output video {path}: frames closer than the time base "
+                           f"{self.time_base} s of {self._codec} would share a timestamp")
     self._durations = dict(zip(self._times, np.diff(self._times + [end]).tolist()))
     self._output_times = timeline.times
     self._plans: List[audio_track.TrackPlan] = []
