@@ -44,7 +44,7 @@ from star_jax.infer import atomic_output, schedule, timeline
 from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError, call_reporting_errors
 from star_jax.infer.help_format import DefaultsHelpFormatter
-from star_jax.infer.video_file import VideoWriter
+from star_jax.infer.video_file import VideoWriter, check_output
 from star_jax.infer.weights import load_inference_weights
 
 INPUT_VIDEO = "input_lr.mp4"
@@ -214,6 +214,13 @@ def run_showcase(options: ShowcaseOptions) -> List[StripRow]:
   hr = frames_lib.mod_crop(hr, scale)  # the HR frames the LR ones were made from
   inputs = lr[::2]
 
+  # The two videos are written after the compute; their encoders are tried (in memory) now.
+  input_times = timeline.Timeline.constant_rate(len(inputs), INPUT_FPS)
+  output_times = timeline.output_timeline(input_times, "space-time", TIME_FACTOR)
+  lr_height, lr_width = inputs[0].shape[:2]
+  check_output(input_path, input_times, lr_width, lr_height)
+  check_output(output_path, output_times, lr_width * scale, lr_height * scale)
+
   engine = PairEngine(model_cfg, variables, flow_backend=options.flow_backend)
   source_name = f"test septuplet {clips.clips[options.clip]}"
   print(f"{source_name} of {clips.root}: {len(inputs)} LR frames "
@@ -228,11 +235,8 @@ def run_showcase(options: ShowcaseOptions) -> List[StripRow]:
       outputs.append(frame)
       progress.update(1)
   # Written only now, so a failed run leaves none of the three files behind.
-  input_times = timeline.Timeline.constant_rate(len(inputs), INPUT_FPS)
   write_video(input_path, inputs, input_times, options.overwrite)
-  write_video(output_path, outputs,
-              timeline.output_timeline(input_times, "space-time", TIME_FACTOR),
-              options.overwrite)
+  write_video(output_path, outputs, output_times, options.overwrite)
 
   rows = []
   for time in range(1, len(hr), 2):  # the in-between times: output frame index == HR time

@@ -234,6 +234,14 @@ class AudioSource:
     self.path, self.offset = pathlib.Path(path), Fraction(offset)
 
 
+def check_output(path: PathLike, timeline: Timeline, width: int, height: int,
+                 pix_fmt: str = DEFAULT_PIX_FMT) -> List[str]:
+  """Opens, in memory only, what ``VideoWriter(path, timeline, width, height, pix_fmt)``
+  would open, for a caller that writes the file only after its compute; returns the
+  writer's notices or raises its ``UserInputError``. ``path`` is not created."""
+  return VideoWriter(path, timeline, width, height, pix_fmt, _open_file=False).notices
+
+
 class VideoWriter:
   """Encodes (H, W, 3) uint8 RGB frames into ``path`` at the times of ``timeline``.
 
@@ -256,7 +264,7 @@ class VideoWriter:
   def __init__(self, path: PathLike, timeline: Timeline, width: int, height: int,
                pix_fmt: str = DEFAULT_PIX_FMT,
                sample_aspect_ratio: Optional[Fraction] = None,
-               audio: Optional[AudioSource] = None):
+               audio: Optional[AudioSource] = None, _open_file: bool = True):
     path = pathlib.Path(path)
     extension = path.suffix.lower()
     if extension not in _CONTAINER_FORMATS:
@@ -271,7 +279,7 @@ class VideoWriter:
       self.notices.append(
           f"output {width}x{height} is padded to {self.coded_width}x{self.coded_height} "
           f"(edge pixels repeated) because {pix_fmt} needs "
-          f"{'even sides' if self.coded_height != height else 'an even width'}; "
+          f"{'even sides' if padded_size(1, 1, pix_fmt)[1] == 2 else 'an even width'}; "
           "--pix-fmt yuv444p keeps the exact size (fewer players decode it)")
     self._sample_aspect_ratio = sample_aspect_ratio
     self._frame_rate = timeline.frame_rate.limit_denominator(1 << 20)
@@ -287,6 +295,8 @@ class VideoWriter:
     if audio is not None:
       self._plans, audio_notices = audio_track.plan_tracks(audio.path, self._accepts_audio)
       self.notices.extend(audio_notices)
+    if not _open_file:  # check_output: every decision and trial made, no file touched
+      return
     self._container = av.open(str(path), mode="w", format=self._format)
     self._audio = None
     try:

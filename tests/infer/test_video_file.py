@@ -149,3 +149,12 @@ def test_file_without_video_stream(tmp_path):
       container.mux(packet)
   with pytest.raises(UserInputError, match="has no video stream"):
     video_file.probe_video(path)
+
+
+def test_check_output_tries_the_encoder_without_touching_the_path(tmp_path):
+  timeline = output_timeline(Timeline.constant_rate(3, F(30000, 1001)), "time", 4)
+  notices = video_file.check_output(tmp_path / "x.avi", timeline, 41, 32)
+  assert len(notices) == 2 and "padded to 42x32" in notices[0] and "342/40999" in notices[1]
+  with pytest.raises(UserInputError, match="--pix-fmt yuv444p"):
+    video_file.check_output(tmp_path / "x.avi", timeline, 40, 32, pix_fmt="yuv444p")
+  assert list(tmp_path.iterdir()) == []
