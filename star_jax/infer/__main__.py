@@ -93,8 +93,8 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
                       help="optical-flow backend (coarse2fine = the release's method)")
   parser.add_argument("--fps", type=_fraction, default=None,
-                      help="frame rate of a frame-folder input (default 30); a video's own "
-                           "rate is used otherwise")
+                      help="frame rate of a frame-folder input (default 30); a video keeps "
+                           "its own timestamps")
   parser.add_argument("--pix-fmt", default="yuv420p",
                       help="pixel format of a video output; yuv420p plays everywhere but "
                            "needs even sides, so an odd-sized output is padded by one "

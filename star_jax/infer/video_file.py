@@ -127,7 +127,8 @@ def probe_video(path: PathLike) -> VideoInfo:
   """Reads ``path``'s header, its packets' timestamps and its first frame; an error naming
   the file if it is not a decodable video or its display matrix cannot be honoured.
 
-  Demuxing reads the whole file once (no decoding: a few seconds for gigabytes).
+  The timestamps come from demuxing every packet of the video stream (the whole file is
+  read once; nothing but the first frame is decoded).
   """
   path = pathlib.Path(path)
   if not path.is_file():
