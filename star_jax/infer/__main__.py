@@ -7,6 +7,9 @@ Examples::
   python -m star_jax.infer --weights ckpt/ --input frames/ --output out/ --mode space
   python -m star_jax.infer --weights STAR-T_HR.pth --input clip.mp4 --output clip_4x_fps.mp4 \\
       --mode time --time-factor 4
+
+A video output plays as the input did: upright, with the input's timestamps, duration and
+audio (see ``--help``'s closing paragraph for what is kept and what is not).
 """
 
 import argparse
@@ -45,6 +48,18 @@ def build_parser() -> argparse.ArgumentParser:
       prog="python -m star_jax.infer",
       description="Space-time video super-resolution with STARnet: 4x size and 2x (or 4x) "
                   "frame rate, size only, or frame rate only.",
+      epilog="Kept from a video input: what the player shows (the display matrix's rotation "
+             "or mirror is applied, the output is written upright with no rotation tag; the "
+             "pixel aspect ratio), the timing (each frame keeps its timestamp, constant or "
+             "variable rate, in-between frames lie exactly half-way (quarter-way for 4x), "
+             "the clip's duration is kept in every mode: --mode time raises the frame rate, "
+             "it does not slow the clip down), and the audio tracks (stream-copied, or "
+             "re-encoded to AAC when the output container cannot hold them). Not kept: "
+             "subtitles, data tracks, chapters, metadata tags, HDR/colour tags (frames are "
+             "8-bit RGB, written as BT.601 limited range, tagged so except in .avi). "
+             ".mkv stores times to "
+             "the millisecond; .avi stores no frame durations (its last frame lasts one "
+             "tick). A frame-folder output has no audio and no timestamps.",
       formatter_class=DefaultsHelpFormatter)
   parser.add_argument("--weights", required=True, type=pathlib.Path,
                       help="a star_jax checkpoint directory or a release .pth/.pth.gz file "
@@ -78,8 +93,16 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
                       help="optical-flow backend (coarse2fine = the release's method)")
   parser.add_argument("--fps", type=_fraction, default=None,
-                      help="frame rate of a frame-folder input (default 30); a video's own "
-                           "rate is used otherwise")
+                      help="frame rate of a frame-folder input (default 30); a video keeps "
+                           "its own timestamps")
+  parser.add_argument("--pix-fmt", default="yuv420p",
+                      help="pixel format of a video output; yuv420p plays everywhere but "
+                           "needs even sides, so an odd-sized output is padded by one "
+                           "repeated row/column (a notice says so); yuv444p (libx264 only) "
+                           "keeps the exact size and full colour, but browsers and phones "
+                           "may not play it")
+  parser.add_argument("--no-audio", action="store_true",
+                      help="do not copy the input's audio tracks into the output video")
   parser.add_argument("--scale", type=int, default=None,
                       help="expected model scale; an error if the weights are for another")
   parser.add_argument("--overwrite", action="store_true",
@@ -95,7 +118,8 @@ def main(argv: Optional[List[str]] = None) -> int:
       time_factor=args.time_factor, dtype=args.dtype, tile_size=args.tile_size,
       tile_overlap=args.tile_overlap, memory_budget_gb=args.memory_budget_gb,
       batch_size=args.batch_size, flow_backend=args.flow_backend, fps=args.fps,
-      scale=args.scale, overwrite=args.overwrite, progress=not args.no_progress)
+      scale=args.scale, overwrite=args.overwrite, progress=not args.no_progress,
+      pix_fmt=args.pix_fmt, keep_audio=not args.no_audio)
   summary, code = call_reporting_errors(lambda: run_inference(options),
                                         f"inference failed on {args.input}",
                                         "; no output was written")

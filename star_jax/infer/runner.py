@@ -10,7 +10,7 @@ from typing import Optional
 
 import tqdm
 
-from star_jax.infer import atomic_output, schedule, sources
+from star_jax.infer import atomic_output, schedule, sources, timeline, video_file
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, load_engine
 
 
@@ -32,6 +32,8 @@ class InferenceOptions:
   scale: Optional[int] = None  # expected model scale, checked against the weights
   overwrite: bool = False
   progress: bool = True
+  pix_fmt: str = video_file.DEFAULT_PIX_FMT  # of a video output
+  keep_audio: bool = True  # copy (or re-encode) the input's audio tracks into a video output
 
 
 @dataclasses.dataclass
@@ -54,6 +56,8 @@ def run_inference(options: InferenceOptions) -> InferenceSummary:
   schedule.check_mode(options.mode, time_factor)
   kind = sources.output_kind(options.output)
   atomic_output.check_destination(options.output, options.overwrite)
+  if kind == "video":
+    video_file.check_pix_fmt(options.output, options.pix_fmt)
   source = sources.open_source(options.input, options.fps)
 
   engine = load_engine(options.weights, scale=options.scale, dtype=options.dtype,
@@ -62,17 +66,22 @@ def run_inference(options: InferenceOptions) -> InferenceSummary:
                        memory_budget_gb=options.memory_budget_gb)
   factor = schedule.output_size_factor(options.mode, engine.scale)
   width, height = source.width * factor, source.height * factor
-  fps = source.fps * time_factor
-  expected = (None if source.frame_count is None else
-              schedule.output_frame_count(options.mode, time_factor, source.frame_count))
-  print(f"{source.name}: {source.width}x{source.height} at {float(source.fps):.3f} fps -> "
+  times = timeline.output_timeline(source.timeline, options.mode, time_factor)
+  fps = source.fps * time_factor  # nominal; the frames keep the input's own times
+  expected = schedule.output_frame_count(options.mode, time_factor, source.frame_count)
+  rate_kind = "" if source.timeline.is_constant_rate() else " (variable frame rate)"
+  print(f"{source.name}: {source.width}x{source.height} at {float(source.fps):.3f} fps"
+        f"{rate_kind} -> "
         f"{options.output}: {width}x{height} at {float(fps):.3f} fps ({options.mode}, "
         f"{engine.model_cfg['variant']} x{engine.scale}, {options.dtype}, "
         f"{len(engine.devices)} device(s))", file=sys.stderr)
 
   started = time.perf_counter()
   with atomic_output.atomic_destination(options.output, options.overwrite) as partial:
-    sink = sources.FrameSink(kind, partial, fps, width, height)
+    sink = sources.FrameSink(kind, partial, times, width, height, source, options.pix_fmt,
+                             options.keep_audio)
+    for notice in sink.notices:
+      print(f"notice: {notice}", file=sys.stderr)
     success = False
     try:
       frames = schedule.generate_output_frames(

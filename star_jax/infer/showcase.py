@@ -40,17 +40,18 @@ from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
 from star_jax.evaluate.metrics import psnr
 from star_jax.flow import BACKENDS
-from star_jax.infer import atomic_output, schedule
+from star_jax.infer import atomic_output, schedule, timeline
 from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError, call_reporting_errors
 from star_jax.infer.help_format import DefaultsHelpFormatter
-from star_jax.infer.video_file import VideoWriter
+from star_jax.infer.video_file import VideoWriter, check_output
 from star_jax.infer.weights import load_inference_weights
 
 INPUT_VIDEO = "input_lr.mp4"
 OUTPUT_VIDEO = "output_st.mp4"
 STRIP_IMAGE = "strip.png"
-# 4 LR frames at 4 fps: a one-second clip; the 2x output plays at 8 fps over the same second.
+# 4 LR frames at 4 fps: a one-second clip; the 2x output plays at 8 fps over the same second
+# (its last frame, like the input's, is shown for 1/4 s).
 INPUT_FPS = fractions.Fraction(4)
 TIME_FACTOR = 2
 COLUMNS = ("input", "bicubic", "ours", "ground truth")
@@ -154,11 +155,14 @@ def load_septuplet(clips: vimeo.VimeoClips, index: int) -> np.ndarray:
     raise UserInputError(f"cannot read test septuplet {clips.clips[index]}: {error}") from error
 
 
-def write_video(path: pathlib.Path, frames: Sequence[np.ndarray], fps: fractions.Fraction,
+def write_video(path: pathlib.Path, frames: Sequence[np.ndarray], times: timeline.Timeline,
                 overwrite: bool) -> None:
+  """``frames`` at ``times`` into ``path`` (yuv420p; notices, e.g. padding, are printed)."""
   height, width = frames[0].shape[:2]
   with atomic_output.atomic_destination(path, overwrite) as partial:
-    writer = VideoWriter(partial, fps, width, height)
+    writer = VideoWriter(partial, times, width, height)
+    for notice in writer.notices:
+      print(f"notice: {path.name}: {notice}", file=sys.stderr)
     try:
       for frame in frames:
         writer.write(frame)
@@ -210,6 +214,13 @@ def run_showcase(options: ShowcaseOptions) -> List[StripRow]:
   hr = frames_lib.mod_crop(hr, scale)  # the HR frames the LR ones were made from
   inputs = lr[::2]
 
+  # The two videos are written after the compute; their encoders are tried (in memory) now.
+  input_times = timeline.Timeline.constant_rate(len(inputs), INPUT_FPS)
+  output_times = timeline.output_timeline(input_times, "space-time", TIME_FACTOR)
+  lr_height, lr_width = inputs[0].shape[:2]
+  check_output(input_path, input_times, lr_width, lr_height)
+  check_output(output_path, output_times, lr_width * scale, lr_height * scale)
+
   engine = PairEngine(model_cfg, variables, flow_backend=options.flow_backend)
   source_name = f"test septuplet {clips.clips[options.clip]}"
   print(f"{source_name} of {clips.root}: {len(inputs)} LR frames "
@@ -224,8 +235,8 @@ def run_showcase(options: ShowcaseOptions) -> List[StripRow]:
       outputs.append(frame)
       progress.update(1)
   # Written only now, so a failed run leaves none of the three files behind.
-  write_video(input_path, inputs, INPUT_FPS, options.overwrite)
-  write_video(output_path, outputs, INPUT_FPS * TIME_FACTOR, options.overwrite)
+  write_video(input_path, inputs, input_times, options.overwrite)
+  write_video(output_path, outputs, output_times, options.overwrite)
 
   rows = []
   for time in range(1, len(hr), 2):  # the in-between times: output frame index == HR time

@@ -6,16 +6,23 @@ import fractions
 import subprocess
 import sys
 
+import av
 import numpy as np
 import pytest
+from av.sidedata.sidedata import Type as SideDataType
 from PIL import Image
 
 from star_jax.infer import video_file
 from star_jax.infer.__main__ import main
+from star_jax.infer.timeline import Timeline
+from tests.infer.conftest import read_streams, write_clip
+
+F = fractions.Fraction
 
 
 def _write_video(path, frames, fps=fractions.Fraction(24)):
-  writer = video_file.VideoWriter(path, fps, frames[0].shape[1], frames[0].shape[0])
+  writer = video_file.VideoWriter(path, Timeline.constant_rate(len(frames), fps),
+                                  frames[0].shape[1], frames[0].shape[0])
   for frame in frames:
     writer.write(frame)
   writer.close()
@@ -42,22 +49,43 @@ def test_help_lists_the_options():
                              capture_output=True, text=True, check=False, timeout=120)
   assert completed.returncode == 0
   for option in ("--weights", "--input", "--output", "--mode", "--time-factor", "--dtype",
-                 "--tile-size", "--tile-overlap", "--memory-budget-gb", "--batch-size"):
+                 "--tile-size", "--tile-overlap", "--memory-budget-gb", "--batch-size",
+                 "--pix-fmt", "--no-audio"):
     assert option in completed.stdout
+  text = " ".join(completed.stdout.split())
+  for phrase in ("no rotation tag", "audio tracks", "duration is kept", "Not kept"):
+    assert phrase in text
 
 
-def test_video_to_video_space_time(tmp_path, capsys, release_weights, frames_factory):
-  source = _write_video(tmp_path / "in.mp4", frames_factory(4, 40, 32),
-                        fps=fractions.Fraction(24000, 1001))
+def test_rotated_variable_rate_video_with_audio_space_time(tmp_path, capsys, release_weights,
+                                                          frames_factory):
+  """Stored 40x32 with a 90-degree display matrix (plays as 32x40), variable frame rate, an
+  AAC track -> 4x of what the player shows (128x160, upright, no rotation tag), the frames at
+  the input's times and exactly half-way between, the same duration, the audio copied in
+  sync, yuv420p."""
+  times = [F(0), F(1001, 24000), F(3003, 24000), F(4004, 24000)]
+  source = write_clip(tmp_path / "in.mp4", frames_factory(4, 40, 32), times,
+                      end=F(5005, 24000), rotation=(90, False, False), audio_codec="aac",
+                      time_base=F(1, 24000))
   output = tmp_path / "out.mp4"
   code, out, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
                         "--output", output)
   assert code == 0, err
-  info = video_file.probe_video(output)
-  assert (info.width, info.height) == (160, 128)
-  assert info.fps == fractions.Fraction(48000, 1001)
-  assert len(list(video_file.iter_video_frames(output))) == 7
-  assert "7 frames 160x128" in out
+  assert "notice: video" in err and "rotated 90 degrees counter-clockwise" in err
+  out_times, out_end, audio_spans, pix_fmt, size = read_streams(output)
+  assert size == (128, 160) and pix_fmt == "yuv420p"
+  with av.open(str(output)) as container:
+    frame = next(container.decode(video=0))
+    assert frame.side_data.get(SideDataType.DISPLAYMATRIX) is None  # written upright
+  assert out_times == [F(0), F(1001, 48000), F(1001, 24000), F(4004, 48000), F(3003, 24000),
+                       F(7007, 48000), F(4004, 24000)]
+  assert out_end == F(5005, 24000)  # duration kept
+  in_times, _, in_spans, _, _ = read_streams(source)
+  assert len(audio_spans) == 1
+  frame_period = F(1001, 48000)
+  assert abs(audio_spans[0][0] - in_spans[0][0]) < frame_period  # starts together
+  assert abs(audio_spans[0][1] - in_spans[0][1]) < frame_period  # and ends together
+  assert "7 frames 128x160" in out
   assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.mp4"]
 
 
@@ -81,18 +109,34 @@ def test_folder_of_gray_and_rgba_frames_to_png_folder(tmp_path, capsys, release_
       assert image.size == (160, 128) and image.mode == "RGB"
 
 
-def test_time_mode_4x_from_video_to_folder(tmp_path, capsys, release_weights, frames_factory):
-  frames = frames_factory(3, 40, 32)
-  source = _write_video(tmp_path / "in.mkv", frames)
-  output = tmp_path / "slow"
+def test_time_mode_4x_ntsc_odd_size_into_avi(tmp_path, capsys, release_weights,
+                                             frames_factory):
+  """29.97 fps x 4 into .avi (MPEG-4 Part 2 cannot take the time base 1001/120000 s), an
+  odd 33x41 picture (a 180-degree display matrix over stored 33x41), --no-audio: the
+  encoder is opened before the compute, the time base rounded to 16 bits, the output padded
+  to 34x42 yuv420p, each said in one notice; input frames pass through upright."""
+  frames = frames_factory(3, 33, 41)
+  times = [F(1001 * k, 30000) for k in range(3)]
+  source = write_clip(tmp_path / "in.mp4", frames, times, rotation=(180, False, False),
+                      audio_codec="aac", time_base=F(1, 30000))
+  output = tmp_path / "fast.avi"
   code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
                       "--output", output, "--mode", "time", "--time-factor", "4",
-                      "--tile-size", "32", "--tile-overlap", "8")
+                      "--tile-size", "32", "--tile-overlap", "8", "--no-audio")
   assert code == 0, err
-  written = sorted(output.iterdir())
-  assert len(written) == 9
-  with Image.open(written[4]) as image:  # the decoded second input frame, passed through
-    assert image.size == (40, 32)
+  notices = [line for line in err.splitlines() if line.startswith("notice: ")]
+  assert len(notices) == 3, err  # orientation, time base, padding
+  assert any("1001/120000" in line and "342/40999" in line for line in notices)
+  assert any("33x41 is padded to 34x42" in line for line in notices)
+  out_times, _, audio_spans, pix_fmt, size = read_streams(output)
+  assert size == (34, 42) and pix_fmt == "yuv420p" and audio_spans == []
+  expected = [F(1001 * k, 120000) for k in range(9)]
+  assert len(out_times) == 9
+  assert max(abs(a - b) for a, b in zip(out_times, expected)) < F(1, 10**6)
+  passed_through = list(video_file.iter_video_frames(output))[4][:41, :33]
+  upright = np.abs(passed_through.astype(int) - np.rot90(frames[1], 2)).mean()
+  as_stored = np.abs(passed_through.astype(int) - frames[1]).mean()
+  assert upright < 8 < 20 < as_stored  # MPEG-4 loss only; the stored orientation is far off
 
 
 def _one_frame_video(tmp_path, frames_factory):
@@ -162,4 +206,7 @@ def test_bad_weights_and_outputs(tmp_path, capsys, release_weights, frames_facto
   code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
                       "--output", tmp_path / "out", "--mode", "space", "--time-factor", "2")
   _assert_one_line_error(code, err, "--time-factor must be 1")
+  code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
+                      "--output", tmp_path / "out.avi", "--pix-fmt", "yuv444p")
+  _assert_one_line_error(code, err, "--pix-fmt yuv444p", "mpeg4", "yuv420p")
   assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "model.pth"]

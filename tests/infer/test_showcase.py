@@ -4,6 +4,7 @@ model in a star_jax checkpoint directory: the input clip, the space-time output,
 comparison strip (its size and where each tile's pixels come from), the printed PSNRs, and
 one-line errors."""
 
+import fractions
 import subprocess
 import sys
 
@@ -72,6 +73,9 @@ def test_showcase_writes_clip_output_and_strip(tmp_path, capsys, demo_root, chec
     assert _closest(frame, lr) == 2 * index
   output_info = video_file.probe_video(out_dir / showcase.OUTPUT_VIDEO)
   assert output_info.fps == 2 * showcase.INPUT_FPS
+  input_info = video_file.probe_video(out_dir / showcase.INPUT_VIDEO)
+  assert output_info.timeline.end == input_info.timeline.end == 1  # one second, both
+  assert output_info.timeline.times == tuple(fractions.Fraction(k, 8) for k in range(7))
   decoded_output = list(video_file.iter_video_frames(out_dir / showcase.OUTPUT_VIDEO))
   assert len(decoded_output) == 7
   assert decoded_output[0].shape == (HR_HEIGHT, HR_WIDTH, 3)
