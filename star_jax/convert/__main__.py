@@ -3,7 +3,8 @@
   to-flax   RELEASE.pth OUT_DIR      release weights -> orbax checkpoint dir + model_config.json
   to-torch  CKPT_DIR OUT.pth         star_jax checkpoint -> release-format .pth (module. keys)
   detect    RELEASE.pth              print the detected variant, scale and widths
-  verify    WEIGHTS REFERENCE.npz    eval + training forwards vs the release's outputs
+  verify    WEIGHTS REFERENCE.npz    eval + training forwards vs the release's outputs; a
+                                     reference of another scale or FR-ness is refused first
 """
 
 import argparse
@@ -61,12 +62,18 @@ def cmd_verify(args):
   with np.load(args.reference) as f:
     reference = {k: f[k] for k in f.files}
   print(f"{args.weights}: {_describe(cfg)}")
-  rows = verify.compare_to_reference(cfg, variables, reference)
+  try:
+    rows = verify.compare_to_reference(cfg, variables, reference)
+  except ValueError as e:
+    raise ValueError(f"{args.reference} does not fit {args.weights}: {e}") from e
   print(verify.format_table(rows, args.atol))
   bad = [r.name for r in rows if not r.max_abs_error <= args.atol]
   if bad:
     print(f"FAILED: {len(bad)} of {len(rows)} outputs exceed atol {args.atol:g}: "
           f"{', '.join(bad[:8])}{' ...' if len(bad) > 8 else ''}", file=sys.stderr)
+    if len(bad) == len(rows):
+      print("every output differs: the reference was probably made by another model of the "
+            "same sizes (another variant or other weights)", file=sys.stderr)
     return 1
   print(f"OK: all {len(rows)} outputs within atol {args.atol:g} "
         f"(worst {max(r.max_abs_error for r in rows):.3e})")

@@ -12,6 +12,7 @@ from typing import Any, Dict, Mapping
 
 import numpy as np
 
+from star_jax.convert import torch_io
 from star_jax.model.vgg import VGG19_BLOCKS, vgg19_conv_names
 
 
@@ -86,15 +87,10 @@ def load_vgg19_variables(path, param_dtype=np.float32) -> Dict[str, Dict]:
   """Read a torchvision VGG19 ``.pth`` (e.g. ``vgg19-dcbb9e9d.pth``) and convert it.
 
   Reading the file needs torch (the optional ``[torch]`` extra); the conversion does not.
+  Read with ``star_jax.convert.torch_io.load_state_dict``: any float dtype, wrapped layouts,
+  a one-line refusal of pickled models.
   """
   path = pathlib.Path(path)
   if not path.is_file():
     raise FileNotFoundError(f"VGG19 weights {path} do not exist")
-  try:
-    import torch  # pylint: disable=import-outside-toplevel
-  except ImportError as err:
-    raise ImportError(f"reading {path} needs torch: pip install 'star_jax[torch]'") from err
-  state_dict = torch.load(path, map_location="cpu", weights_only=True)
-  if not isinstance(state_dict, Mapping):
-    raise ValueError(f"{path} holds a {type(state_dict).__name__}, not a state dict")
-  return vgg19_variables_from_torch(state_dict, param_dtype)
+  return vgg19_variables_from_torch(torch_io.load_state_dict(path), param_dtype)

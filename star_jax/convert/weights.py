@@ -51,13 +51,70 @@ def save_checkpoint(directory, model_cfg, variables) -> pathlib.Path:
   return directory
 
 
+# Model config fields that the weights' shapes determine (``detect_model_config``).
+SHAPE_FIELDS = ("variant", "scale", "base_filter", "feat", "n_resblock")
+
+
+def stored_state_dict_shapes(directory) -> Dict[str, jax.ShapeDtypeStruct]:
+  """Release key -> shape of every array in a checkpoint's ``variables/`` tree, from orbax's
+  metadata only (no array is read)."""
+  variables_dir = pathlib.Path(directory).absolute() / VARIABLES_DIR
+  if not variables_dir.is_dir():
+    raise FileNotFoundError(f"{directory} is not a star_jax checkpoint: {VARIABLES_DIR}/ missing")
+  with ocp.StandardCheckpointer() as ckptr:
+    tree = ckptr.metadata(variables_dir).item_metadata
+  nested: Dict[str, Any] = {}
+  for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+    node = nested
+    keys = [getattr(key, "key", getattr(key, "name", key)) for key in path]
+    for key in keys[:-1]:
+      node = node.setdefault(key, {})
+    node[keys[-1]] = leaf
+  return {key: jax.ShapeDtypeStruct(shape, "float32")
+          for key, (shape, _) in mapping.expected_state_dict_shapes(nested).items()}
+
+
+def check_config_matches_weights(directory, model_cfg, stored) -> None:
+  """One line naming the ``model_config.json`` fields the stored shapes contradict, before
+  any model is built; then the key-by-key check (CheckpointMismatchError) for anything the
+  shapes reveal beyond those fields.
+
+  Raises:
+    ValueError: e.g. "... model_config.json says scale=2, feat=8 but the weights are
+      scale=4, feat=16".
+  """
+  try:
+    found = detect_model_config(stored)
+  except ValueError:
+    found = None  # not recognisable as a STARnet: the key-by-key check below says why
+  if found is not None:
+    fields = [f for f in SHAPE_FIELDS if model_cfg[f] != found[f]]
+    if fields:
+      said = ", ".join(f"{f}={model_cfg[f]}" for f in fields)
+      are = ", ".join(f"{f}={found[f]}" for f in fields)
+      raise ValueError(f"{pathlib.Path(directory) / MODEL_CONFIG_FILE} says {said} but the "
+                       f"weights in {VARIABLES_DIR}/ are {are}")
+  mapping.check_state_dict(stored, abstract_variables(model_cfg),
+                           context=f"configured in {MODEL_CONFIG_FILE}")
+
+
 def load_checkpoint(directory) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
+  """(model config, variables) of a star_jax checkpoint directory.
+
+  ``model_config.json`` is checked against the shapes stored in the orbax metadata before
+  anything is restored or computed (:func:`check_config_matches_weights`).
+
+  Raises:
+    FileNotFoundError: no ``model_config.json`` or ``variables/``.
+    ValueError: the config and the stored weights disagree (one line naming the fields).
+  """
   directory = pathlib.Path(directory).absolute()
   config_file = directory / MODEL_CONFIG_FILE
   if not config_file.is_file():
     raise FileNotFoundError(f"{directory} is not a star_jax checkpoint: {MODEL_CONFIG_FILE} missing")
   cfg = default_model_config()
   cfg.update(json.loads(config_file.read_text()))
+  check_config_matches_weights(directory, cfg, stored_state_dict_shapes(directory))
   target = abstract_variables(cfg)
   with ocp.StandardCheckpointer() as ckptr:
     variables = ckptr.restore(directory / VARIABLES_DIR, target)

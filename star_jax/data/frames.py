@@ -8,10 +8,12 @@ RGB in [0, 1].
 
 import functools
 import pathlib
-from typing import Optional, Union
+import sys
+from typing import Optional, Tuple, Union
 
+import cv2
 import numpy as np
-from PIL import Image
+from PIL import ExifTags, Image
 
 PathLike = Union[str, pathlib.Path]
 
@@ -31,22 +33,146 @@ class FrameReadError(OSError):
     super().__init__(f"cannot read frame {self.path}: {reason}")
 
 
-def read_frame(path: PathLike) -> np.ndarray:
-  """Reads an image file as an (H, W, 3) uint8 RGB array.
+# EXIF 2.32 (CIPA DC-008), tag 0x0112 Orientation: how the stored rows must be turned to show
+# the picture upright, as (H, W, ...) array operations. 1 is upright; 5-8 swap the sides.
+_ORIENT = {
+    2: lambda a: a[:, ::-1],                      # mirrored left-right
+    3: lambda a: a[::-1, ::-1],                   # rotated 180
+    4: lambda a: a[::-1],                         # mirrored top-bottom
+    5: lambda a: a.swapaxes(0, 1),                # transposed
+    6: lambda a: a.swapaxes(0, 1)[:, ::-1],       # rotated 90 clockwise to display
+    7: lambda a: a[::-1, ::-1].swapaxes(0, 1),    # transversed
+    8: lambda a: a.swapaxes(0, 1)[::-1],          # rotated 90 counter-clockwise to display
+}
+_ALPHA_MODES = ("RGBA", "RGBa", "LA", "La", "PA")
+_ALPHA_NOTICE = {"shown": False}
 
-  Decoding is forced here (PIL opens lazily), so a truncated or corrupt file fails at this
-  call with its path in the message rather than somewhere downstream.
+
+def orientation(image: Image.Image) -> int:
+  """The EXIF (or XMP) orientation tag of an opened image, 1 (upright) when absent or invalid,
+  as ``PIL.ImageOps.exif_transpose`` reads it."""
+  value = image.getexif().get(ExifTags.Base.Orientation, 1)
+  return value if value in _ORIENT else 1
+
+
+def upright(array: np.ndarray, orientation_tag: int) -> np.ndarray:
+  """(H, W, ...) stored pixels -> as a viewer shows them for EXIF ``orientation_tag`` (1-8);
+  the same result as ``PIL.ImageOps.exif_transpose``, for arrays of any dtype."""
+  turn = _ORIENT.get(orientation_tag)
+  return np.ascontiguousarray(turn(array)) if turn is not None else array
+
+
+def _notice_alpha_once(path: pathlib.Path) -> None:
+  if not _ALPHA_NOTICE["shown"]:
+    _ALPHA_NOTICE["shown"] = True
+    print(f"notice: {path} has an alpha channel; it is dropped (colours kept, not composited), "
+          "in this and any later frame", file=sys.stderr)
+
+
+def _wide_rgb_rawmode(image: Image.Image) -> bool:
+  """True for 16-bit-per-channel colour files, which PIL decodes to 8 bits by truncation."""
+  if image.mode not in ("RGB", "RGBA") or not image.tile:
+    return False
+  args = image.tile[0].args
+  rawmode = args if isinstance(args, str) else (args[0] if args else "")
+  return isinstance(rawmode, str) and ";16" in rawmode
+
+
+def _decode(path: pathlib.Path) -> Tuple[np.ndarray, int]:
+  """(H, W, 3) stored values, upright, and their full-scale value (255, 65535, or 1 for float)."""
+  with Image.open(path) as image:
+    wide = _wide_rgb_rawmode(image)  # before anything loads the pixels (which clears the tiles)
+    turn = orientation(image)
+    if image.has_transparency_data:
+      _notice_alpha_once(path)
+    if wide:
+      # OpenCV keeps all 16 bits (IMREAD_UNCHANGED does not apply the orientation itself).
+      stored = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+      if stored is None or stored.dtype != np.uint16:
+        raise ValueError("16-bit colour data that OpenCV cannot decode")
+      return upright(stored[..., 2::-1], turn), 65535
+    image.load()
+    mode = image.mode
+    if mode.startswith("I;16"):
+      grey, full_scale = np.asarray(image).astype(np.uint16), 65535
+    elif mode == "I":  # 32-bit integer: what PIL gives some 16-bit files
+      grey, full_scale = np.asarray(image), 65535
+      if grey.size and (grey.min() < 0 or grey.max() > 65535):
+        raise ValueError(f"32-bit integer pixels span [{grey.min()}, {grey.max()}], outside "
+                         "the 16-bit range [0, 65535] this reader assumes for mode 'I'")
+    elif mode == "F":
+      grey, full_scale = np.asarray(image), 1
+      if grey.size and not (np.isfinite(grey).all() and grey.min() >= 0 and grey.max() <= 1):
+        raise ValueError(f"float pixels span [{np.nanmin(grey)}, {np.nanmax(grey)}]; "
+                         "float frames must lie in [0, 1]")
+    elif image.has_transparency_data:
+      rgba = image.convert("LA" if mode == "La" else mode).convert("RGBA")
+      return upright(np.asarray(rgba)[..., :3], turn), 255
+    else:
+      return upright(np.asarray(image.convert("RGB")), turn), 255
+  return upright(np.repeat(grey[:, :, None], 3, axis=2), turn), full_scale
+
+
+def _checked_decode(path: PathLike) -> Tuple[np.ndarray, int]:
+  path = pathlib.Path(path)
+  if not path.is_file():
+    raise FrameReadError(path, "file does not exist")
+  try:
+    return _decode(path)
+  except (OSError, ValueError, SyntaxError) as error:  # PIL reports corrupt data as these.
+    raise FrameReadError(path, f"corrupt or unsupported image ({error})") from error
+
+
+def read_frame(path: PathLike) -> np.ndarray:
+  """Reads an image file as an (H, W, 3) uint8 RGB array, as a viewer shows it.
+
+  The one reader of image files in star_jax (training data, evaluation, frame folders, the
+  flow CLI). Any 8- or 16-bit file PIL opens: grey (replicated to RGB), RGB, palette,
+  bilevel, CMYK/YCbCr, 16-bit grey and 16-bit RGB/RGBA (decoded by OpenCV, since PIL
+  truncates those to 8 bits), 32-bit integer (taken as 16-bit values) and float (in [0, 1]).
+  The EXIF/XMP orientation tag is applied, as ``PIL.ImageOps.exif_transpose`` does. Wider
+  values are rounded to 8 bits, ``round(v * 255 / full_scale)`` (half up), never truncated.
+  An alpha channel is dropped (stored colours kept, not composited) with a one-line notice
+  on stderr, once per process. Decoding is forced here (PIL opens lazily), so a truncated or
+  corrupt file fails at this call.
+
+  Raises:
+    FrameReadError: missing, corrupt or unsupported file (names it and says why).
+  """
+  values, full_scale = _checked_decode(path)
+  if full_scale == 255:
+    return values
+  if values.dtype == np.uint16:
+    return ((values.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+  if full_scale == 65535:
+    return ((values.astype(np.int64) * 255 + 32767) // 65535).astype(np.uint8)
+  return np.floor(values.astype(np.float64) * 255.0 + 0.5).astype(np.uint8)
+
+
+def read_frame_float(path: PathLike) -> np.ndarray:
+  """Reads an image file as (H, W, 3) float64 RGB in [0, 1] at the file's own precision
+  (``v / 255`` for 8-bit files, ``v / 65535`` for 16-bit ones); otherwise as
+  :func:`read_frame` (same modes, orientation, alpha notice and errors)."""
+  values, full_scale = _checked_decode(path)
+  return values.astype(np.float64) / float(full_scale)
+
+
+def frame_size(path: PathLike) -> Tuple[int, int]:
+  """(width, height) as :func:`read_frame` returns the frame (orientation applied), from the
+  file's header where the format allows, so a whole folder is checked before any decoding.
+
+  Raises:
+    FrameReadError: missing or unreadable file.
   """
   path = pathlib.Path(path)
   if not path.is_file():
     raise FrameReadError(path, "file does not exist")
   try:
     with Image.open(path) as image:
-      image.load()
-      rgb = image.convert("RGB")
-  except (OSError, ValueError, SyntaxError) as error:  # PIL reports corrupt data as these.
+      width, height = image.size
+      return (height, width) if orientation(image) in (5, 6, 7, 8) else (width, height)
+  except (OSError, ValueError, SyntaxError) as error:
     raise FrameReadError(path, f"corrupt or unsupported image ({error})") from error
-  return np.asarray(rgb)
 
 
 def write_frame(path: PathLike, frame_uint8: np.ndarray) -> None:

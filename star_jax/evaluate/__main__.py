@@ -30,7 +30,9 @@ def build_parser() -> argparse.ArgumentParser:
       epilog="Layouts: vimeo90k DIR/tri_testlist.txt + DIR/sequences/<clip>/im1..3.png; "
              "ucf101 DIR/<n>/frame_00.png, frame_01_gt.png, frame_02.png; middlebury "
              "DIR/other-data/<seq>/frame10.png, frame11.png + DIR/other-gt-interp/<seq>/"
-             "frame10i11.png (or all three in DIR/<seq>/); demo: generated into DIR.",
+             "frame10i11.png (or all three in DIR/<seq>/); demo: generated into DIR. Frames may "
+             "be 8- or 16-bit, grey, RGB or palette (16-bit rounded to 8 bits, EXIF orientation "
+             "applied, alpha dropped with a notice).",
       formatter_class=DefaultsHelpFormatter)
   parser.add_argument("--weights", required=True, type=pathlib.Path,
                       help="star_jax checkpoint directory or release .pth/.pth.gz")

@@ -15,21 +15,21 @@ import jax
 import numpy as np
 from PIL import Image
 
+from star_jax.data import frames
 from star_jax.flow import flo_io, visualize
 from star_jax.flow.backends import BACKENDS, compute_flow
 from star_jax.flow.coarse2fine import SOLVERS, Coarse2FineParams, coarse2fine_flow
+from star_jax.flow.features import RGB_LUMINANCE
 
 
 def _read_frame(path: pathlib.Path, grey: bool) -> np.ndarray:
-  if not path.is_file():
-    raise SystemExit(f"error: frame {path} does not exist")
+  """(H, W, 3) RGB, or (H, W, 1) luminance (ITU-R BT.601 weights) with ``grey``, float64 in
+  [0, 1] at the file's own bit depth (``star_jax.data.frames.read_frame_float``)."""
   try:
-    with Image.open(path) as image:
-      image = image.convert("L" if grey else "RGB")
-      array = np.asarray(image, np.float64) / 255.0
-  except OSError as error:
-    raise SystemExit(f"error: cannot read frame {path}: {error}") from error
-  return array[..., None] if grey else array
+    rgb = frames.read_frame_float(path)
+  except frames.FrameReadError as error:
+    raise SystemExit(f"error: {error}") from error
+  return rgb @ np.asarray(RGB_LUMINANCE)[:, None] if grey else rgb
 
 
 def _default_compile_cache() -> pathlib.Path:
@@ -42,13 +42,13 @@ def _parser() -> argparse.ArgumentParser:
   p = argparse.ArgumentParser(
       prog="python -m star_jax.flow", description=__doc__,
       formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-  p.add_argument("frame1", type=pathlib.Path, help="first frame (any format PIL reads)")
+  p.add_argument("frame1", type=pathlib.Path, help="first frame: any 8/16-bit image file (grey, RGB, palette; alpha dropped, EXIF orientation applied)")
   p.add_argument("frame2", type=pathlib.Path, help="second frame, same size")
   p.add_argument("--out", type=pathlib.Path, help="save the flow: .npz or .flo")
   p.add_argument("--visualize", type=pathlib.Path, help="save a colour-wheel image (.png)")
   p.add_argument("--backend", choices=sorted(BACKENDS), default="coarse2fine",
                  help="coarse2fine is the release's method; the OpenCV ones are faster")
-  p.add_argument("--grey", action="store_true", help="read the frames as single-channel grey")
+  p.add_argument("--grey", action="store_true", help="use the frames' luminance (BT.601 weights) as one channel")
   p.add_argument("--compile-cache", type=pathlib.Path, default=_default_compile_cache(),
                  help="JAX persistent compilation cache: compiling coarse2fine for a new frame "
                  "size takes seconds, a cached program loads much faster")

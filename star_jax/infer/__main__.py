@@ -63,10 +63,12 @@ def build_parser() -> argparse.ArgumentParser:
       formatter_class=DefaultsHelpFormatter)
   parser.add_argument("--weights", required=True, type=pathlib.Path,
                       help="a star_jax checkpoint directory or a release .pth/.pth.gz file "
-                           "(converted on the fly)")
+                           "(converted on the fly; any float dtype; {'params'|'params_ema'|"
+                           "'state_dict'|'model': ...} wrappers unwrapped)")
   parser.add_argument("--input", required=True, type=pathlib.Path,
                       help="a video file (.mp4/.mov/.avi/.mkv, anything FFmpeg decodes) or a "
-                           "folder of frames (png/jpg/bmp/tif/webp, natural sort order)")
+                           "folder of frames (png/jpg/bmp/tif/webp, natural sort order; 8/16-bit, "
+                           "grey/RGB/palette, EXIF orientation applied, alpha dropped)")
   parser.add_argument("--output", required=True, type=pathlib.Path,
                       help="a video file (.mp4/.mov/.avi/.mkv) or a folder (created) for PNG "
                            "frames frame_000000.png, ...")

@@ -11,6 +11,7 @@ from typing import Iterator, List, Sequence, Tuple, Union
 import numpy as np
 from PIL import Image
 
+from star_jax.data import frames
 from star_jax.infer.errors import UserInputError
 
 PathLike = Union[str, pathlib.Path]
@@ -37,13 +38,12 @@ def list_frame_files(folder: PathLike) -> List[pathlib.Path]:
 
 
 def frame_size(path: pathlib.Path) -> Tuple[int, int]:
-  """(width, height) from the image header only (PIL opens lazily), so a whole folder can
-  be checked before any compute is spent."""
+  """(width, height) as the frame will be read (orientation tag applied), from the header
+  where the format allows, so a whole folder can be checked before any compute is spent."""
   try:
-    with Image.open(path) as image:
-      return image.size
-  except (OSError, ValueError, SyntaxError) as error:
-    raise UserInputError(f"cannot read frame {path}: {error}") from error
+    return frames.frame_size(path)
+  except frames.FrameReadError as error:
+    raise UserInputError(str(error)) from error
 
 
 def check_same_size(files: Sequence[pathlib.Path]) -> Tuple[int, int]:
@@ -58,33 +58,14 @@ def check_same_size(files: Sequence[pathlib.Path]) -> Tuple[int, int]:
   return first_size
 
 
-def image_to_rgb_uint8(image: Image.Image, path: PathLike) -> np.ndarray:
-  """Any 8- or 16-bit PIL image as (H, W, 3) uint8 RGB.
-
-  Grayscale is replicated into three channels; an alpha channel is dropped (the stored colour
-  values are kept, not composited on a background); palette images are expanded; 16-bit
-  images are rounded to 8 bits (``v * 255 / 65535``), since PIL's own RGB conversion would
-  clip them instead.
-  """
-  if image.mode.startswith("I;16"):
-    wide = np.asarray(image).astype(np.uint32)
-    gray = ((wide * 255 + 32767) // 65535).astype(np.uint8)
-    return np.repeat(gray[:, :, None], 3, axis=2)
-  if image.mode in ("I", "F"):
-    raise UserInputError(
-        f"frame {path} has unsupported pixel mode {image.mode!r} (32-bit integer or float); "
-        "convert it to 8-bit RGB")
-  return np.asarray(image.convert("RGB"))
-
-
 def read_rgb_frame(path: PathLike) -> np.ndarray:
-  """Decodes one frame file as (H, W, 3) uint8 RGB; an error naming the file otherwise."""
+  """Decodes one frame file as (H, W, 3) uint8 RGB with ``star_jax.data.frames.read_frame``
+  (every 8/16-bit mode, orientation applied, alpha dropped with a notice); an error naming
+  the file otherwise."""
   try:
-    with Image.open(path) as image:
-      image.load()
-      return image_to_rgb_uint8(image, path)
-  except (OSError, ValueError, SyntaxError) as error:
-    raise UserInputError(f"cannot read frame {path}: {error}") from error
+    return frames.read_frame(path)
+  except frames.FrameReadError as error:
+    raise UserInputError(str(error)) from error
 
 
 def iter_folder_frames(files: Sequence[pathlib.Path]) -> Iterator[np.ndarray]:

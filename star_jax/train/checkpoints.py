@@ -34,13 +34,35 @@ def abstract_with_shardings(abstract_tree, shardings):
       lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract_tree, shardings)
 
 
-def restore_latest(manager: ocp.CheckpointManager, abstract_state, data_iter
-                   ) -> Optional[Any]:
+def check_saved_model(manager: ocp.CheckpointManager, step: int, model_config) -> None:
+  """Refuses, before restoring any array, a checkpoint saved for another model config.
+
+  Raises:
+    ValueError: one line naming the fields, e.g. "checkpoint 200 in .../checkpoints was
+      saved with model scale=2, feat=8 but the config says scale=4, feat=16 ...".
+  """
+  saved = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
+  saved_model = dict(saved["config"].get("model", {}))
+  wanted = dict(model_config)
+  fields = [k for k in sorted(wanted) if k in saved_model and saved_model[k] != wanted[k]]
+  if fields:
+    raise ValueError(
+        f"checkpoint {step} in {manager.directory} was saved with model "
+        f"{', '.join(f'{k}={saved_model[k]}' for k in fields)} but the config says "
+        f"{', '.join(f'{k}={wanted[k]}' for k in fields)}; resume with the same model or "
+        "use another --workdir")
+
+
+def restore_latest(manager: ocp.CheckpointManager, abstract_state, data_iter,
+                   model_config=None) -> Optional[Any]:
   """Restore the newest checkpoint into ``data_iter`` (in place) and return the state, or
-  None when the workdir has no checkpoint."""
+  None when the workdir has no checkpoint. With ``model_config``, a checkpoint of another
+  model is refused first (:func:`check_saved_model`)."""
   step = manager.latest_step()
   if step is None:
     return None
+  if model_config is not None:
+    check_saved_model(manager, step, model_config)
   restored = manager.restore(step, args=ocp.args.Composite(
       state=ocp.args.StandardRestore(abstract_state),
       data_iter=grain.checkpoint.CheckpointRestore(data_iter)))

@@ -199,7 +199,8 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   train_iter = iter(train_ds)
   manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
   state = checkpoints.restore_latest(
-      manager, checkpoints.abstract_with_shardings(abstract_state, state_shardings), train_iter)
+      manager, checkpoints.abstract_with_shardings(abstract_state, state_shardings), train_iter,
+      model_config=config.model)
   if state is None:
     state = initial_state(config, model, tx, state_shardings)
     start_step = 0

@@ -1,8 +1,12 @@
 """Frame reading, mod-crop, the release's bicubic LR and normalisation."""
 
+import struct
+import zlib
+
+import cv2
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageOps
 
 from star_jax.data import frames
 
@@ -100,3 +104,109 @@ def test_uint8_round_trip_clamps_and_rounds():
   np.testing.assert_array_equal(frames.to_uint8(frames.to_float(frame)), frame)
   np.testing.assert_array_equal(frames.to_uint8(np.array([-0.5, 0.499 / 255, 1.7])),
                                 [0, 0, 255])
+
+
+# --- one reader for every bit depth, pixel mode and orientation ------------------------------
+
+
+def _png_with_exif_chunk(path, png_bytes, orientation):
+  """A PNG with an eXIf chunk (orientation tag) inserted before its image data."""
+  exif = Image.Exif()
+  exif[0x0112] = orientation
+  data = exif.tobytes()[6:]  # without the JPEG APP1 'Exif\0\0' header
+  chunk = (struct.pack(">I", len(data)) + b"eXIf" + data
+           + struct.pack(">I", zlib.crc32(b"eXIf" + data)))
+  at = png_bytes.index(b"IDAT") - 4
+  path.write_bytes(png_bytes[:at] + chunk + png_bytes[at:])
+  return path
+
+
+def _sixteen_bit_ramp():
+  """Values 257k + 128 (must round to k) and 257k + 129 (to k + 1), k = 0..254: truncating
+  to the high byte gets half of them wrong, so does v // 257 for the second half."""
+  k = np.arange(255, dtype=np.uint32)
+  values = np.stack([257 * k + 128, 257 * k + 129]).astype(np.uint16)  # (2, 255)
+  want = np.stack([k, k + 1]).astype(np.uint8)
+  return values, want
+
+
+def test_sixteen_bit_grey_and_rgb_are_rounded_not_truncated(tmp_path):
+  values, want = _sixteen_bit_ramp()
+  Image.fromarray(values).save(tmp_path / "grey16.png")
+  assert Image.open(tmp_path / "grey16.png").mode == "I;16"
+  np.testing.assert_array_equal(frames.read_frame(tmp_path / "grey16.png"),
+                                np.dstack([want] * 3))
+  rgb = np.dstack([values, values[::-1], np.roll(values, 7, axis=1)])
+  rgb_want = np.dstack([want, want[::-1], np.roll(want, 7, axis=1)])
+  cv2.imwrite(str(tmp_path / "rgb16.png"), np.ascontiguousarray(rgb[..., ::-1]))  # BGR
+  assert Image.open(tmp_path / "rgb16.png").mode == "RGB"  # which PIL alone truncates
+  np.testing.assert_array_equal(frames.read_frame(tmp_path / "rgb16.png"), rgb_want)
+  cv2.imwrite(str(tmp_path / "rgba16.png"), np.dstack([rgb[..., ::-1], values]))
+  np.testing.assert_array_equal(frames.read_frame(tmp_path / "rgba16.png"), rgb_want)
+  # Float reads keep all 16 bits.
+  np.testing.assert_array_equal(frames.read_frame_float(tmp_path / "grey16.png")[..., 0],
+                                values / 65535.0)
+
+
+def test_integer_and_float_modes(tmp_path):
+  values, want = _sixteen_bit_ramp()
+  Image.fromarray(values.astype(np.int32)).save(tmp_path / "i32.tif")
+  assert Image.open(tmp_path / "i32.tif").mode == "I"
+  np.testing.assert_array_equal(frames.read_frame(tmp_path / "i32.tif"), np.dstack([want] * 3))
+  unit = np.linspace(0, 1, 40, dtype=np.float32).reshape(5, 8)
+  Image.fromarray(unit).save(tmp_path / "f.tif")
+  np.testing.assert_array_equal(frames.read_frame(tmp_path / "f.tif")[..., 1],
+                                np.floor(unit.astype(np.float64) * 255 + 0.5).astype(np.uint8))
+  Image.fromarray(unit * 255).save(tmp_path / "f255.tif")
+  with pytest.raises(frames.FrameReadError, match=r"f255\.tif.*float pixels span \[0\.0, 255\.0\]"):
+    frames.read_frame(tmp_path / "f255.tif")
+
+
+def test_palette_bilevel_and_alpha_modes(tmp_path, capsys, monkeypatch):
+  monkeypatch.setitem(frames._ALPHA_NOTICE, "shown", False)  # pylint: disable=protected-access
+  rgb = _random_frame(6, 5, seed=3)
+  palette = Image.fromarray(rgb).convert("P", palette=Image.Palette.ADAPTIVE, colors=256)
+  palette.save(tmp_path / "p.png")
+  np.testing.assert_array_equal(frames.read_frame(tmp_path / "p.png"),
+                                np.asarray(palette.convert("RGB")))
+  palette.info["transparency"] = 0
+  palette.save(tmp_path / "p_transparent.png", transparency=0)
+  np.testing.assert_array_equal(frames.read_frame(tmp_path / "p_transparent.png"),
+                                np.asarray(palette.convert("RGB")))
+  Image.fromarray(np.dstack([rgb, np.full((6, 5), 3, np.uint8)])).save(tmp_path / "rgba.png")
+  np.testing.assert_array_equal(frames.read_frame(tmp_path / "rgba.png"), rgb)
+  Image.fromarray(np.dstack([rgb[..., 0], rgb[..., 1]]), "LA").save(tmp_path / "la.png")
+  np.testing.assert_array_equal(frames.read_frame(tmp_path / "la.png"),
+                                np.dstack([rgb[..., 0]] * 3))
+  Image.fromarray(rgb[..., 0] > 127).save(tmp_path / "bits.png")
+  np.testing.assert_array_equal(frames.read_frame(tmp_path / "bits.png"),
+                                np.dstack([np.where(rgb[..., 0] > 127, 255, 0)] * 3))
+  err = capsys.readouterr().err.strip().splitlines()
+  assert err == [f"notice: {tmp_path / 'p_transparent.png'} has an alpha channel; it is "
+                 "dropped (colours kept, not composited), in this and any later frame"]
+
+
+@pytest.mark.parametrize("fmt", ["png", "jpeg"])
+def test_orientation_tag_is_applied_as_a_viewer_does(tmp_path, fmt):
+  stored = _random_frame(6, 10, seed=4)
+  for tag in range(1, 9):
+    exif = Image.Exif()
+    exif[0x0112] = tag
+    path = tmp_path / f"o{tag}.{fmt}"
+    Image.fromarray(stored).save(path, format=fmt.upper(), exif=exif.tobytes())
+    with Image.open(path) as image:
+      viewer = np.asarray(ImageOps.exif_transpose(image).convert("RGB"))
+    got = frames.read_frame(path)
+    np.testing.assert_array_equal(got, viewer)
+    assert frames.frame_size(path) == (got.shape[1], got.shape[0])
+    assert got.shape[:2] == ((10, 6) if tag >= 5 else (6, 10))
+
+
+def test_sixteen_bit_rgb_orientation(tmp_path):
+  values = np.random.default_rng(5).integers(0, 65536, (4, 6, 3), dtype=np.uint16)
+  ok, png = cv2.imencode(".png", values[..., ::-1])
+  assert ok
+  path = _png_with_exif_chunk(tmp_path / "rot.png", png.tobytes(), 6)
+  rounded = ((values.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
+  np.testing.assert_array_equal(frames.read_frame(path), np.rot90(rounded, k=-1))
+  assert frames.frame_size(path) == (4, 6)

@@ -103,3 +103,22 @@ def test_bad_arguments_end_in_one_line(tmp_path, capsys, shared_dir):
                "--tasks", "st,xx", "--no-progress"])
   err = capsys.readouterr().err.strip().splitlines()
   assert code != 0 and len(err) == 1 and "--tasks" in err[0]
+
+
+def test_sixteen_bit_ground_truth_scores_as_its_eight_bit_twin(tmp_path, capsys, shared_dir):
+  """One grey triplet stored as 8-bit PNGs (sample 1) and as 16-bit PNGs, v * 257 (sample
+  2): identical scores (before the shared reader, 16-bit frames were clipped to white)."""
+  weights = shared_dir / "parity" / "V4_x2" / "model.pth.gz"
+  grey = [np.ascontiguousarray(frame[:56, :64, 1]) for frame in _hr_triplets(1)[0]]
+  for sample, convert in (("1", lambda f: f), ("2", lambda f: f.astype(np.uint16) * 257)):
+    folder = tmp_path / "ucf" / sample
+    folder.mkdir(parents=True)
+    for name, frame in zip(("frame_00.png", "frame_01_gt.png", "frame_02.png"), grey):
+      Image.fromarray(convert(frame)).save(folder / name)
+  assert Image.open(tmp_path / "ucf" / "2" / "frame_01_gt.png").mode == "I;16"
+  out = tmp_path / "out"
+  assert main(["--weights", str(weights), "--dataset", "ucf101", "--data-dir",
+               str(tmp_path / "ucf"), "--output-dir", str(out), "--tasks", "st",
+               "--no-progress"]) == 0, capsys.readouterr().err
+  psnr = {row["sample"]: float(row["psnr"]) for row in csv.DictReader((out / "metrics.csv").open())}
+  assert psnr["2"] == psnr["1"] and 5 < psnr["1"] < 60

@@ -44,3 +44,22 @@ def test_cli_errors(frames, tmp_path):
   Image.new("RGB", (20, 20)).save(small)
   with pytest.raises(SystemExit, match="width 20 px"):
     main([str(small), str(small), "--no-compile-cache"])
+
+
+def test_sixteen_bit_grey_frames_give_the_true_shift(tmp_path, capsys):
+  """A smooth 16-bit grey texture (values 20000..60000, all above 8-bit white when clipped)
+  shifted 2 px to the right: the flow is (+2, 0) px, not the 0 px of clipped frames. 112x64
+  like the fixture above, so the compiled solver is shared."""
+  low = np.random.default_rng(0).random((12, 20)).astype(np.float32)
+  texture = np.asarray(Image.fromarray(low, "F").resize((120, 64), Image.BICUBIC))
+  texture = 20000 + 40000 * (texture - texture.min()) / np.ptp(texture)
+  texture = np.round(texture).astype(np.uint16)
+  Image.fromarray(np.ascontiguousarray(texture[:, 2:114])).save(tmp_path / "a.png")
+  Image.fromarray(np.ascontiguousarray(texture[:, 0:112])).save(tmp_path / "b.png")
+  assert Image.open(tmp_path / "a.png").mode == "I;16"
+  assert main([str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--out",
+               str(tmp_path / "f.npz"), "--no-compile-cache"]) == 0
+  with np.load(tmp_path / "f.npz") as data:
+    interior = data["flow"][8:-8, 8:-8]
+  np.testing.assert_allclose(interior.mean(axis=(0, 1)), [2.0, 0.0], atol=0.02)
+  assert "mean |flow| 2.0" in capsys.readouterr().out

@@ -56,3 +56,23 @@ def test_corrupt_frame_is_named(tmp_path):
   (tmp_path / "bad.png").write_bytes(b"not a png")
   with pytest.raises(UserInputError, match=r"cannot read frame .*bad\.png"):
     frame_folder.read_rgb_frame(tmp_path / "bad.png")
+
+
+def test_orientation_tags_are_applied_to_sizes_and_frames(tmp_path):
+  """A phone-style JPEG stored 10x6 with orientation 6 (shown 6x10) next to an upright 6x10
+  PNG: one size for the folder, and both frames upright."""
+  rows, cols = np.mgrid[0:6, 0:10]
+  stored = np.dstack([rows * 40, cols * 25, 255 - rows * 20 - cols * 10]).astype(np.uint8)
+  exif = Image.Exif()
+  exif[0x0112] = 6  # rotate 90 degrees clockwise to display
+  Image.fromarray(stored).save(tmp_path / "f1.jpg", exif=exif.tobytes(), quality=100,
+                               subsampling=0)
+  upright = np.ascontiguousarray(np.rot90(stored, k=-1))
+  _save(tmp_path / "f2.png", upright)
+  files = frame_folder.list_frame_files(tmp_path)
+  assert frame_folder.check_same_size(files) == (6, 10)
+  first, second = frame_folder.iter_folder_frames(files)
+  assert first.shape == second.shape == (10, 6, 3)
+  np.testing.assert_array_equal(second, upright)
+  assert np.abs(first.astype(int) - upright).max() <= 8  # JPEG of a smooth ramp at quality 100
+  assert np.abs(first.astype(int) - stored.transpose(1, 0, 2)).max() > 50  # not just transposed
