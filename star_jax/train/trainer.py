@@ -1,5 +1,7 @@
 """The training loop behind ``python -m star_jax.main``: data and flow cache, mesh, sharded
-jit train step, periodic evaluation, metrics and checkpoints, exact resume."""
+jit train step (compiled ahead of the loop; its XLA FLOPs and peak memory are logged once),
+throughput and MFU (``star_jax.train.throughput``), optional profiles
+(``config.profile_steps``), periodic evaluation, metrics and checkpoints, exact resume."""
 
 import contextlib
 import dataclasses
