@@ -3,6 +3,13 @@
 Fields tests and launch scripts rely on: ``seed``, ``total_steps`` (overrides epochs when
 set), ``checkpoint_every_steps``, ``eval_every_steps``, ``mesh_shape`` (``(data, model)``;
 -1 = all remaining devices), ``data.dir``, ``model.variant``.
+
+Performance reporting (``star_jax.train.throughput``): at start the trainer logs the compiled
+step's FLOPs and peak memory per device; every ``log_every_steps`` it logs steps/s,
+samples/s, achieved TFLOP/s, MFU and the ETA. ``peak_flops_per_chip`` (FLOP/s of one device)
+overrides the chip table in ``star_jax.train.chip_peaks`` (needed for MFU on CPUs and
+unlisted chips). ``profile_steps = (first_step, num_steps)`` writes a ``jax.profiler`` trace
+of those steps to ``<workdir>/profile`` (README, "Profiles").
 """
 
 import ml_collections
@@ -58,6 +65,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.param_sharding = ()
 
   c.log_every_steps = 50
+  c.peak_flops_per_chip = ml_collections.FieldReference(None, field_type=float)  # FLOP/s
+  c.profile_steps = ()                 # (first_step, num_steps): jax.profiler trace
   c.eval_every_steps = 1000
   c.checkpoint_every_steps = 1000
   c.keep_checkpoints = 3

@@ -1,6 +1,9 @@
 """The training loop behind ``python -m star_jax.main``: data and flow cache, mesh, sharded
-jit train step, periodic evaluation, metrics and checkpoints, exact resume."""
+jit train step (compiled ahead of the loop; its XLA FLOPs and peak memory are logged once),
+throughput and MFU (``star_jax.train.throughput``), optional profiles
+(``config.profile_steps``), periodic evaluation, metrics and checkpoints, exact resume."""
 
+import contextlib
 import dataclasses
 import functools
 import logging
@@ -9,7 +12,7 @@ import pathlib
 import time
 from typing import Any, Dict, Optional
 
-from clu import metric_writers, parameter_overview, periodic_actions
+from clu import metric_writers, parameter_overview
 import jax
 from jax.experimental import multihost_utils
 import jax.numpy as jnp
@@ -21,7 +24,9 @@ from star_jax.data import demo as demo_data
 from star_jax.data import pipeline, vimeo
 from star_jax.evaluate import metrics as frame_metrics
 from star_jax.model import build_model, sample_inputs
-from star_jax.train import checkpoints, objectives, sharding, step as step_lib
+from star_jax.train import checkpoints, compiled_stats, objectives, profiling, sharding
+from star_jax.train import step as step_lib
+from star_jax.train import throughput
 from star_jax.train.state import TrainState, create_state, learning_rate_schedule, make_optimizer
 
 
@@ -113,6 +118,31 @@ def jit_train_step(config, model, tx, schedule, mesh, state_shardings, features=
                         features=features),
       in_shardings=(state_shardings, sharding.batch_sharding(mesh)),
       out_shardings=(state_shardings, sharding.replicated(mesh)), donate_argnums=(0,))
+
+
+def compile_train_step(train_fn, state, batch):
+  """Compile ``train_fn`` (a ``jit_train_step``) ahead of the loop for ``state`` and
+  ``batch``; returns (compiled step, ``compiled_stats.compiled_step_stats``, seconds)."""
+  start = time.perf_counter()
+  compiled = train_fn.lower(state, batch).compile()
+  seconds = time.perf_counter() - start
+  return compiled, compiled_stats.compiled_step_stats(compiled), seconds
+
+
+def _compute_dtype(config) -> str:
+  return "bfloat16" if config.model.get("dtype", "float32") == "bfloat16" else "float32"
+
+
+@contextlib.contextmanager
+def _untimed(meter: throughput.ThroughputMeter, state):
+  """Leaves the time of the block (evaluation, checkpointing) out of ``meter``'s rates; the
+  steps already dispatched finish first, so their time stays training time."""
+  jax.block_until_ready(state)
+  start = time.perf_counter()
+  try:
+    yield
+  finally:
+    meter.exclude(time.perf_counter() - start)
 
 
 def _evaluate(config, model, state, mesh, eval_fn, writer, step: int) -> Dict[str, float]:
@@ -222,10 +252,9 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
                     in_shardings=(state_shardings, data_sharding),
                     out_shardings=sharding.replicated(mesh))
 
-  report = periodic_actions.ReportProgress(num_train_steps=total_steps, writer=writer)
+  profiler = profiling.StepProfiler(config.profile_steps, workdir, start_step)
   eval_metrics: Dict[str, float] = {}
   pending: Optional[Dict[str, Any]] = None  # last step's metrics, checked one step late
-  window_start, window_steps = time.time(), 0
 
   def check_finite(metrics, at_step):
     loss = float(metrics["loss/total"])
@@ -237,29 +266,55 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
 
   logging.info("training %s for %d steps (%d per epoch), mesh %s", config.model.variant,
                total_steps, steps_per_epoch, dict(mesh.shape))
-  for step in range(start_step + 1, total_steps + 1):
+  first_step = start_step + 1
+  if first_step <= total_steps:
     batch = sharding.global_batch(next(train_iter), mesh)
-    state, metrics = train_fn(state, batch)
-    if pending is not None and config.halt_on_nonfinite:
-      check_finite(pending, step - 1)
-    pending = metrics
-    window_steps += 1
-    report(step)
-    if step % config.log_every_steps == 0 or step == total_steps:
-      scalars = {k: float(v) for k, v in jax.device_get(metrics).items()}
-      elapsed = time.time() - window_start
-      scalars["steps_per_sec"] = window_steps / max(elapsed, 1e-9)
-      if config.data.skip_corrupt:
-        scalars["data/skipped_clips"] = train_iter.num_skipped
-      window_start, window_steps = time.time(), 0
-      writer.write_scalars(step, scalars)
-    if step % config.eval_every_steps == 0 or step == total_steps:
-      eval_metrics = _evaluate(config, model, state, mesh, eval_fn, writer, step)
-    if step % config.checkpoint_every_steps == 0 or step == total_steps:
-      if config.halt_on_nonfinite:
-        check_finite(metrics, step)  # never write a checkpoint from a diverged state
-      checkpoints.save(manager, step, state, train_iter, config)
-      logging.info("saving checkpoint %d to %s (async)", step, manager.directory)
+    compiled_step, stats, compile_seconds = compile_train_step(train_fn, state, batch)
+    peak, peak_note = throughput.resolve_peak(jax.devices()[0].device_kind,
+                                              _compute_dtype(config), config.peak_flops_per_chip)
+    logging.info(compiled_stats.format_step_stats(stats, compile_seconds))
+    logging.info("%s (%d device%s)", peak_note, jax.device_count(),
+                 "s" if jax.device_count() > 1 else "")
+    writer.write_scalars(start_step, {"perf/compile_seconds": compile_seconds,
+                                      "perf/gflop_per_step_per_device": stats["flops"] / 1e9,
+                                      "perf/peak_gib_per_device": stats["peak_bytes"] / 2**30})
+    meter = throughput.ThroughputMeter(
+        flops_per_step_per_device=stats["flops"], num_devices=jax.device_count(),
+        batch_size=config.batch_size, total_steps=total_steps, peak_flops_per_chip=peak)
+
+  try:
+    for step in range(first_step, total_steps + 1):
+      if step > first_step:
+        batch = sharding.global_batch(next(train_iter), mesh)
+      profiler.before_step(step, (state, pending))
+      state, metrics = compiled_step(state, batch)
+      profiler.after_step(step, (state, metrics))
+      if step == first_step:
+        jax.block_until_ready((state, metrics))
+        meter.first_step_done(step)
+      if pending is not None and config.halt_on_nonfinite:
+        check_finite(pending, step - 1)
+      pending = metrics
+      if step % config.log_every_steps == 0 or step == total_steps:
+        scalars = {k: float(v) for k, v in jax.device_get(metrics).items()}
+        rates = meter.report(step)
+        if rates is not None:
+          scalars.update(rates.scalars())
+          logging.info(throughput.format_rates(step, total_steps, rates))
+        if config.data.skip_corrupt:
+          scalars["data/skipped_clips"] = train_iter.num_skipped
+        writer.write_scalars(step, scalars)
+      if step % config.eval_every_steps == 0 or step == total_steps:
+        with _untimed(meter, state):
+          eval_metrics = _evaluate(config, model, state, mesh, eval_fn, writer, step)
+      if step % config.checkpoint_every_steps == 0 or step == total_steps:
+        if config.halt_on_nonfinite:
+          check_finite(metrics, step)  # never write a checkpoint from a diverged state
+        with _untimed(meter, state):
+          checkpoints.save(manager, step, state, train_iter, config)
+        logging.info("saving checkpoint %d to %s (async)", step, manager.directory)
+  finally:
+    profiler.close()
   if not eval_metrics:  # resumed a finished run: report its held-out metrics anyway
     eval_metrics = _evaluate(config, model, state, mesh, eval_fn, writer, int(state.step))
   manager.wait_until_finished()

@@ -96,3 +96,20 @@ def test_two_processes_with_two_devices_each(tiny_dataset, tmp_path):
     assert "done: step 3" in out
   assert "process 0/2, 2 local / 4 global devices" in outputs[0][1]
   assert (workdir / "checkpoints" / "3" / "state").is_dir()
+
+
+def test_compiled_step_stats_rates_mfu_and_profile(tiny_dataset, tmp_path):
+  result = run_main(tmp_path / "perf", tiny_dataset, "--config.total_steps=3",
+                    "--config.checkpoint_every_steps=3", "--config.profile_steps=(2,1)",
+                    "--config.peak_flops_per_chip=1e11")
+  assert result.returncode == 0, result.stderr[-3000:]
+  log = result.stderr
+  assert "compiled train step in" in log and "GFLOP per step per device" in log
+  assert "peak memory" in log
+  assert "MFU against config.peak_flops_per_chip = 0.1 TFLOP/s per chip (1 device)" in log
+  assert "step 1/3:" not in log  # the first step is never timed
+  for step in (2, 3):
+    line = next(l for l in log.splitlines() if f"step {step}/3:" in l)
+    assert "samples/s" in line and "TFLOP/s" in line and "MFU" in line and "ETA" in line
+  runs = list((tmp_path / "perf" / "profile" / "plugins" / "profile").iterdir())
+  assert len(runs) == 1 and any(p.name.endswith(".xplane.pb") for p in runs[0].iterdir())

@@ -1,0 +1,80 @@
+"""Dense peak FLOP/s per chip, for MFU (model FLOPs utilisation).
+
+Keys are ``jax.devices()[0].device_kind`` strings (some chips report more than one name);
+values are dense (no 2:4 structured sparsity) peak FLOP/s of **one chip** (one JAX device) for
+the two compute dtypes STARnet trains in:
+
+==========================  ==========  ===========  ======================================
+chip (device_kind)          bfloat16    float32      source
+==========================  ==========  ===========  ======================================
+H100 SXM                    989.5 T     494.5 T      NVIDIA H100 Tensor Core GPU datasheet
+("NVIDIA H100 80GB HBM3")                            (BF16 1,979 / TF32 989 TFLOPS "with
+                                                     sparsity", halved; FP32 67 TFLOPS)
+H200 SXM ("NVIDIA H200")    989.5 T     494.5 T      NVIDIA H200 Tensor Core GPU datasheet
+                                                     (same figures as H100 SXM)
+A100 SXM 80GB               312 T       156 T        NVIDIA A100 Tensor Core GPU datasheet
+("NVIDIA A100-SXM4-80GB")                            (BF16 312 / TF32 156 TFLOPS dense;
+                                                     FP32 19.5 TFLOPS)
+L4 ("NVIDIA L4")            121 T       60 T         NVIDIA L4 Tensor Core GPU datasheet
+                                                     (BF16 242 / TF32 120 TFLOPS "with
+                                                     sparsity", halved; FP32 30.3 TFLOPS)
+TPU v4 ("TPU v4")           275 T       275 T        Cloud TPU docs, "TPU v4": peak compute
+                                                     per chip (bf16) 275 TFLOPs
+TPU v5e ("TPU v5 lite")     197 T       197 T        Cloud TPU docs, "TPU v5e": 197 TFLOPs
+TPU v5p ("TPU v5")          459 T       459 T        Cloud TPU docs, "TPU v5p": 459 TFLOPs
+TPU v6e ("TPU v6 lite")     918 T       918 T        Cloud TPU docs, "TPU v6e" (Trillium):
+                                                     918 TFLOPs
+==========================  ==========  ===========  ======================================
+
+What "float32" means here: the peak of the units XLA actually runs float32 convolutions on at
+JAX's default precision (``jax_default_matmul_precision`` unset):
+
+* NVIDIA Ampere and later: TF32 tensor cores (JAX/XLA default to TF32 for float32 dots and
+  convolutions; jax-ml/jax#4873, #12008), so the **TF32 dense** peak is used. With
+  ``jax_default_matmul_precision='highest'`` the plain FP32 (CUDA core) peak applies instead:
+  67 T (H100/H200 SXM), 19.5 T (A100), 30.3 T (L4); MFU printed against TF32 then understates
+  utilisation by that ratio.
+* TPU: Google publishes no float32 peak; the MXUs compute in bfloat16 and XLA:TPU runs
+  float32 convolutions as bfloat16 passes (one pass at the default precision), so the bf16
+  peak is used for both.
+
+CPUs and any chip not listed have no entry: give ``config.peak_flops_per_chip`` (e.g. the
+measured peak of ``benchmarks/cpu_peak.py``) to get an MFU there.
+"""
+
+from typing import Dict, Optional
+
+COMPUTE_DTYPES = ("bfloat16", "float32")
+
+_H100_SXM = {"bfloat16": 1979e12 / 2, "float32": 989e12 / 2}
+_A100_SXM = {"bfloat16": 312e12, "float32": 156e12}
+_L4 = {"bfloat16": 242e12 / 2, "float32": 120e12 / 2}
+
+
+def _tpu(bf16: float) -> Dict[str, float]:
+  return {"bfloat16": bf16, "float32": bf16}
+
+
+PEAK_FLOPS_PER_CHIP: Dict[str, Dict[str, float]] = {
+    "NVIDIA H100 80GB HBM3": _H100_SXM,
+    "NVIDIA H200": _H100_SXM,
+    "NVIDIA A100-SXM4-80GB": _A100_SXM,
+    "NVIDIA L4": _L4,
+    "TPU v4": _tpu(275e12),
+    "TPU v5 lite": _tpu(197e12),
+    "TPU v5e": _tpu(197e12),
+    "TPU v5": _tpu(459e12),
+    "TPU v5p": _tpu(459e12),
+    "TPU v6 lite": _tpu(918e12),
+    "TPU v6e": _tpu(918e12),
+}
+
+
+def peak_flops_per_chip(device_kind: str, compute_dtype: str) -> Optional[float]:
+  """Dense peak FLOP/s of one ``device_kind`` chip computing in ``compute_dtype``
+  ('bfloat16' or 'float32', see the module docstring), or None when the chip is not in
+  :data:`PEAK_FLOPS_PER_CHIP`. Raises ValueError for another dtype."""
+  if compute_dtype not in COMPUTE_DTYPES:
+    raise ValueError(f"compute dtype must be one of {COMPUTE_DTYPES}, got {compute_dtype!r}")
+  peaks = PEAK_FLOPS_PER_CHIP.get(device_kind)
+  return None if peaks is None else peaks[compute_dtype]

@@ -1,0 +1,26 @@
+"""The per-chip peak table: datasheet numbers by device kind, and its refusals."""
+
+import pytest
+
+from star_jax.train.chip_peaks import PEAK_FLOPS_PER_CHIP, peak_flops_per_chip
+
+
+def test_datasheet_dense_peaks():
+  assert peak_flops_per_chip("NVIDIA H100 80GB HBM3", "bfloat16") == 989.5e12
+  assert peak_flops_per_chip("NVIDIA H200", "float32") == 494.5e12  # TF32 dense
+  assert peak_flops_per_chip("NVIDIA A100-SXM4-80GB", "bfloat16") == 312e12
+  assert peak_flops_per_chip("NVIDIA L4", "bfloat16") == 121e12
+  assert peak_flops_per_chip("TPU v5 lite", "bfloat16") == 197e12
+  assert peak_flops_per_chip("TPU v6 lite", "float32") == 918e12  # bf16 MXU passes
+
+
+def test_every_chip_has_both_dtypes_and_bf16_is_not_slower():
+  for kind, peaks in PEAK_FLOPS_PER_CHIP.items():
+    assert set(peaks) == {"bfloat16", "float32"}, kind
+    assert peaks["bfloat16"] >= peaks["float32"] > 0, kind
+
+
+def test_unknown_chip_and_bad_dtype():
+  assert peak_flops_per_chip("cpu", "float32") is None
+  with pytest.raises(ValueError, match="float16"):
+    peak_flops_per_chip("NVIDIA H200", "float16")
