@@ -97,9 +97,15 @@ def load_export_source(weights_path, lr_size: Tuple[int, int], batch: Union[int,
   in DTYPES or an LR side is not a multiple of the variant's ``lr_side_multiple`` (V2/V4 at
   4x need none; at 2x, sides divisible by 2; see ``star_jax.infer.padding``).
   """
+  model_cfg, variables = load_inference_weights(weights_path)
+  return source_from_variables(model_cfg, variables, lr_size, batch, dtype)
+
+
+def source_from_variables(model_cfg, variables, lr_size: Tuple[int, int],
+                          batch: Union[int, str], dtype: str = "float32") -> ExportSource:
+  """``load_export_source`` for a model config and variables already in memory."""
   if dtype not in DTYPES:
     raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-  model_cfg, variables = load_inference_weights(weights_path)
   cfg = dict(model_cfg)
   cfg["dtype"] = dtype
   multiple = lr_side_multiple(cfg["variant"], int(cfg["scale"]))
