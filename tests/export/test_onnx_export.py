@@ -69,7 +69,9 @@ def test_onnx_refuses_bfloat16(shared_dir, tmp_path):
 
 @pytest.mark.slow
 def test_full_width_v3_onnx_matches_jax(tmp_path):
-  """The release's widths (256/64/5), random weights, LR 8x8: onnxruntime vs our jitted model."""
+  """The release's widths (256/64/5), random weights, LR 8x8: onnxruntime vs our jitted model
+  (V3: the full-width variant with the smallest graph, so the slowest step, jax2onnx's
+  conversion, stays short)."""
   cfg = dict(default_model_config(), variant="V3", scale=4)
   model = build_model(cfg)
   rng = np.random.default_rng(0)
@@ -79,5 +81,9 @@ def test_full_width_v3_onnx_matches_jax(tmp_path):
   source = source_from_variables(cfg, variables, (8, 8), 1)
   export_onnx(source, tmp_path)
   want = jax.jit(eval_forward(source.model_config))(variables, *map(jnp.asarray, inputs))
-  errors = _max_errors(_session(tmp_path), inputs, {k: np.asarray(v) for k, v in want.items()})
-  assert max(errors.values()) <= ATOL, errors
+  want = {k: np.asarray(v) for k, v in want.items()}
+  errors = _max_errors(_session(tmp_path), inputs, want)
+  # Random full-width weights give outputs far from O(1) (no training keeps them there), so
+  # the bar is 1e-4 relative to the largest output magnitude (float32 summation order).
+  scale = max(1.0, max(float(np.max(np.abs(v))) for v in want.values()))
+  assert max(errors.values()) <= ATOL * scale, (errors, scale)
