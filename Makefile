@@ -5,13 +5,16 @@ PYTHON ?= python3
 # Ground-truth fixtures (release outputs, pyflow flows): the repository's copy by default.
 FIXTURES ?= tests/fixtures
 PY := $(VENV)/bin/python
+# jax2onnx goes in without its declared dependencies (see the export extra in pyproject.toml).
+JAX2ONNX_VERSION := $(shell sed -n 's/^jax2onnx = "\(.*\)"/\1/p' pyproject.toml)
 
 .PHONY: install demo test parity
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[torch,test]'
+	$(VENV)/bin/pip install -q -e '.[torch,test,export]'
+	$(VENV)/bin/pip install -q --no-deps jax2onnx==$(JAX2ONNX_VERSION)
 	touch $@
 
 install: $(VENV)/.installed

@@ -52,6 +52,20 @@ _PROBE_LR_SIDE = 32
 MIN_FLOW_INPUT_SIDE = 32
 
 
+def eval_forward(model_cfg: Mapping[str, Any]):
+  """The eval-mode forward of a model config as a plain (not jitted) function
+  ``forward(variables, im1, im2, flow_f, flow_b) -> {name: float32 array}`` for every name
+  in ``ALL_OUTPUT_NAMES``; inputs as ``model.apply`` takes them (NHWC, ImageNet-normalised
+  frames, network-convention flows). The engine jits it; ``star_jax.export`` exports it."""
+  model = build_model(model_cfg)
+
+  def forward(variables, im1, im2, flow_f, flow_b):
+    outputs = model.apply(variables, im1, im2, flow_f, flow_b, train=False)
+    return {name: outputs[name].astype(jnp.float32) for name in ALL_OUTPUT_NAMES}
+
+  return forward
+
+
 @functools.lru_cache(maxsize=8)
 def _compiled_forward(model_cfg_json: str):
   """One jitted eval forward per model config, shared by every engine in the process (jit
@@ -60,13 +74,7 @@ def _compiled_forward(model_cfg_json: str):
   All four outputs are always returned: selecting some would compile the whole network
   again per selection, while the extra device-to-host copies are small.
   """
-  model = build_model(json.loads(model_cfg_json))
-
-  def forward(variables, im1, im2, flow_f, flow_b):
-    outputs = model.apply(variables, im1, im2, flow_f, flow_b, train=False)
-    return {name: outputs[name].astype(jnp.float32) for name in ALL_OUTPUT_NAMES}
-
-  return jax.jit(forward)
+  return jax.jit(eval_forward(json.loads(model_cfg_json)))
 
 
 def to_unit_range(normalised: np.ndarray) -> np.ndarray:
@@ -172,6 +180,19 @@ class PairEngine:
     return side, side
 
   # ------------------------------------------------------------------------- forward
+  def padded_frame_size(self, height: int, width: int) -> Tuple[int, int]:
+    """The (H, W) a (flow-padded) LR frame of ``height x width`` is edge-padded to before
+    tiling: the model's side multiple."""
+    return padding.padded_size(height, width, self.multiple)
+
+  def forward_batch(self, inputs: Sequence[np.ndarray], names: Sequence[str]
+                    ) -> Dict[str, np.ndarray]:
+    """One network call on a full batch: ``inputs`` = (im1, im2, flow_f, flow_b) stacked
+    (batch_size, h, w, C) float32 -> {name: (batch_size, ...) float32 NumPy array}."""
+    inputs = [jax.device_put(array, self._batch_sharding) for array in inputs]
+    outputs = self._forward(self.variables, *inputs)
+    return {name: np.asarray(outputs[name]) for name in names}
+
   def _flows(self, first: np.ndarray, second: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Network-convention flows first->second and second->first, (B, H, W, 2) float32.
 
@@ -206,7 +227,7 @@ class PairEngine:
     first = padding.pad_bottom_right(first, flow_height, flow_width)
     second = padding.pad_bottom_right(second, flow_height, flow_width)
     flow_f, flow_b = self._flows(first, second)
-    padded_h, padded_w = padding.padded_size(flow_height, flow_width, self.multiple)
+    padded_h, padded_w = self.padded_frame_size(flow_height, flow_width)
     arrays = [padding.pad_bottom_right(array, padded_h, padded_w)
               for array in (normalize(first), normalize(second), flow_f, flow_b)]
     tiles = self.tile_plan(padded_h, padded_w)
@@ -220,9 +241,7 @@ class PairEngine:
       inputs = [np.stack([array[pair, tile.top:tile.top + tile.height,
                                 tile.left:tile.left + tile.width] for pair, tile in filled])
                 for array in arrays]
-      inputs = [jax.device_put(array, self._batch_sharding) for array in inputs]
-      outputs = self._forward(self.variables, *inputs)
-      outputs = {name: np.asarray(outputs[name]) for name in names}
+      outputs = self.forward_batch(inputs, names)
       for index, (pair, tile) in enumerate(chunk):
         for name in names:
           blenders[pair][name].add(tile, outputs[name][index])

@@ -6,12 +6,12 @@ import fractions
 import pathlib
 import sys
 import time
-from typing import Optional
+from typing import Callable, Optional
 
 import tqdm
 
 from star_jax.infer import atomic_output, schedule, sources, timeline, video_file
-from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, load_engine
+from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine, load_engine
 
 
 @dataclasses.dataclass
@@ -46,8 +46,21 @@ class InferenceSummary:
   seconds: float
 
 
-def run_inference(options: InferenceOptions) -> InferenceSummary:
+def _load_jax_engine(options: InferenceOptions) -> PairEngine:
+  return load_engine(options.weights, scale=options.scale, dtype=options.dtype,
+                     flow_backend=options.flow_backend, batch_size=options.batch_size,
+                     tile_size=options.tile_size, tile_overlap=options.tile_overlap,
+                     memory_budget_gb=options.memory_budget_gb)
+
+
+def run_inference(options: InferenceOptions,
+                  engine_loader: Callable[[InferenceOptions], PairEngine] = _load_jax_engine
+                  ) -> InferenceSummary:
   """Runs the model over ``options.input`` and writes ``options.output``.
+
+  ``engine_loader`` makes the engine from the options once the input and output are checked
+  (default: the JAX model from ``options.weights``; ``star_jax.export`` passes an
+  onnxruntime one).
 
   Raises ``UserInputError`` (one line, naming the input) for anything wrong with the input,
   the output path or the options; no output is left behind on any failure.
@@ -60,10 +73,7 @@ def run_inference(options: InferenceOptions) -> InferenceSummary:
     video_file.check_pix_fmt(options.output, options.pix_fmt)
   source = sources.open_source(options.input, options.fps)
 
-  engine = load_engine(options.weights, scale=options.scale, dtype=options.dtype,
-                       flow_backend=options.flow_backend, batch_size=options.batch_size,
-                       tile_size=options.tile_size, tile_overlap=options.tile_overlap,
-                       memory_budget_gb=options.memory_budget_gb)
+  engine = engine_loader(options)
   factor = schedule.output_size_factor(options.mode, engine.scale)
   width, height = source.width * factor, source.height * factor
   times = timeline.output_timeline(source.timeline, options.mode, time_factor)

@@ -79,7 +79,9 @@ class FlowUNet(nn.Module):
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     skips = [_DoubleConvAt(64, ("conv",), name="inc", **kw)(x, train)]
     for i, features in enumerate((128, 256, 512, 1024, 1024), start=1):
-      pooled = nn.max_pool(skips[-1], (2, 2), strides=(2, 2), padding="VALID")
+      # window_shape by keyword: jax2onnx (star_jax.export) replaces nn.max_pool while it
+      # traces with a function that accepts only keyword arguments after the input.
+      pooled = nn.max_pool(skips[-1], window_shape=(2, 2), strides=(2, 2), padding="VALID")
       skips.append(_DoubleConvAt(features, ("mpconv", "1"), name=f"down{i}", **kw)(pooled, train))
     x = skips.pop()
     for i, features in enumerate((512, 256, 128, 64, 64), start=1):

@@ -1,0 +1,139 @@
+"""``python -m star_jax.export``: export STARnet for deployment, and run an ONNX export.
+
+Examples::
+
+  python -m star_jax.export stablehlo --weights STAR_4x.pth --lr-size 64x112 --batch dynamic \\
+      --output export/star_hlo
+  python -m star_jax.export onnx --weights ckpt/star --lr-size 64x112 --output export/star_onnx
+  python -m star_jax.export run export/star_onnx --input clip.mp4 --output out.mp4
+
+``stablehlo`` writes model.stablehlo + weights.npz + model.json (load with
+``star_jax.export.loader.load_stablehlo``: jax only); ``onnx`` writes model.onnx + model.json
+(needs the ``[export]`` extra). ``run`` enhances a video or frame folder with an ONNX export
+in onnxruntime, through the same flow, padding, tiling and video writing as
+``python -m star_jax.infer``.
+"""
+
+import argparse
+import pathlib
+import sys
+from typing import List, Optional
+
+from star_jax.flow import BACKENDS
+from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
+from star_jax.infer.errors import UserInputError, call_reporting_errors
+from star_jax.infer.help_format import DefaultsHelpFormatter
+from star_jax.infer.schedule import MODES
+
+
+def _positive_int(text: str) -> int:
+  if not text.isdigit() or int(text) < 1:
+    raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+  return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+  parser = argparse.ArgumentParser(
+      prog="python -m star_jax.export", formatter_class=DefaultsHelpFormatter,
+      description="Export STARnet's eval forward (two ImageNet-normalised LR frames and two "
+                  "network-convention flows -> ht, h1, h2, l) as StableHLO or ONNX with a "
+                  "JSON sidecar, or run an ONNX export on a video.")
+  commands = parser.add_subparsers(dest="command", required=True)
+  for fmt in ("stablehlo", "onnx"):
+    sub = commands.add_parser(fmt, formatter_class=DefaultsHelpFormatter,
+                              help=f"export as {fmt}")
+    sub.add_argument("--weights", required=True, type=pathlib.Path,
+                     help="a star_jax checkpoint directory or a release .pth/.pth.gz file")
+    sub.add_argument("--lr-size", required=True,
+                     help="LR frame size HEIGHTxWIDTH the export takes (fixed: the "
+                          "align-corners upsampling is built for one size)")
+    sub.add_argument("--batch", default="1",
+                     help="batch size, or 'dynamic' for any batch (symbolic dimension b)")
+    if fmt == "stablehlo":
+      sub.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
+                       help="activation precision (inputs and outputs stay float32)")
+      sub.add_argument("--platforms", default="cpu",
+                       help="comma-separated platforms to lower for (cpu, cuda, rocm, tpu)")
+    sub.add_argument("--output", required=True, type=pathlib.Path,
+                     help="directory to write (created; must not hold an export)")
+  run = commands.add_parser("run", formatter_class=DefaultsHelpFormatter,
+                            help="enhance a video with an ONNX export in onnxruntime")
+  run.add_argument("model", type=pathlib.Path,
+                   help="an ONNX export directory (or its model.onnx)")
+  run.add_argument("--input", required=True, type=pathlib.Path,
+                   help="a video file or a folder of frames (as python -m star_jax.infer)")
+  run.add_argument("--output", required=True, type=pathlib.Path,
+                   help="a video file (.mp4/.mov/.avi/.mkv) or a folder for PNG frames")
+  run.add_argument("--mode", choices=MODES, default="space-time",
+                   help="space-time (ht), space (h1/h2) or time (l), as python -m star_jax.infer")
+  run.add_argument("--time-factor", type=int, choices=(1, 2, 4), default=None,
+                   help="frame-rate multiplier (default: 2, or 1 for --mode space)")
+  run.add_argument("--batch-size", type=_positive_int, default=None,
+                   help="pairs (or tiles) per call: a fixed-batch export's own batch, any "
+                        "for a dynamic one (default: the export's batch, or 1)")
+  run.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,
+                   help="LR pixels shared by neighbouring tiles when a frame is larger than "
+                        "the exported LR size")
+  run.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
+                   help="optical-flow backend (coarse2fine = the release's method)")
+  run.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (only once the new one is complete)")
+  run.add_argument("--no-progress", action="store_true", help="no progress bar")
+  return parser
+
+
+def _export(args) -> pathlib.Path:
+  from star_jax.export import forward  # pylint: disable=g-import-not-at-top (loads jax/flax)
+  try:
+    lr_size, batch = forward.parse_lr_size(args.lr_size), forward.parse_batch(args.batch)
+    source = forward.load_export_source(args.weights, lr_size, batch,
+                                        getattr(args, "dtype", "float32"))
+    if args.command == "stablehlo":
+      from star_jax.export.stablehlo import export_stablehlo  # pylint: disable=g-import-not-at-top
+      platforms = [p.strip() for p in args.platforms.split(",") if p.strip()]
+      return export_stablehlo(source, args.output, platforms)
+    from star_jax.export.onnx_export import export_onnx  # pylint: disable=g-import-not-at-top
+    return export_onnx(source, args.output)
+  except (ValueError, FileExistsError) as error:
+    raise UserInputError(str(error)) from error
+  except ImportError as error:
+    raise UserInputError(f"{error}; install the export extra: pip install -e '.[export]'"
+                         ) from error
+
+
+def _run(args):
+  from star_jax.export.onnx_engine import OnnxPairEngine  # pylint: disable=g-import-not-at-top
+  from star_jax.infer.runner import InferenceOptions, run_inference  # pylint: disable=g-import-not-at-top
+  options = InferenceOptions(weights=args.model, input=args.input, output=args.output,
+                             mode=args.mode, time_factor=args.time_factor,
+                             batch_size=args.batch_size, tile_overlap=args.tile_overlap,
+                             flow_backend=args.flow_backend, overwrite=args.overwrite,
+                             progress=not args.no_progress)
+
+  def load(opts):
+    return OnnxPairEngine(opts.weights, flow_backend=opts.flow_backend,
+                          batch_size=opts.batch_size, tile_overlap=opts.tile_overlap)
+
+  return run_inference(options, engine_loader=load)
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+  args = build_parser().parse_args(argv)
+  if args.command == "run":
+    summary, code = call_reporting_errors(lambda: _run(args), f"run failed on {args.input}",
+                                          "; no output was written")
+    if code is not None:
+      return code
+    print(f"wrote {args.output}: {summary.output_frames} frames {summary.output_width}x"
+          f"{summary.output_height} at {float(summary.output_fps):.3f} fps from "
+          f"{summary.input_frames} input frames in {summary.seconds:.1f} s")
+    return 0
+  path, code = call_reporting_errors(lambda: _export(args), f"{args.command} export failed")
+  if code is not None:
+    return code
+  print(f"wrote {args.command} export {args.output} (sidecar {path})")
+  return 0
+
+
+if __name__ == "__main__":
+  sys.exit(main())
