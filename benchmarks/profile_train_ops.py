@@ -8,8 +8,10 @@ layers (``star_jax.model.layers``) jitted; PyTorch runs ``torch.nn`` functional 
 tensors with ``torch.set_num_threads(--torch-threads)``. The two frameworks alternate call
 by call in one process, so machine load hits both alike; wall (``perf_counter``) and CPU
 (``process_time``) seconds are the medians of ``--repeats`` calls after one warm-up call.
-``count`` is how many times the V1 train step runs the layer (the ``weight`` column of the
-table), so ``count x seconds`` says where a step's time goes.
+``count`` is how many times the V1 train step's forward runs the layer, so ``count x
+seconds`` says where a step's time goes. XLA fuses the element-wise ops (PReLU, LeakyReLU +
+add, concatenation) into their neighbours inside a step, so their rows here are upper bounds
+for JAX.
 
 XLA flags are read once when JAX starts: compare flag settings by running the script once
 per setting, e.g. ``XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= python ...``.

@@ -28,7 +28,7 @@ def test_conv_transpose_matches_torch(k, s, p):
 
 
 
-@pytest.mark.parametrize("k,s", [(8, 4), (6, 2), (12, 8), (4, 2), (3, 1)])
+@pytest.mark.parametrize("k,s", [(8, 4), (6, 2), (12, 8), (4, 2)])
 def test_matmul_overlap_add_custom_gradient_equals_autodiff(k, s):
   """The written-out VJP against jax's autodiff of the same forward (``.fun``)."""
   n = -(-k // s)
