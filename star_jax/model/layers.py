@@ -6,6 +6,7 @@ state-dict key (minus ``module.``) with ``.`` replaced by ``/``; only leaf names
 keeps the converter a mechanical mapping (see ``star_jax.convert.mapping``).
 """
 
+import functools
 from typing import Any, Optional
 
 import flax.linen as nn
@@ -36,8 +37,9 @@ class ConvTranspose2d(nn.Module):
 
   Computed as one matmul (every input pixel times the whole kernel) followed by an
   overlap-add of the ``ceil(k/s)^2`` shifted kernel blocks and a crop of ``p`` -- exactly the
-  scatter that defines a transposed convolution. XLA's CPU backend runs the weight gradient
-  of ``lax.conv_transpose`` with large strides on a slow generic path (measured 5.6x slower
+  scatter that defines a transposed convolution (``matmul_overlap_add``, whose gradient is
+  written out as two matmuls). XLA's CPU backend runs the weight gradient of
+  ``lax.conv_transpose`` with large strides on a slow generic path (measured 5.6x slower
   than PyTorch for a V1 train step); as matmuls it is as fast as PyTorch.
 
   The kernel is stored (k, k, out, in), i.e. the release's (in, out, k, k) weight transposed
@@ -62,14 +64,71 @@ class ConvTranspose2d(nn.Module):
     kernel = jnp.pad(kernel, ((0, n * s - k), (0, n * s - k), (0, 0), (0, 0)))
     # (block_y, phase_y, block_x, phase_x, out, in) -> (in, block_y, block_x, phase_y, phase_x, out)
     kernel = kernel.reshape(n, s, n, s, c_out, c_in).transpose(5, 0, 2, 1, 3, 4)
-    blocks = jnp.dot(x.astype(self.dtype), kernel.reshape(c_in, -1).astype(self.dtype))
-    blocks = blocks.reshape(b, h, w, n, n, s, s, c_out)
-    full = sum(jnp.pad(blocks[:, :, :, by, bx],
-                       ((0, 0), (by, n - 1 - by), (bx, n - 1 - bx), (0, 0), (0, 0), (0, 0)))
-               for by in range(n) for bx in range(n))
-    full = full.transpose(0, 1, 3, 2, 4, 5).reshape(b, (h + n - 1) * s, (w + n - 1) * s, c_out)
+    full = matmul_overlap_add(x.astype(self.dtype), kernel.reshape(c_in, -1).astype(self.dtype),
+                              n, s)
     out_h, out_w = (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k
     return full[:, p:p + out_h, p:p + out_w] + bias.astype(self.dtype)
+
+
+def _overlap_add(blocks, n: int, s: int):
+  """(B, H, W, n, n, s, s, C) kernel blocks -> (B, (H+n-1)*s, (W+n-1)*s, C): block (by, bx) of
+  input pixel (y, x) lands on output block row y + by, column x + bx, phases (s, s) inside."""
+  b, h, w = blocks.shape[:3]
+  c = blocks.shape[-1]
+  full = sum(jnp.pad(blocks[:, :, :, by, bx],
+                     ((0, 0), (by, n - 1 - by), (bx, n - 1 - bx), (0, 0), (0, 0), (0, 0)))
+             for by in range(n) for bx in range(n))
+  return full.transpose(0, 1, 3, 2, 4, 5).reshape(b, (h + n - 1) * s, (w + n - 1) * s, c)
+
+
+def _overlap_add_adjoint(full, n: int, s: int, h: int, w: int):
+  """The transpose of ``_overlap_add``: every input pixel gathers its n*n output blocks.
+  (B, (H+n-1)*s, (W+n-1)*s, C) -> (B*H*W, n*n*s*s*C), columns ordered (by, bx, py, px, c)."""
+  b, c = full.shape[0], full.shape[-1]
+  full = full.reshape(b, h + n - 1, s, w + n - 1, s, c).transpose(0, 1, 3, 2, 4, 5)
+  blocks = jnp.stack([full[:, by:by + h, bx:bx + w] for by in range(n) for bx in range(n)], 3)
+  return blocks.reshape(b * h * w, n * n * s * s * c)
+
+
+@functools.partial(jax.custom_vjp, nondiff_argnums=(2, 3))
+def matmul_overlap_add(x, kernel, n: int, s: int):
+  """Uncropped transposed convolution as ``x @ kernel`` plus an overlap-add.
+
+  Args:
+    x: (B, H, W, Cin) input.
+    kernel: (Cin, n*n*s*s*Cout) kernel, columns ordered (block_y, block_x, phase_y, phase_x,
+      out) where kernel row ``ky = block_y * s + phase_y`` (same for columns).
+    n: kernel blocks per axis, ``ceil(k / s)``.
+    s: stride.
+  Returns:
+    (B, (H+n-1)*s, (W+n-1)*s, Cout), dtype of ``x @ kernel``.
+
+  Its gradient is written out (a custom VJP): the cotangent's blocks are gathered once into
+  one (B*H*W, n*n*s*s*Cout) matrix, from which both the input gradient (``g @ kernel.T``)
+  and the kernel gradient (``x.T @ g``, contracting the pixel axis in place) are single
+  matmuls. Autodiff of the forward instead builds that matrix as a sum of n*n zero-padded
+  copies and transposes it before the kernel-gradient dot, which on XLA:CPU made the
+  transposed convolution's backward ~2x PyTorch's (``benchmarks/RESULTS.md``).
+  """
+  b, h, w, c_in = x.shape
+  blocks = jnp.dot(x, kernel).reshape(b, h, w, n, n, s, s, -1)
+  return _overlap_add(blocks, n, s)
+
+
+def _matmul_overlap_add_fwd(x, kernel, n, s):
+  return matmul_overlap_add(x, kernel, n, s), (x, kernel)
+
+
+def _matmul_overlap_add_bwd(n, s, residuals, g):
+  x, kernel = residuals
+  b, h, w, c_in = x.shape
+  g_blocks = _overlap_add_adjoint(g, n, s, h, w)
+  dx = jnp.dot(g_blocks, kernel.T).reshape(b, h, w, c_in)
+  dkernel = jax.lax.dot_general(x.reshape(b * h * w, c_in), g_blocks, (((0,), (0,)), ((), ())))
+  return dx.astype(x.dtype), dkernel.astype(kernel.dtype)
+
+
+matmul_overlap_add.defvjp(_matmul_overlap_add_fwd, _matmul_overlap_add_bwd)
 
 
 def conv_transpose2d(features: int, kernel_size: int, stride: int = 1, padding: int = 0, *,

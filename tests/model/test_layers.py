@@ -27,6 +27,42 @@ def test_conv_transpose_matches_torch(k, s, p):
   np.testing.assert_allclose(got, want, atol=1e-5)
 
 
+
+@pytest.mark.parametrize("k,s", [(8, 4), (6, 2), (12, 8), (4, 2)])
+def test_matmul_overlap_add_custom_gradient_equals_autodiff(k, s):
+  """The written-out VJP against jax's autodiff of the same forward (``.fun``)."""
+  n = -(-k // s)
+  rng = np.random.default_rng(1)
+  x = jnp.asarray(rng.normal(size=(2, 5, 4, 3)).astype(np.float32))
+  kernel = jnp.asarray(rng.normal(size=(3, n * n * s * s * 2)).astype(np.float32))
+  cotangent = jnp.asarray(rng.normal(size=(2, (5 + n - 1) * s, (4 + n - 1) * s, 2))
+                          .astype(np.float32))
+  out, vjp = jax.vjp(lambda x, k: layers.matmul_overlap_add(x, k, n, s), x, kernel)
+  want_out, want_vjp = jax.vjp(lambda x, k: layers.matmul_overlap_add.fun(x, k, n, s), x, kernel)
+  np.testing.assert_array_equal(out, want_out)
+  for got, want in zip(vjp(cotangent), want_vjp(cotangent)):
+    assert got.shape == want.shape
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * float(jnp.max(jnp.abs(want))))
+
+
+def test_conv_transpose_gradients_match_torch():
+  """Input, kernel and bias gradients of the layer (8/4/2, a projection's) against torch."""
+  rng = np.random.default_rng(2)
+  x = rng.normal(size=(2, 5, 7, 3)).astype(np.float32)
+  ref = torch.nn.ConvTranspose2d(3, 4, 8, 4, 2)
+  layer = layers.conv_transpose2d(4, 8, 4, 2)
+  params = {"kernel": jnp.asarray(ref.weight.detach().numpy().transpose(2, 3, 1, 0)),
+            "bias": jnp.asarray(ref.bias.detach().numpy())}
+  weights = rng.normal(size=(2, 20, 28, 4)).astype(np.float32)
+  loss = lambda params, x: jnp.sum(layer.apply({"params": params}, x) * weights)
+  grad_params, grad_x = jax.grad(loss, argnums=(0, 1))(params, jnp.asarray(x))
+  x_t = _nchw(x).requires_grad_(True)
+  (ref(x_t) * _nchw(weights)).sum().backward()
+  np.testing.assert_allclose(grad_x, x_t.grad.numpy().transpose(0, 2, 3, 1), rtol=1e-4, atol=1e-4)
+  np.testing.assert_allclose(grad_params["kernel"], ref.weight.grad.numpy().transpose(2, 3, 1, 0),
+                             rtol=1e-4, atol=1e-3)
+  np.testing.assert_allclose(grad_params["bias"], ref.bias.grad.numpy(), rtol=1e-4, atol=1e-3)
+
 def test_conv_matches_torch():
   rng = np.random.default_rng(1)
   x = rng.normal(size=(1, 9, 6, 3)).astype(np.float32)
