@@ -31,7 +31,12 @@ def test_smoke_run_writes_every_row_and_the_table(tmp_path):
        "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, env=env,
       timeout=3000, check=False)
   assert completed.returncode == 0, completed.stderr[-3000:]
-  report = json.loads(out.read_text())
+  check_smoke_report(json.loads(out.read_text()), completed.stdout)
+
+
+def check_smoke_report(report, stdout):
+  """The JSON of a ``--smoke`` run has every row, measured and consistent, and ``stdout`` is
+  its markdown table."""
   rows = {(row["part"], row["what"], row["dtype"]): row for row in report["rows"]}
   expected = {("train", "star_jax", "float32"), ("train", "star_jax", "bfloat16"),
               ("train", "PyTorch", "float32"), ("train", "PyTorch autocast", "bfloat16"),
@@ -51,7 +56,7 @@ def test_smoke_run_writes_every_row_and_the_table(tmp_path):
       rows[("train", "star_jax", "float32")]["flops_per_step"]
   assert 0 < report["pyflow"]["s_per_pair"] < 1
   assert "x pyflow" in rows[("flow", "coarse2fine exact 112x64", None)]["vs_pyflow"]
-  table = completed.stdout
+  table = stdout
   assert table == report["markdown"] + "\n"
   assert "| part | what | dtype | compile / first s | steady | rate | TFLOP/s | MFU |" in table
   assert table.count("\n| train |") == 4 and table.count("\n| flow |") == 2
