@@ -400,10 +400,10 @@ def markdown(report: Dict[str, Any]) -> str:
            "|---|---|---|---|---|---|---|---|"]
   for row in report["rows"]:
     if "error" in row:
-      lines.append(f"| {row['part']} | {row['what']} | {row.get('dtype', '-')} | failed: "
+      lines.append(f"| {row['part']} | {row['what']} | {row.get('dtype') or '-'} | failed: "
                    f"{row['error'][:120]} | | | | |")
       continue
-    lines.append(f"| {row['part']} | {row['what']} | {row.get('dtype', '-')} | "
+    lines.append(f"| {row['part']} | {row['what']} | {row.get('dtype') or '-'} | "
                  f"{_fmt(row.get('compile_s'))} | {row['steady']} | {row['rate']} | "
                  f"{_fmt(row.get('tflops'))} | {_fmt(row.get('mfu'), percent=True)} |")
   return "\n".join(lines)
