@@ -26,7 +26,6 @@ import statistics
 import time
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from star_jax.model import build_model, sample_inputs

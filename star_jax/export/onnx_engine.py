@@ -95,6 +95,10 @@ class OnnxPairEngine(PairEngine):
                                                 self.tile_overlap)
     return self._tile_plans[key]
 
+  def shard_batch(self, arrays):
+    """Host arrays stay on the host (onnxruntime and the flow take NumPy)."""
+    return arrays
+
   def forward_batch(self, inputs: Sequence[np.ndarray], names: Sequence[str]
                     ) -> Dict[str, np.ndarray]:
     feeds = {name: np.ascontiguousarray(array, np.float32)

@@ -23,13 +23,20 @@ from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
 from star_jax.infer.errors import call_reporting_errors
 from star_jax.infer.help_format import DefaultsHelpFormatter
 from star_jax.infer.runner import InferenceOptions, run_inference
-from star_jax.infer.schedule import MODES
+from star_jax.infer.schedule import DEFAULT_PREFETCH, MODES
 
 
 def _positive_int(text: str) -> int:
   value = int(text)
   if value <= 0:
     raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+  return value
+
+
+def _non_negative_int(text: str) -> int:
+  value = int(text)
+  if value < 0:
+    raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
   return value
 
 
@@ -92,6 +99,9 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--batch-size", type=_positive_int, default=None,
                       help="frame pairs (or tiles) per step over all devices (default: one "
                            "per local device)")
+  parser.add_argument("--prefetch", type=_non_negative_int, default=DEFAULT_PREFETCH,
+                      help="chunks of --batch-size pairs decoded and given flows in a "
+                           "background thread while the model runs (0: none)")
   parser.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
                       help="optical-flow backend (coarse2fine = the release's method)")
   parser.add_argument("--fps", type=_fraction, default=None,
@@ -119,8 +129,8 @@ def main(argv: Optional[List[str]] = None) -> int:
       weights=args.weights, input=args.input, output=args.output, mode=args.mode,
       time_factor=args.time_factor, dtype=args.dtype, tile_size=args.tile_size,
       tile_overlap=args.tile_overlap, memory_budget_gb=args.memory_budget_gb,
-      batch_size=args.batch_size, flow_backend=args.flow_backend, fps=args.fps,
-      scale=args.scale, overwrite=args.overwrite, progress=not args.no_progress,
+      batch_size=args.batch_size, prefetch=args.prefetch, flow_backend=args.flow_backend,
+      fps=args.fps, scale=args.scale, overwrite=args.overwrite, progress=not args.no_progress,
       pix_fmt=args.pix_fmt, keep_audio=not args.no_audio)
   summary, code = call_reporting_errors(lambda: run_inference(options),
                                         f"inference failed on {args.input}",

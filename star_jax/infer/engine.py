@@ -16,9 +16,15 @@ makes "a video of any size on any machine" work lives here:
   equal overlapping LR tiles, blended with raised-cosine ramps (``tiling``).
 * batching: (pair, tile) items are stacked into fixed-size batches (one compiled shape;
   the last batch is filled by repeating its last item) and split over every local device
-  along the batch axis.
+  along the batch axis (a 1-D ``batch`` mesh); the flows of ``batch_size`` pairs (both
+  directions) run as one jit-compiled, vmapped call split over the same mesh. The next
+  batch is dispatched before the previous one's outputs are copied back, so the devices
+  are not idle while the host blends tiles.
+* two stages: :meth:`PairEngine.prepare` (flows, normalisation, padding; what a prefetch
+  thread runs ahead, see ``schedule``) and :meth:`PairEngine.run_prepared` (the network).
 """
 
+import dataclasses
 import functools
 import json
 import math
@@ -77,6 +83,22 @@ def _compiled_forward(model_cfg_json: str):
   return jax.jit(eval_forward(json.loads(model_cfg_json)))
 
 
+@dataclasses.dataclass(frozen=True)
+class PreparedPairs:
+  """Pairs ready for the network (:meth:`PairEngine.prepare`).
+
+  ``arrays``: im1, im2 (ImageNet-normalised), flow_f, flow_b (network convention), each
+  (N, padded_height, padded_width, 3 or 2) float32, padded at bottom/right; ``height``,
+  ``width``: the frames' own LR size, to which outputs are cropped.
+  """
+  arrays: Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
+  height: int
+  width: int
+
+  def __len__(self) -> int:
+    return len(self.arrays[0])
+
+
 def to_unit_range(normalised: np.ndarray) -> np.ndarray:
   """Network output (ImageNet-normalised) -> RGB clamped to [0, 1], float32."""
   return np.clip(denormalize(normalised), 0.0, 1.0)
@@ -96,7 +118,9 @@ class PairEngine:
       (no tiling if the whole frame fits).
     tile_overlap: LR pixels shared by neighbouring tiles.
     memory_budget_bytes: per-device budget for one forward; default a fraction of the free
-      memory of the first device.
+      memory of the device with the least free memory (``memory.available_memory_bytes``:
+      the accelerator allocator's ``bytes_limit - bytes_in_use``, the host's available
+      memory on CPU).
     devices: devices to split batches over; default every local device.
   """
 
@@ -148,7 +172,8 @@ class PairEngine:
   def _budget(self) -> int:
     if self.memory_budget_bytes is not None:
       return int(self.memory_budget_bytes)
-    return int(DEFAULT_MEMORY_FRACTION * memory.available_memory_bytes(self.devices[0]))
+    free = min(memory.available_memory_bytes(device) for device in self.devices)
+    return int(DEFAULT_MEMORY_FRACTION * free)
 
   def tile_plan(self, padded_height: int, padded_width: int) -> List[tiling.Tile]:
     """Tiles for a padded LR frame: the given tile size, or the largest that fits the
@@ -185,41 +210,49 @@ class PairEngine:
     tiling: the model's side multiple."""
     return padding.padded_size(height, width, self.multiple)
 
-  def forward_batch(self, inputs: Sequence[np.ndarray], names: Sequence[str]
-                    ) -> Dict[str, np.ndarray]:
+  def shard_batch(self, arrays):
+    """``arrays`` (a sequence of (batch_size, ...) arrays) placed split over the devices'
+    batch axis (ONNX engines, which run on the host, return them unchanged)."""
+    return jax.device_put(arrays, self._batch_sharding)
+
+  def forward_batch(self, inputs: Sequence[np.ndarray], names: Sequence[str]) -> Dict[str, Any]:
     """One network call on a full batch: ``inputs`` = (im1, im2, flow_f, flow_b) stacked
-    (batch_size, h, w, C) float32 -> {name: (batch_size, ...) float32 NumPy array}."""
-    inputs = [jax.device_put(array, self._batch_sharding) for array in inputs]
-    outputs = self._forward(self.variables, *inputs)
-    return {name: np.asarray(outputs[name]) for name in names}
+    (batch_size, h, w, C) float32 -> {name: (batch_size, ...) float32 array}. The arrays may
+    still be computing (JAX dispatches asynchronously); callers copy them with ``np.asarray``
+    when they need them, so the next batch can be sent first."""
+    outputs = self._forward(self.variables, *self.shard_batch(list(inputs)))
+    return {name: outputs[name] for name in names}
 
   def _flows(self, first: np.ndarray, second: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Network-convention flows first->second and second->first, (B, H, W, 2) float32.
 
     Computed ``batch_size`` pairs at a time (both directions in one call, the last chunk
     filled by repetition), so a jit-compiled flow backend sees one batch shape per frame
-    size however many pairs a call brings.
+    size however many pairs a call brings; coarse2fine's batch is split over the devices.
     """
     forward, backward = [], []
     for start in range(0, len(first), self.batch_size):
       index = list(range(start, min(start + self.batch_size, len(first))))
       kept = len(index)
       index += [index[-1]] * (self.batch_size - kept)
-      both = flow_lib.compute_flow(np.concatenate([first[index], second[index]]),
-                                   np.concatenate([second[index], first[index]]),
-                                   backend=self.flow_backend, **self.flow_params)
+      sources = np.concatenate([first[index], second[index]])
+      targets = np.concatenate([second[index], first[index]])
+      if self.flow_backend == "coarse2fine":
+        sources, targets = self.shard_batch((sources, targets))
+      both = flow_lib.compute_flow(sources, targets, backend=self.flow_backend,
+                                   **self.flow_params)
       both = np.asarray(flow_lib.to_network_input(np.asarray(both)), np.float32)
       forward.append(both[:kept])
       backward.append(both[self.batch_size:self.batch_size + kept])
     return np.concatenate(forward), np.concatenate(backward)
 
-  def run(self, pairs: Sequence[Tuple[np.ndarray, np.ndarray]],
-          names: Sequence[str]) -> List[Dict[str, np.ndarray]]:
-    """Model outputs ``names`` (ImageNet-normalised float32, cropped to exactly ``scale x``
-    or, for 'l', ``1 x`` the input size) for each pair of (H, W, 3) frames in [0, 1]."""
-    names = tuple(names)
+  def prepare(self, pairs: Sequence[Tuple[np.ndarray, np.ndarray]]) -> PreparedPairs:
+    """Flows, normalisation and padding of (H, W, 3) frame pairs in [0, 1] (all one size).
+
+    Raises ValueError when ``pairs`` is empty.
+    """
     if not pairs:
-      return []
+      raise ValueError("prepare() needs at least one frame pair")
     first = np.stack([np.asarray(a, np.float32) for a, _ in pairs])
     second = np.stack([np.asarray(b, np.float32) for _, b in pairs])
     height, width = first.shape[1:3]
@@ -228,23 +261,48 @@ class PairEngine:
     second = padding.pad_bottom_right(second, flow_height, flow_width)
     flow_f, flow_b = self._flows(first, second)
     padded_h, padded_w = self.padded_frame_size(flow_height, flow_width)
-    arrays = [padding.pad_bottom_right(array, padded_h, padded_w)
-              for array in (normalize(first), normalize(second), flow_f, flow_b)]
+    arrays = tuple(padding.pad_bottom_right(array, padded_h, padded_w)
+                   for array in (normalize(first), normalize(second), flow_f, flow_b))
+    return PreparedPairs(arrays, height, width)
+
+  def run(self, pairs: Sequence[Tuple[np.ndarray, np.ndarray]],
+          names: Sequence[str]) -> List[Dict[str, np.ndarray]]:
+    """Model outputs ``names`` (ImageNet-normalised float32, cropped to exactly ``scale x``
+    or, for 'l', ``1 x`` the input size) for each pair of (H, W, 3) frames in [0, 1]."""
+    if not pairs:
+      return []
+    return self.run_prepared(self.prepare(pairs), names)
+
+  def run_prepared(self, prepared: PreparedPairs,
+                   names: Sequence[str]) -> List[Dict[str, np.ndarray]]:
+    """:meth:`run` on pairs already through :meth:`prepare`."""
+    names = tuple(names)
+    padded_h, padded_w = prepared.arrays[0].shape[1:3]
     tiles = self.tile_plan(padded_h, padded_w)
     factors = {name: (1 if name == "l" else self.scale) for name in names}
     blenders = [{name: tiling.TileBlender(padded_h, padded_w, factors[name]) for name in names}
-                for _ in pairs]
-    items = [(pair, tile) for pair in range(len(pairs)) for tile in tiles]
+                for _ in range(len(prepared))]
+    items = [(pair, tile) for pair in range(len(prepared)) for tile in tiles]
+
+    def collect(chunk, outputs):
+      outputs = {name: np.asarray(outputs[name]) for name in names}
+      for index, (pair, tile) in enumerate(chunk):
+        for name in names:
+          blenders[pair][name].add(tile, outputs[name][index])
+
+    pending = None  # (chunk, outputs) dispatched but not yet copied back
     for start in range(0, len(items), self.batch_size):
       chunk = items[start:start + self.batch_size]
       filled = chunk + [chunk[-1]] * (self.batch_size - len(chunk))
       inputs = [np.stack([array[pair, tile.top:tile.top + tile.height,
                                 tile.left:tile.left + tile.width] for pair, tile in filled])
-                for array in arrays]
+                for array in prepared.arrays]
       outputs = self.forward_batch(inputs, names)
-      for index, (pair, tile) in enumerate(chunk):
-        for name in names:
-          blenders[pair][name].add(tile, outputs[name][index])
+      if pending is not None:
+        collect(*pending)
+      pending = (chunk, outputs)
+    collect(*pending)
+    height, width = prepared.height, prepared.width
     return [{name: padding.crop_top_left(blender[name].result(), height * factors[name],
                                          width * factors[name])
              for name in names} for blender in blenders]

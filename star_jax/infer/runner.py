@@ -27,6 +27,7 @@ class InferenceOptions:
   tile_overlap: int = DEFAULT_TILE_OVERLAP
   memory_budget_gb: Optional[float] = None
   batch_size: Optional[int] = None
+  prefetch: int = schedule.DEFAULT_PREFETCH
   flow_backend: str = "coarse2fine"
   fps: Optional[fractions.Fraction] = None  # frame rate of a frame-folder input
   scale: Optional[int] = None  # expected model scale, checked against the weights
@@ -96,7 +97,7 @@ def run_inference(options: InferenceOptions,
     try:
       frames = schedule.generate_output_frames(
           engine, source.frames(), options.mode, time_factor, source.name,
-          pairs_per_step=engine.batch_size)
+          pairs_per_step=engine.batch_size, prefetch=options.prefetch)
       with tqdm.tqdm(total=expected, unit="frame", desc="frames out",
                      disable=not options.progress, file=sys.stderr) as progress:
         for frame in frames:

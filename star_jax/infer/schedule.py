@@ -18,7 +18,11 @@ the pairs (fi, l) and (l, fi+1), whose half-way frames are the quarter frames; t
 frame at each in-between time is ht (space-time) or l (time) of the pair centred on it.
 
 Frames are consumed and produced in chunks of ``pairs_per_step`` pairs, so memory does not
-depend on the length of the video.
+depend on the length of the video. Reading (decoding) the frames of a chunk, checking them
+and preparing its pairs (flows, padding: ``PairEngine.prepare``) run ``prefetch`` chunks
+ahead in a background thread (``star_jax.infer.prefetch``) while the network runs on the
+current chunk; deeper levels of a time factor of 4 need the first level's outputs, so they
+are prepared in turn.
 """
 
 import math
@@ -27,10 +31,12 @@ from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
 import numpy as np
 
 from star_jax.data.frames import to_float, to_uint8
-from star_jax.infer.engine import PairEngine, to_unit_range
+from star_jax.infer.engine import PairEngine, PreparedPairs, to_unit_range
 from star_jax.infer.errors import UserInputError
+from star_jax.infer.prefetch import prefetched
 
 MODES = ("space-time", "space", "time")
+DEFAULT_PREFETCH = 2  # chunks read and prepared ahead of the network
 
 
 def check_mode(mode: str, time_factor: int) -> int:
@@ -61,10 +67,12 @@ def output_size_factor(mode: str, scale: int) -> int:
 
 
 def _in_between(engine: PairEngine, pairs: Sequence[Tuple[np.ndarray, np.ndarray]],
-                levels: int, frame_name: str, extra_names: Sequence[str]
+                prepared: PreparedPairs, levels: int, frame_name: str,
+                extra_names: Sequence[str]
                 ) -> Tuple[List[List[np.ndarray]], List[Dict[str, np.ndarray]]]:
   """For each pair, the ``2**levels - 1`` in-between output frames (normalised, time
-  order), and the first level's outputs ``extra_names`` of each original pair."""
+  order), and the first level's outputs ``extra_names`` of each original pair;
+  ``prepared`` is ``engine.prepare(pairs)``."""
   sequences = [[(a, None), (b, None)] for a, b in pairs]  # (input-size frame, output frame)
   first_level = []
   for level in range(levels):
@@ -74,8 +82,11 @@ def _in_between(engine: PairEngine, pairs: Sequence[Tuple[np.ndarray, np.ndarray
     if level == 0:
       names += [name for name in extra_names if name not in names]
     jobs = [(s, j) for s, sequence in enumerate(sequences) for j in range(len(sequence) - 1)]
-    results = engine.run([(sequences[s][j][0], sequences[s][j + 1][0]) for s, j in jobs],
-                         names)
+    if level == 0:  # the jobs are the original pairs
+      results = engine.run_prepared(prepared, names)
+    else:
+      results = engine.run([(sequences[s][j][0], sequences[s][j + 1][0]) for s, j in jobs],
+                           names)
     if level == 0:
       first_level = results
     refined = [[sequence[0]] for sequence in sequences]
@@ -87,14 +98,14 @@ def _in_between(engine: PairEngine, pairs: Sequence[Tuple[np.ndarray, np.ndarray
   return [[output for _, output in sequence[1:-1]] for sequence in sequences], first_level
 
 
-def _chunk_outputs(engine: PairEngine, frames: List[np.ndarray], mode: str, levels: int,
-                   is_last: bool) -> Iterator[np.ndarray]:
-  """Output frames (uint8) for the pairs of ``frames`` (uint8), the last frame's own output
-  only when ``is_last`` (otherwise it opens the next chunk)."""
-  inputs = [to_float(frame) for frame in frames]
-  pairs = list(zip(inputs[:-1], inputs[1:]))
+def _chunk_outputs(engine: PairEngine, frames: List[np.ndarray],
+                   pairs: List[Tuple[np.ndarray, np.ndarray]], prepared: PreparedPairs,
+                   mode: str, levels: int, is_last: bool) -> Iterator[np.ndarray]:
+  """Output frames (uint8) for ``pairs`` (the consecutive float pairs of ``frames``, uint8,
+  already through ``engine.prepare``), the last frame's own output only when ``is_last``
+  (otherwise it opens the next chunk)."""
   if mode == "space":
-    results = engine.run(pairs, ("h1", "h2") if is_last else ("h1",))
+    results = engine.run_prepared(prepared, ("h1", "h2") if is_last else ("h1",))
     for result in results:
       yield to_uint8(to_unit_range(result["h1"]))
     if is_last:
@@ -102,7 +113,7 @@ def _chunk_outputs(engine: PairEngine, frames: List[np.ndarray], mode: str, leve
     return
   if mode == "space-time":
     extras = ("h1", "h2") if is_last else ("h1",)
-    between, first_level = _in_between(engine, pairs, levels, "ht", extras)
+    between, first_level = _in_between(engine, pairs, prepared, levels, "ht", extras)
     for index, result in enumerate(first_level):
       yield to_uint8(to_unit_range(result["h1"]))
       for frame in between[index]:
@@ -110,7 +121,7 @@ def _chunk_outputs(engine: PairEngine, frames: List[np.ndarray], mode: str, leve
     if is_last:
       yield to_uint8(to_unit_range(first_level[-1]["h2"]))
     return
-  between, _ = _in_between(engine, pairs, levels, "l", ())
+  between, _ = _in_between(engine, pairs, prepared, levels, "l", ())
   for index in range(len(pairs)):
     yield frames[index]
     for frame in between[index]:
@@ -119,15 +130,11 @@ def _chunk_outputs(engine: PairEngine, frames: List[np.ndarray], mode: str, leve
     yield frames[-1]
 
 
-def generate_output_frames(engine: PairEngine, frames: Iterable[np.ndarray], mode: str,
-                           time_factor: int, source_name: str,
-                           pairs_per_step: int = 1) -> Iterator[np.ndarray]:
-  """Streams the output frames (uint8 RGB) of ``frames`` (uint8 RGB, all one size).
-
-  Raises ``UserInputError`` naming ``source_name`` when there are fewer than two frames or
-  when a frame's size differs from the first one's.
-  """
-  levels = check_mode(mode, time_factor)
+def _prepared_chunks(engine: PairEngine, frames: Iterable[np.ndarray], source_name: str,
+                     pairs_per_step: int):
+  """(chunk frames, their float pairs, the pairs prepared, is last) for consecutive chunks
+  of ``pairs_per_step`` pairs (neighbouring chunks share a frame); checks as
+  :func:`generate_output_frames` documents."""
   iterator = iter(frames)
   first = next(iterator, None)
   if first is None:
@@ -147,7 +154,34 @@ def generate_output_frames(engine: PairEngine, frames: Iterable[np.ndarray], mod
                              f"to {frame.shape[1]}x{frame.shape[0]}")
     if len(chunk) < 2:
       raise UserInputError(f"{source_name} has only 1 frame; at least 2 are needed")
-    yield from _chunk_outputs(engine, chunk, mode, levels, is_last=ahead is None)
+    inputs = [to_float(frame) for frame in chunk]
+    pairs = list(zip(inputs[:-1], inputs[1:]))
+    yield chunk, pairs, engine.prepare(pairs), ahead is None
     if ahead is None:
       return
     chunk = [chunk[-1], ahead]
+
+
+def generate_output_frames(engine: PairEngine, frames: Iterable[np.ndarray], mode: str,
+                           time_factor: int, source_name: str, pairs_per_step: int = 1,
+                           prefetch: int = DEFAULT_PREFETCH) -> Iterator[np.ndarray]:
+  """Streams the output frames (uint8 RGB) of ``frames`` (uint8 RGB, all one size).
+
+  ``prefetch``: chunks of ``pairs_per_step`` pairs read and prepared (flows) ahead in a
+  background thread; 0 does everything in the calling thread. The output is the same.
+
+  Raises ``UserInputError`` naming ``source_name`` when there are fewer than two frames or
+  when a frame's size differs from the first one's; errors of the frame iterator or of the
+  flow (in the prefetch thread) are raised here unchanged.
+  """
+  levels = check_mode(mode, time_factor)
+  if prefetch < 0:
+    raise ValueError(f"prefetch must be >= 0 chunks, got {prefetch}")
+  chunks = _prepared_chunks(engine, frames, source_name, pairs_per_step)
+  if prefetch:
+    chunks = prefetched(chunks, prefetch, name="star_jax-infer-prefetch")
+  try:
+    for chunk, pairs, prepared, is_last in chunks:
+      yield from _chunk_outputs(engine, chunk, pairs, prepared, mode, levels, is_last)
+  finally:
+    chunks.close()  # stops and joins the prefetch thread when the consumer stops early

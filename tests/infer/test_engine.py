@@ -102,6 +102,27 @@ def test_bfloat16_stays_close_to_float32(v4_x4, frames_factory):
   assert 0 < error < 0.25
 
 
+def test_batched_equals_unbatched_with_a_partial_last_batch(v4_x4, frames_factory):
+  """4 pairs in batches of 3 (the second batch holds one pair and two fillers) against one
+  pair per batch: the same flows and outputs."""
+  frames = [to_float(f) for f in frames_factory(5, 40, 32)]
+  pairs = list(zip(frames[:-1], frames[1:]))
+  single, batched = PairEngine(*v4_x4, batch_size=1), PairEngine(*v4_x4, batch_size=3)
+  for a, b in zip(single.prepare(pairs).arrays, batched.prepare(pairs).arrays):
+    np.testing.assert_allclose(a, b, atol=1e-6)
+  one, many = single.run(pairs, ALL_OUTPUTS), batched.run(pairs, ALL_OUTPUTS)
+  assert len(many) == 4
+  for index, (x, y) in enumerate(zip(one, many)):
+    for name in ALL_OUTPUTS:
+      np.testing.assert_allclose(x[name], y[name], atol=1e-5, err_msg=f"{name} pair {index}")
+  assert np.abs(many[3]["ht"] - many[2]["ht"]).max() > 0.05  # the last pair is its own
+
+
+def test_prepare_refuses_no_pairs(v4_x4):
+  with pytest.raises(ValueError, match="at least one frame pair"):
+    PairEngine(*v4_x4).prepare([])
+
+
 _MULTI_DEVICE_SCRIPT = """
 import json, sys
 import jax, numpy as np
@@ -111,12 +132,15 @@ from star_jax.convert import load_weights
 from star_jax.data.frames import to_float
 from star_jax.infer.engine import PairEngine
 cfg, variables = load_weights(sys.argv[1])
-frames = [to_float(f) for f in moving_frames(3, 40, 32)]
-pairs = list(zip(frames[:-1], frames[1:]))
+frames = [to_float(f) for f in moving_frames(4, 40, 32)]
+pairs = list(zip(frames[:-1], frames[1:]))  # 3 pairs: the second batch of 2 is partial
 both = PairEngine(cfg, variables)
-single = PairEngine(cfg, variables, devices=jax.local_devices()[:1])
+single = PairEngine(cfg, variables, devices=jax.local_devices()[:1], batch_size=2)
+flows = [np.abs(x - y).max() for x, y in zip(both.prepare(pairs).arrays[2:],
+                                             single.prepare(pairs).arrays[2:])]
 a, b = both.run(pairs, ("ht",)), single.run(pairs, ("ht",))
 print(json.dumps({"devices": len(both.devices), "batch": both.batch_size,
+                  "flow_diff": float(max(flows)),
                   "diff": max(float(np.abs(x["ht"] - y["ht"]).max()) for x, y in zip(a, b))}))
 """
 
@@ -131,4 +155,5 @@ def test_batches_are_split_over_every_local_device(release_weights):
   assert completed.returncode == 0, completed.stderr[-3000:]
   result = json.loads(completed.stdout.strip().splitlines()[-1])
   assert result["devices"] == 2 and result["batch"] == 2
+  assert result["flow_diff"] < 1e-6  # the flow batch split over both devices
   assert result["diff"] < 1e-5

@@ -40,3 +40,18 @@ def test_peak_scales_with_pixels():
 
 def test_available_memory_is_positive():
   assert memory.available_memory_bytes() > 0
+
+
+class _DeviceWithStats:
+  def __init__(self, stats):
+    self._stats = stats
+
+  def memory_stats(self):
+    return self._stats
+
+
+def test_accelerator_free_memory_is_limit_minus_in_use():
+  device = _DeviceWithStats({"bytes_limit": 80 * 2**30, "bytes_in_use": 30 * 2**30})
+  assert memory.available_memory_bytes(device) == 50 * 2**30
+  # no allocator statistics (XLA:CPU): the host's available memory
+  assert memory.available_memory_bytes(_DeviceWithStats(None)) > 0

@@ -1,5 +1,6 @@
 """Output frame order, counts and sizes for every mode, the recursive 4x time step, chunked
-streaming, and the errors for too few or changing frames."""
+streaming, batched + prefetched streaming against one pair at a time, and the errors for too
+few or changing frames (also when they arise in the prefetch thread)."""
 
 import numpy as np
 import pytest
@@ -24,9 +25,10 @@ def _u8(normalised):
   return to_uint8(to_unit_range(normalised))
 
 
-def _run(engine, frames, mode, factor, pairs_per_step=1):
+def _run(engine, frames, mode, factor, pairs_per_step=1, prefetch=schedule.DEFAULT_PREFETCH):
   return list(schedule.generate_output_frames(engine, iter(frames), mode, factor, "clip",
-                                              pairs_per_step=pairs_per_step))
+                                              pairs_per_step=pairs_per_step,
+                                              prefetch=prefetch))
 
 
 def test_space_time_order_and_chunking(engine, frames):
@@ -83,6 +85,35 @@ def test_too_few_or_changing_frames(engine, frames):
     _run(engine, [], "space-time", 2)
   with pytest.raises(UserInputError, match="frame size changes"):
     _run(engine, frames[:2] + [frames[2][:30]], "space-time", 2)
+
+
+def test_batched_prefetched_stream_equals_one_pair_at_a_time(v4_x4, frames_factory):
+  """5 frames = 4 pairs in batches of 3 (the last batch partial, filled up), two chunks
+  prefetched, against batch 1 without a prefetch thread: the same frames."""
+  frames = frames_factory(5, 40, 32)
+  single = _run(PairEngine(*v4_x4, batch_size=1), frames, "space-time", 2, pairs_per_step=1,
+                prefetch=0)
+  batched_engine = PairEngine(*v4_x4, batch_size=3)
+  batched = _run(batched_engine, frames, "space-time", 2,
+                 pairs_per_step=batched_engine.batch_size, prefetch=2)
+  assert len(single) == len(batched) == 9
+  for a, b in zip(single, batched):
+    assert np.abs(a.astype(int) - b.astype(int)).max() <= 1
+  assert np.abs(single[1].astype(int) - single[3].astype(int)).max() > 10  # frames differ
+
+
+def test_errors_of_the_frame_reader_surface_through_the_prefetch_thread(engine, frames):
+  def failing_reader():
+    yield from frames
+    raise OSError("clip.mp4: corrupt packet at frame 3")
+
+  with pytest.raises(OSError, match="corrupt packet at frame 3"):
+    list(schedule.generate_output_frames(engine, failing_reader(), "space-time", 2, "clip",
+                                         pairs_per_step=1, prefetch=2))
+  with pytest.raises(UserInputError, match="frame size changes"):
+    _run(engine, frames[:2] + [frames[2][:30]], "space-time", 2, prefetch=2)
+  with pytest.raises(ValueError, match="prefetch must be >= 0"):
+    _run(engine, frames, "space-time", 2, prefetch=-1)
 
 
 @pytest.mark.parametrize("mode,factor", [("space-time", 3), ("time", 1), ("warp", 2)])

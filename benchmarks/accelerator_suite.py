@@ -1,0 +1,527 @@
+"""The accelerator numbers of issue 9 in one command: training, inference and flow throughput.
+
+    python benchmarks/accelerator_suite.py --out gpu.json     # one H100/H200: <= 8 min planned
+    python benchmarks/accelerator_suite.py --smoke --out s.json   # tiny sizes, any CPU (CI)
+
+Measures, each with its compile time (or, for eager PyTorch, its first step) apart from the
+timed steps, after one untimed warm-up, with ``block_until_ready`` / ``cuda.synchronize``:
+
+(a) ``train``: one optimisation step of full-width V4_REF x4 (256/64/5) at LR 112x64 (HxW
+    64x112), batch 10, the release's objective (STAR, L_r: pixel L1 of every output and
+    stage + 0.1 flow MSE) and Adamax: star_jax (``star_jax.train.step.train_step``) in
+    float32 and bfloat16 (``model.dtype``), and the PyTorch restatement
+    (``third_party/starnet_torch``) on the same device in float32 (as the release trains;
+    PyTorch's default TF32 settings) and in ``torch.autocast`` bfloat16. Samples/s,
+    XLA's FLOP count of the compiled step (``cost_analysis``, counted once), achieved
+    TFLOP/s and MFU against ``PEAK_TFLOPS`` (the PyTorch rows use the same FLOP count: the
+    same network and loss).
+(b) ``infer``: space-time inference 360p -> 1440p (LR 640x360 -> 2560x1440, 2x frame rate)
+    through ``PairEngine`` and ``generate_output_frames`` (flows included, coarse2fine exact,
+    prefetch thread on), float32 and bfloat16: output frames/s over a synthetic clip.
+(c) ``flow``: coarse2fine pairs/s on a batch at 448x256 (WxH), exact and fast, and at 112x64,
+    the size of the fixtures whose ``pyflow_time_s`` is pyflow's measured CPU time
+    (tests/fixtures/flow, a 2-core machine): the speed-up over pyflow is measured there;
+    at 448x256 the table compares pixel rates (Mpx/s), not a scaled pyflow time.
+
+Random weights of the release architecture (the time does not depend on their values) and
+synthetic inputs. ``--smoke`` runs every code path above at tiny sizes and widths (narrow
+model, small frames, one timed step). Each section's failure (e.g. out of memory) is
+recorded in the JSON and the table, and the next section still runs; the JSON is rewritten
+after every section, so a run cut short keeps what it measured.
+
+Needs only JAX, flax, optax, orbax-checkpoint, NumPy, Pillow, OpenCV and (for the PyTorch
+rows) torch: ml_collections, if missing, is imported from ``benchmarks/wheels``.
+"""
+
+import argparse
+import dataclasses
+import datetime
+import functools
+import glob
+import json
+import os
+import pathlib
+import platform
+import shlex
+import subprocess
+import sys
+import time
+import traceback
+from typing import Any, Callable, Dict, List, Optional
+
+import numpy as np
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+WHEELS = pathlib.Path(__file__).resolve().parent / "wheels"
+sys.path.insert(0, str(ROOT))
+try:
+  import ml_collections  # noqa: F401  pylint: disable=unused-import
+except ImportError:
+  sys.path.extend(sorted(glob.glob(str(WHEELS / "ml_collections-*.whl"))))
+
+# JAX would otherwise reserve 75 % of the GPU at start, leaving too little for the PyTorch
+# rows that share the process; it then allocates as it goes.
+os.environ.setdefault("XLA_PYTHON_CLIENT_PREALLOCATE", "false")
+
+import jax  # pylint: disable=wrong-import-position
+import optax  # pylint: disable=wrong-import-position
+
+from star_jax import flow as flow_lib  # pylint: disable=wrong-import-position
+from star_jax.infer import padding, schedule  # pylint: disable=wrong-import-position
+from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine  # pylint: disable=wrong-import-position
+from star_jax.model import build_model, default_model_config, sample_inputs  # pylint: disable=wrong-import-position
+from star_jax.train import objectives  # pylint: disable=wrong-import-position
+from star_jax.train import step as step_lib  # pylint: disable=wrong-import-position
+from star_jax.train.state import create_state  # pylint: disable=wrong-import-position
+
+FLOW_FIXTURES = ROOT / "tests" / "fixtures" / "flow" / "fixtures"
+PYFLOW_SIZE = (64, 112)  # (H, W) of the fixtures with pyflow's measured times
+DTYPES = ("float32", "bfloat16")
+
+# Dense (no sparsity) peak TFLOP/s per chip, from the vendors' datasheets (NVIDIA H100 / H200
+# SXM, A100 SXM, L4). "float32" is the TF32 tensor-core peak: XLA's default precision and
+# PyTorch's default cuDNN setting run float32 convolutions as TF32 on these GPUs.
+# A minimal table for this suite; star_jax.train's MFU table (issue 9 point 3) supersedes it
+# once merged. Keys are substrings of ``jax.Device.device_kind``.
+PEAK_TFLOPS = {
+    "H200": {"bfloat16": 989.4, "float32": 494.7},
+    "H100": {"bfloat16": 989.4, "float32": 494.7},
+    "A100": {"bfloat16": 312.0, "float32": 156.0},
+    "L4": {"bfloat16": 121.0, "float32": 60.0},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+  """Everything a run's size depends on."""
+  model: Dict[str, Any]         # model config overrides of default_model_config (V4_REF x4)
+  train_lr: tuple               # (H, W)
+  train_batch: int
+  train_steps: int
+  infer_lr: tuple               # (H, W)
+  infer_frames: int             # input frames of the timed clip
+  infer_batch: int              # pairs per step
+  flow_size: tuple              # (H, W)
+  flow_batch: int
+  flow_steps: int
+
+
+FULL = Sizes(model={}, train_lr=(64, 112), train_batch=10, train_steps=10,
+             infer_lr=(360, 640), infer_frames=9, infer_batch=2,
+             flow_size=(256, 448), flow_batch=16, flow_steps=3)
+# Narrow widths, tiny frames (32 px: the flow UNet pools five times by 2, and PyTorch refuses
+# a level of 0 px); flow_size equals PYFLOW_SIZE and infer_lr too, and
+# flow_batch = 2 * infer_batch, so one flow compile serves the flow rows and inference.
+SMOKE = Sizes(model=dict(base_filter=8, feat=8, n_resblock=1), train_lr=(32, 32),
+              train_batch=2, train_steps=1, infer_lr=PYFLOW_SIZE, infer_frames=3,
+              infer_batch=2, flow_size=PYFLOW_SIZE, flow_batch=4, flow_steps=1)
+
+
+def peak_tflops(device_kind: str, dtype: str) -> Optional[float]:
+  """The chip's dense peak for ``dtype`` from ``PEAK_TFLOPS``; None for an unknown chip."""
+  for key, peaks in PEAK_TFLOPS.items():
+    if key.lower() in device_kind.lower():
+      return peaks[dtype]
+  return None
+
+
+def mfu(flops_per_step: Optional[float], seconds_per_step: float, device_kind: str,
+        dtype: str) -> Dict[str, Optional[float]]:
+  """Achieved TFLOP/s and model FLOP utilisation (fraction of the chip's peak; None with
+  the reason when the chip or the FLOP count is unknown)."""
+  if not flops_per_step:
+    return {"tflops": None, "mfu": None, "mfu_note": "no FLOP count"}
+  achieved = flops_per_step / seconds_per_step / 1e12
+  peak = peak_tflops(device_kind, dtype)
+  if peak is None:
+    return {"tflops": achieved, "mfu": None,
+            "mfu_note": f"{device_kind!r} is not in PEAK_TFLOPS"}
+  return {"tflops": achieved, "mfu": achieved / peak, "mfu_note": f"peak {peak} TFLOP/s"}
+
+
+def timed_steps(run_step: Callable[[], Any], steps: int,
+                finish: Callable[[Any], None] = lambda _: None) -> float:
+  """Mean seconds per call of ``run_step`` over ``steps`` calls dispatched back to back,
+  ``finish`` (which must block until the work is done) applied to the last result."""
+  started = time.perf_counter()
+  for _ in range(steps):
+    result = run_step()
+  finish(result)
+  return (time.perf_counter() - started) / steps
+
+
+def compiled_flops(compiled) -> Optional[float]:
+  analysis = compiled.cost_analysis()
+  if isinstance(analysis, (list, tuple)):  # older JAX: one dict per computation
+    analysis = analysis[0] if analysis else {}
+  flops = (analysis or {}).get("flops")
+  return float(flops) if flops else None
+
+
+# ------------------------------------------------------------------------------ inputs
+def train_batch(batch: int, height: int, width: int, scale: int, seed: int = 0
+                ) -> Dict[str, np.ndarray]:
+  """Synthetic NHWC float32 training batch with the pipeline's keys (normalised-range
+  images, flows in the network convention)."""
+  rng = np.random.default_rng(seed)
+  image = lambda h, w: rng.standard_normal((batch, h, w, 3)).astype(np.float32)
+  flow = lambda: rng.uniform(-0.1, 0.1, (batch, height, width, 2)).astype(np.float32)
+  hr = (scale * height, scale * width)
+  return {"im1": image(height, width), "im2": image(height, width), "flow_f": flow(),
+          "flow_b": flow(), "hr_t": image(*hr), "hr1": image(*hr), "hr2": image(*hr),
+          "lr_t": image(height, width), "gt_flow_f": flow(), "gt_flow_b": flow()}
+
+
+def synthetic_clip(count: int, height: int, width: int, seed: int = 0) -> List[np.ndarray]:
+  """``count`` uint8 RGB frames: a smooth random texture panning 2 px right, 1 px down per
+  frame (so the flow has real motion to find)."""
+  rng = np.random.default_rng(seed)
+  coarse = rng.random((height // 8 + count + 2, width // 8 + count + 2, 3))
+  texture = np.kron(coarse, np.ones((8, 8, 1)))  # 8x8 blocks, then blurred
+  kernel = np.ones(9) / 9
+  for axis in (0, 1):
+    texture = np.apply_along_axis(lambda line: np.convolve(line, kernel, "same"), axis,
+                                  texture)
+  return [np.round(255 * texture[i:i + height, 2 * i:2 * i + width]).astype(np.uint8)
+          for i in range(count)]
+
+
+# ------------------------------------------------------------------------------ sections
+def star_jax_train(sizes: Sizes, dtype: str, device) -> Dict[str, Any]:
+  """Compile (timed apart), warm up, time ``sizes.train_steps`` steps of the real train step."""
+  cfg = dict(default_model_config(), **sizes.model, dtype=dtype)
+  model = build_model(cfg)
+  tx = optax.adamax(1e-4, b1=0.9, b2=0.999, eps=1e-8)
+  step_fn = functools.partial(step_lib.train_step, model=model, tx=tx, seed=0,
+                              objective="STAR", loss_type="Lr", schedule=lambda _: 1e-4)
+  with jax.default_device(device):
+    state = create_state(model, tx, jax.random.key(0), sample_inputs())
+  batch = jax.device_put(train_batch(sizes.train_batch, *sizes.train_lr, int(cfg["scale"])),
+                         device)
+  started = time.perf_counter()
+  compiled = jax.jit(step_fn, donate_argnums=0).lower(state, batch).compile()
+  compile_s = time.perf_counter() - started
+  flops = compiled_flops(compiled)
+  holder = [state]
+
+  def run_step():
+    holder[0], metrics = compiled(holder[0], batch)
+    return metrics["loss/total"]
+
+  def finish(loss):
+    loss = float(loss)  # blocks on the step (and the ones before it)
+    if not np.isfinite(loss):
+      raise FloatingPointError(f"star_jax {dtype} train loss is {loss}")
+
+  finish(run_step())  # warm-up
+  seconds = timed_steps(run_step, sizes.train_steps, finish)
+  return dict(compile_s=compile_s, step_s=seconds, flops_per_step=flops,
+              samples_per_s=sizes.train_batch / seconds,
+              **mfu(flops, seconds, device.device_kind, dtype))
+
+
+def torch_train(sizes: Sizes, dtype: str, flops: Optional[float], device_kind: str
+                ) -> Dict[str, Any]:
+  """The PyTorch restatement's train step (same objective, Adamax) on CUDA if present."""
+  import torch  # pylint: disable=import-outside-toplevel
+  from third_party.starnet_torch import build_model as build_torch  # pylint: disable=import-outside-toplevel
+
+  cfg = dict(default_model_config(), **sizes.model)
+  device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+  torch.manual_seed(0)
+  model = build_torch(cfg["variant"], base_filter=int(cfg["base_filter"]),
+                      feat=int(cfg["feat"]), n_resblock=int(cfg["n_resblock"]),
+                      scale_factor=int(cfg["scale"])).to(device).train()
+  optimizer = torch.optim.Adamax(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+  batch = {k: torch.from_numpy(np.ascontiguousarray(v.transpose(0, 3, 1, 2))).to(device)
+           for k, v in train_batch(sizes.train_batch, *sizes.train_lr,
+                                   int(cfg["scale"])).items()}
+  weights = objectives.objective_weights("STAR")
+  names = ("ht", "h1", "h2", "l")
+
+  def synchronize():
+    if device.type == "cuda":
+      torch.cuda.synchronize()
+
+  def run_step():
+    optimizer.zero_grad(set_to_none=True)
+    with torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bfloat16"):
+      outputs = model(batch["im1"], batch["im2"], batch["flow_f"], batch["flow_b"], train=True)
+    loss = 0.0
+    for name, stages in zip(names, outputs[:4]):
+      target = batch[objectives.TARGET_KEYS[name]]
+      for stage_weight, output in zip(objectives.STAGE_WEIGHTS, stages):
+        loss = loss + weights[name] * stage_weight * torch.mean(torch.abs(output.float() - target))
+    flow_terms = [torch.mean((flow.float() - batch[key]) ** 2)
+                  for flow, key in zip(outputs[4:], ("gt_flow_f", "gt_flow_b"))]
+    if flow_terms:
+      loss = loss + objectives.FLOW_WEIGHT * sum(flow_terms)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+  def finish(loss):
+    synchronize()
+    value = float(loss)
+    if not np.isfinite(value):
+      raise FloatingPointError(f"PyTorch {dtype} train loss is {value}")
+
+  started = time.perf_counter()
+  finish(run_step())  # first step: cuDNN autotuning and allocator warm-up, reported apart
+  first_s = time.perf_counter() - started
+  seconds = timed_steps(run_step, sizes.train_steps, finish)
+  del model, optimizer, batch
+  if device.type == "cuda":
+    torch.cuda.empty_cache()  # the inference rows plan tiles from the free memory
+  settings = {"cudnn.allow_tf32": bool(torch.backends.cudnn.allow_tf32),
+              "matmul.allow_tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+              "device": str(device)}
+  return dict(first_step_s=first_s, step_s=seconds, samples_per_s=sizes.train_batch / seconds,
+              flops_per_step=flops, torch_settings=settings,
+              **mfu(flops, seconds, device_kind if device.type == "cuda" else "cpu", dtype))
+
+
+def inference(sizes: Sizes, dtype: str) -> Dict[str, Any]:
+  """Space-time x4 inference of a synthetic clip: first (compiling) run on a 2-pair clip
+  apart, then output frames/s of ``sizes.infer_frames`` input frames, flows included."""
+  cfg = dict(default_model_config(), **sizes.model)
+  model = build_model(cfg)
+  variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(0)},
+                         *sample_inputs())
+  engine = PairEngine(cfg, variables, compute_dtype=dtype, batch_size=sizes.infer_batch,
+                      devices=jax.local_devices()[:1])
+  clip = synthetic_clip(sizes.infer_frames, *sizes.infer_lr)
+
+  def run(frames):
+    count = 0
+    for frame in schedule.generate_output_frames(
+        engine, frames, "space-time", 2, "synthetic clip", pairs_per_step=engine.batch_size):
+      count += 1
+      last = frame
+    assert last.shape[:2] == (4 * sizes.infer_lr[0], 4 * sizes.infer_lr[1])
+    return count
+
+  started = time.perf_counter()
+  run(clip[:engine.batch_size + 1])  # compiles flow and forward at the clip's batch shape
+  first_s = time.perf_counter() - started
+  started = time.perf_counter()
+  frames_out = run(clip)
+  seconds = time.perf_counter() - started
+  padded = padding.padded_size(*padding.padded_size(*sizes.infer_lr, 1, MIN_FLOW_INPUT_SIDE),
+                               engine.multiple)
+  return dict(first_run_s=first_s, seconds=seconds, input_frames=len(clip),
+              output_frames=frames_out, output_fps=frames_out / seconds,
+              tiles_per_pair=len(engine.tile_plan(*padded)), batch_size=engine.batch_size)
+
+
+def flow_rate(size, batch: int, steps: int, mode: str, device) -> Dict[str, Any]:
+  """coarse2fine pairs/s on a (batch, H, W, 3) batch of panning frames."""
+  clip = synthetic_clip(batch + 1, *size)
+  first = np.stack(clip[:-1]).astype(np.float32) / 255
+  second = np.stack(clip[1:]).astype(np.float32) / 255
+  first, second = jax.device_put((first, second), device)
+
+  def run_step():
+    return flow_lib.coarse2fine_flow(first, second, mode=mode).flow
+
+  started = time.perf_counter()
+  jax.block_until_ready(run_step())  # compiles
+  first_s = time.perf_counter() - started
+  seconds = timed_steps(run_step, steps, jax.block_until_ready)
+  return dict(first_call_s=first_s, batch_s=seconds, pairs_per_s=batch / seconds,
+              mpx_per_s=batch * size[0] * size[1] / seconds / 1e6, size_hw=list(size),
+              batch=batch)
+
+
+def pyflow_reference() -> Dict[str, Any]:
+  """pyflow's measured CPU time per pair on the fixtures at ``PYFLOW_SIZE`` (mean of every
+  run of every fixture; each fixture records several runs)."""
+  times = []
+  for path in sorted(FLOW_FIXTURES.glob(f"*_{PYFLOW_SIZE[1]}x{PYFLOW_SIZE[0]}.npz")):
+    with np.load(path, allow_pickle=False) as data:
+      times.extend(np.ravel(data["pyflow_time_s"]).astype(float).tolist())
+  if not times:
+    raise FileNotFoundError(f"no pyflow fixtures at {PYFLOW_SIZE[1]}x{PYFLOW_SIZE[0]} in "
+                            f"{FLOW_FIXTURES}")
+  seconds = float(np.mean(times))
+  return dict(fixture_runs=len(times), s_per_pair=seconds, pairs_per_s=1 / seconds,
+              mpx_per_s=PYFLOW_SIZE[0] * PYFLOW_SIZE[1] / seconds / 1e6,
+              machine="2-core CPU (tests/fixtures/flow/README.md)")
+
+
+# ------------------------------------------------------------------------------ report
+def environment(argv: List[str]) -> Dict[str, Any]:
+  info = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+          "command": "python benchmarks/accelerator_suite.py " + " ".join(map(shlex.quote, argv)),
+          "python": platform.python_version(), "machine": platform.machine(),
+          "cpus": os.cpu_count(), "xla_flags": os.environ.get("XLA_FLAGS", ""),
+          "jax": jax.__version__,
+          "jaxlib": getattr(jax.lib, "__version__", "?"),
+          "devices": [f"{d.platform}:{d.device_kind}" for d in jax.local_devices()]}
+  for name in ("flax", "optax", "orbax.checkpoint", "numpy", "cv2", "torch"):
+    try:
+      module = __import__(name, fromlist=["__version__"])
+      info[name] = getattr(module, "__version__", "?")
+    except ImportError:
+      info[name] = None
+  try:
+    import jax_plugins  # pylint: disable=import-outside-toplevel
+    info["jax_plugins"] = sorted(getattr(jax_plugins, "__path__", []))
+  except ImportError:
+    pass
+  try:
+    smi = subprocess.run(["nvidia-smi", "--query-gpu=name,driver_version,memory.total",
+                          "--format=csv,noheader"], capture_output=True, text=True,
+                         timeout=30, check=True)
+    info["nvidia_smi"] = smi.stdout.strip()
+  except (OSError, subprocess.SubprocessError):
+    info["nvidia_smi"] = None
+  return info
+
+
+def _fmt(value, digits=2, percent=False):
+  if value is None:
+    return "-"
+  return f"{100 * value:.1f} %" if percent else f"{value:.{digits}f}"
+
+
+def markdown(report: Dict[str, Any]) -> str:
+  env = report["environment"]
+  lines = [f"`{env['command']}` ({env['date_utc']}, {'smoke sizes' if report['smoke'] else 'full sizes'})",
+           "",
+           f"- device: {', '.join(env['devices'])}; nvidia-smi: {env['nvidia_smi'] or 'absent'}",
+           f"- python {env['python']} ({env['machine']}, {env['cpus']} CPUs), jax {env['jax']}, "
+           f"jaxlib {env['jaxlib']}, flax {env['flax']}, optax {env['optax']}, "
+           f"orbax-checkpoint {env['orbax.checkpoint']}, numpy {env['numpy']}, "
+           f"opencv {env['cv2']}, torch {env['torch']}",
+           f"- {report['workload']}",
+           "",
+           "| part | what | dtype | compile / first s | steady | rate | TFLOP/s | MFU |",
+           "|---|---|---|---|---|---|---|---|"]
+  for row in report["rows"]:
+    if "error" in row:
+      lines.append(f"| {row['part']} | {row['what']} | {row.get('dtype') or '-'} | failed: "
+                   f"{row['error'][:120]} | | | | |")
+      continue
+    lines.append(f"| {row['part']} | {row['what']} | {row.get('dtype') or '-'} | "
+                 f"{_fmt(row.get('compile_s'))} | {row['steady']} | {row['rate']} | "
+                 f"{_fmt(row.get('tflops'))} | {_fmt(row.get('mfu'), percent=True)} |")
+  return "\n".join(lines)
+
+
+def _row(part, what, dtype, result):
+  """A table row from a section's result."""
+  row = dict(part=part, what=what, dtype=dtype, **result)
+  if part == "train":
+    row["compile_s"] = result.get("compile_s", result.get("first_step_s"))
+    row["steady"] = f"{result['step_s']:.4f} s/step"
+    row["rate"] = f"{result['samples_per_s']:.2f} samples/s"
+  elif part == "infer":
+    row["compile_s"] = result["first_run_s"]
+    row["steady"] = f"{result['seconds']:.2f} s / {result['output_frames']} frames"
+    row["rate"] = f"{result['output_fps']:.3f} output frames/s"
+  elif part == "flow":
+    row["compile_s"] = result["first_call_s"]
+    row["steady"] = f"{result['batch_s']:.4f} s / {result['batch']} pairs"
+    row["rate"] = (f"{result['pairs_per_s']:.2f} pairs/s ({result['mpx_per_s']:.3f} Mpx/s; "
+                   f"{result['vs_pyflow']})")
+  return row
+
+
+def parse_args(argv):
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--out", type=pathlib.Path, default=None,
+                      help="JSON file for every measurement (rewritten after each section)")
+  parser.add_argument("--smoke", action="store_true",
+                      help="tiny sizes and widths, one timed step: every code path, on CPU")
+  parser.add_argument("--parts", default="train,infer,flow",
+                      help="comma-separated subset of train,infer,flow")
+  parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+  args = parser.parse_args(argv)
+  args.parts = [p for p in args.parts.split(",") if p]
+  if not args.parts or set(args.parts) - {"train", "infer", "flow"}:
+    parser.error("--parts must be a comma-separated subset of train,infer,flow")
+  return args
+
+
+def main(argv=None, sizes: Optional[Sizes] = None) -> int:
+  """Runs the suite; ``sizes`` replaces FULL / SMOKE (for checks of the full run's code
+  paths at other sizes)."""
+  argv = sys.argv[1:] if argv is None else argv
+  args = parse_args(argv)
+  sizes = sizes or (SMOKE if args.smoke else FULL)
+  if args.smoke and "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+    # Smoke numbers are not measurements; LLVM's optimisation dominates XLA:CPU compile
+    # time of the train step. Read when the backend starts, i.e. below.
+    os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                               " --xla_backend_optimization_level=0").strip()
+  device = jax.local_devices()[0]
+  cfg = dict(default_model_config(), **sizes.model)
+  report = {"smoke": args.smoke, "sizes": dataclasses.asdict(sizes),
+            "environment": environment(argv), "rows": [],
+            "workload": (f"random weights of {cfg['variant']} x{cfg['scale']} "
+                         f"({cfg['base_filter']}/{cfg['feat']}/{cfg['n_resblock']}), "
+                         "synthetic inputs; train LR "
+                         f"{sizes.train_lr[0]}x{sizes.train_lr[1]} (HxW) batch "
+                         f"{sizes.train_batch}, {sizes.train_steps} timed steps after 1 "
+                         f"warm-up; inference LR {sizes.infer_lr[1]}x{sizes.infer_lr[0]} -> "
+                         f"{4 * sizes.infer_lr[1]}x{4 * sizes.infer_lr[0]} space-time, "
+                         f"{sizes.infer_frames} input frames, batch {sizes.infer_batch}; flow "
+                         f"{sizes.flow_size[1]}x{sizes.flow_size[0]} batch {sizes.flow_batch}")}
+  started = time.perf_counter()
+
+  def record(part, what, dtype, compute):
+    print(f"[{time.perf_counter() - started:7.1f} s] {part}: {what} {dtype or ''} ...",
+          file=sys.stderr, flush=True)
+    try:
+      result = compute()
+      row = _row(part, what, dtype, result)
+    except Exception as error:  # pylint: disable=broad-except  (recorded, next section runs)
+      traceback.print_exc()
+      result, row = None, dict(part=part, what=what, dtype=dtype,
+                               error=f"{type(error).__name__}: {error}".splitlines()[0])
+    report["rows"].append(row)
+    report["elapsed_s"] = time.perf_counter() - started
+    if args.out:
+      args.out.write_text(json.dumps(report, indent=1, default=str))
+    return result
+
+  if "train" in args.parts:
+    flops = {}
+    for dtype in DTYPES:
+      result = record("train", "star_jax", dtype,
+                      lambda dtype=dtype: star_jax_train(sizes, dtype, device))
+      flops[dtype] = result and result["flops_per_step"]
+    if not args.no_torch:
+      for dtype in DTYPES:
+        record("train", "PyTorch" + (" autocast" if dtype == "bfloat16" else ""), dtype,
+               lambda dtype=dtype: torch_train(sizes, dtype, flops.get(dtype),
+                                               device.device_kind))
+  if "infer" in args.parts:
+    for dtype in DTYPES:
+      record("infer", "space-time x4 (flows incl.)", dtype,
+             lambda dtype=dtype: inference(sizes, dtype))
+  if "flow" in args.parts:
+    pyflow = report["pyflow"] = pyflow_reference()
+    for size in ([sizes.flow_size] + ([PYFLOW_SIZE] if sizes.flow_size != PYFLOW_SIZE else [])):
+      for mode in ("exact", "fast"):
+        def compute(size=size, mode=mode):
+          result = flow_rate(size, sizes.flow_batch, sizes.flow_steps, mode, device)
+          if tuple(size) == PYFLOW_SIZE:
+            result["vs_pyflow"] = f"{result['pairs_per_s'] / pyflow['pairs_per_s']:.1f}x pyflow"
+          else:
+            result["vs_pyflow"] = (f"{result['mpx_per_s'] / pyflow['mpx_per_s']:.1f}x "
+                                   "pyflow's Mpx/s at 112x64")
+          return result
+        record("flow", f"coarse2fine {mode} {size[1]}x{size[0]}", None, compute)
+  table = markdown(report)
+  report["markdown"] = table
+  if args.out:
+    args.out.write_text(json.dumps(report, indent=1, default=str))
+  print(table)
+  print(f"\ntotal {time.perf_counter() - started:.1f} s", file=sys.stderr)
+  return 1 if any("error" in row for row in report["rows"]) else 0
+
+
+if __name__ == "__main__":
+  raise SystemExit(main())

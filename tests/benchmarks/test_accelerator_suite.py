@@ -1,0 +1,63 @@
+"""benchmarks/accelerator_suite.py: ``--smoke`` end to end in a subprocess (every section,
+the JSON and the markdown table), and the MFU arithmetic on a known FLOP count and chip."""
+
+import json
+import math
+import os
+import pathlib
+import subprocess
+import sys
+
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import accelerator_suite  # noqa: E402  pylint: disable=wrong-import-position
+
+
+def test_mfu_of_a_known_flop_count_on_a_known_chip():
+  # 2e12 FLOPs in 0.01 s = 200 TFLOP/s; an H100's dense bf16 peak is 989.4 TFLOP/s.
+  result = accelerator_suite.mfu(2e12, 0.01, "NVIDIA H100 80GB HBM3", "bfloat16")
+  assert math.isclose(result["tflops"], 200.0)
+  assert math.isclose(result["mfu"], 200.0 / 989.4)
+  unknown = accelerator_suite.mfu(2e12, 0.01, "cpu", "float32")
+  assert unknown["mfu"] is None and "not in PEAK_TFLOPS" in unknown["mfu_note"]
+
+
+def test_smoke_run_writes_every_row_and_the_table(tmp_path):
+  out = tmp_path / "smoke.json"
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  completed = subprocess.run(
+      [sys.executable, str(ROOT / "benchmarks" / "accelerator_suite.py"), "--smoke",
+       "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, env=env,
+      timeout=3000, check=False)
+  assert completed.returncode == 0, completed.stderr[-3000:]
+  check_smoke_report(json.loads(out.read_text()), completed.stdout)
+
+
+def check_smoke_report(report, stdout):
+  """The JSON of a ``--smoke`` run has every row, measured and consistent, and ``stdout`` is
+  its markdown table."""
+  rows = {(row["part"], row["what"], row["dtype"]): row for row in report["rows"]}
+  expected = {("train", "star_jax", "float32"), ("train", "star_jax", "bfloat16"),
+              ("train", "PyTorch", "float32"), ("train", "PyTorch autocast", "bfloat16"),
+              ("infer", "space-time x4 (flows incl.)", "float32"),
+              ("infer", "space-time x4 (flows incl.)", "bfloat16"),
+              ("flow", "coarse2fine exact 112x64", None),
+              ("flow", "coarse2fine fast 112x64", None)}
+  assert set(rows) == expected
+  assert not [row for row in rows.values() if "error" in row]
+  for dtype in ("float32", "bfloat16"):
+    train = rows[("train", "star_jax", dtype)]
+    assert train["flops_per_step"] > 0 and train["samples_per_s"] > 0
+    assert train["compile_s"] > 0 and train["tflops"] > 0
+    infer = rows[("infer", "space-time x4 (flows incl.)", dtype)]
+    assert infer["output_frames"] == 2 * (infer["input_frames"] - 1) + 1
+  assert rows[("train", "PyTorch", "float32")]["flops_per_step"] == \
+      rows[("train", "star_jax", "float32")]["flops_per_step"]
+  assert 0 < report["pyflow"]["s_per_pair"] < 1
+  assert "x pyflow" in rows[("flow", "coarse2fine exact 112x64", None)]["vs_pyflow"]
+  table = stdout
+  assert table == report["markdown"] + "\n"
+  assert "| part | what | dtype | compile / first s | steady | rate | TFLOP/s | MFU |" in table
+  assert table.count("\n| train |") == 4 and table.count("\n| flow |") == 2
+  assert report["environment"]["command"] in table and "device: cpu:" in table
