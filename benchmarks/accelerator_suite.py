@@ -13,7 +13,7 @@ timed steps, after one untimed warm-up, with ``block_until_ready`` / ``cuda.sync
     (``third_party/starnet_torch``) on the same device in float32 (as the release trains;
     PyTorch's default TF32 settings) and in ``torch.autocast`` bfloat16. Samples/s,
     XLA's FLOP count of the compiled step (``cost_analysis``, counted once), achieved
-    TFLOP/s and MFU against ``PEAK_TFLOPS`` (the PyTorch rows use the same FLOP count: the
+    TFLOP/s and MFU against ``star_jax.train.chip_peaks`` (the PyTorch rows use the same FLOP count: the
     same network and loss).
 (b) ``infer``: space-time inference 360p -> 1440p (LR 640x360 -> 2560x1440, 2x frame rate)
     through ``PairEngine`` and ``generate_output_frames`` (flows included, coarse2fine exact,
@@ -70,7 +70,7 @@ from star_jax import flow as flow_lib  # pylint: disable=wrong-import-position
 from star_jax.infer import padding, schedule  # pylint: disable=wrong-import-position
 from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine  # pylint: disable=wrong-import-position
 from star_jax.model import build_model, default_model_config, sample_inputs  # pylint: disable=wrong-import-position
-from star_jax.train import objectives  # pylint: disable=wrong-import-position
+from star_jax.train import chip_peaks, objectives, throughput  # pylint: disable=wrong-import-position
 from star_jax.train import step as step_lib  # pylint: disable=wrong-import-position
 from star_jax.train.state import create_state  # pylint: disable=wrong-import-position
 
@@ -83,14 +83,6 @@ DTYPES = ("float32", "bfloat16")
 # PyTorch's default cuDNN setting run float32 convolutions as TF32 on these GPUs.
 # A minimal table for this suite; star_jax.train's MFU table (issue 9 point 3) supersedes it
 # once merged. Keys are substrings of ``jax.Device.device_kind``.
-PEAK_TFLOPS = {
-    "H200": {"bfloat16": 989.4, "float32": 494.7},
-    "H100": {"bfloat16": 989.4, "float32": 494.7},
-    "A100": {"bfloat16": 312.0, "float32": 156.0},
-    "L4": {"bfloat16": 121.0, "float32": 60.0},
-}
-
-
 @dataclasses.dataclass(frozen=True)
 class Sizes:
   """Everything a run's size depends on."""
@@ -117,26 +109,20 @@ SMOKE = Sizes(model=dict(base_filter=8, feat=8, n_resblock=1), train_lr=(32, 32)
               infer_batch=2, flow_size=PYFLOW_SIZE, flow_batch=4, flow_steps=1)
 
 
-def peak_tflops(device_kind: str, dtype: str) -> Optional[float]:
-  """The chip's dense peak for ``dtype`` from ``PEAK_TFLOPS``; None for an unknown chip."""
-  for key, peaks in PEAK_TFLOPS.items():
-    if key.lower() in device_kind.lower():
-      return peaks[dtype]
-  return None
-
-
 def mfu(flops_per_step: Optional[float], seconds_per_step: float, device_kind: str,
         dtype: str) -> Dict[str, Optional[float]]:
-  """Achieved TFLOP/s and model FLOP utilisation (fraction of the chip's peak; None with
-  the reason when the chip or the FLOP count is unknown)."""
+  """Achieved TFLOP/s of one device and model FLOP utilisation (fraction of the chip's dense
+  peak in ``star_jax.train.chip_peaks``; None with the reason when the chip or the FLOP
+  count is unknown)."""
   if not flops_per_step:
     return {"tflops": None, "mfu": None, "mfu_note": "no FLOP count"}
-  achieved = flops_per_step / seconds_per_step / 1e12
-  peak = peak_tflops(device_kind, dtype)
+  achieved = throughput.achieved_flops_per_sec(flops_per_step, 1, 1.0 / seconds_per_step)
+  peak = chip_peaks.peak_flops_per_chip(device_kind, dtype)
   if peak is None:
-    return {"tflops": achieved, "mfu": None,
-            "mfu_note": f"{device_kind!r} is not in PEAK_TFLOPS"}
-  return {"tflops": achieved, "mfu": achieved / peak, "mfu_note": f"peak {peak} TFLOP/s"}
+    return {"tflops": achieved / 1e12, "mfu": None,
+            "mfu_note": f"unknown device kind {device_kind!r} (not in star_jax.train.chip_peaks)"}
+  return {"tflops": achieved / 1e12, "mfu": throughput.model_flops_utilisation(achieved, peak, 1),
+          "mfu_note": f"peak {peak / 1e12:g} TFLOP/s"}
 
 
 def timed_steps(run_step: Callable[[], Any], steps: int,
