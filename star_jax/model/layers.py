@@ -10,15 +10,10 @@ from typing import Any, Optional
 
 import flax.linen as nn
 import jax
-from jax.ad_checkpoint import checkpoint_name
 import jax.numpy as jnp
 import numpy as np
 
 Dtype = Any
-
-# The name every convolution's output carries (``jax.ad_checkpoint.checkpoint_name``): what
-# the rematerialisation policy of ``star_jax.model.remat`` keeps.
-CONV_OUTPUT = "conv_output"
 
 # torch.nn.init.kaiming_normal_ (a=0, fan_in; jax's "normal" is untruncated). in_axis=-2 gives
 # fan_in = in*k*k for Conv kernels (k, k, in, out) and out*k*k for transposed kernels stored
@@ -32,8 +27,7 @@ class Conv2d(nn.Module):
   Parameters ``kernel`` (k, k, in, out) and ``bias`` (out,), as ``flax.linen.Conv`` names
   them. The convolution runs in ``dtype``; the bias is added in float32 (so its gradient,
   a sum over batch and pixels, is accumulated in float32 under bfloat16) and the result is
-  rounded once to ``output_dtype`` (default ``dtype``). The output is tagged
-  :data:`CONV_OUTPUT` for the rematerialisation policy (``star_jax.model.remat``).
+  rounded once to ``output_dtype`` (default ``dtype``).
   """
 
   features: int
@@ -54,7 +48,7 @@ class Conv2d(nn.Module):
         x.astype(self.dtype), kernel.astype(self.dtype), (s, s), ((p, p), (p, p)),
         dimension_numbers=("NHWC", "HWIO", "NHWC"))
     y = y.astype(jnp.float32) + bias.astype(jnp.float32)
-    return checkpoint_name(y.astype(self.output_dtype or self.dtype), CONV_OUTPUT)
+    return y.astype(self.output_dtype or self.dtype)
 
 
 def conv2d(features: int, kernel_size: int, stride: int = 1, padding: int = 0, *,
@@ -81,8 +75,7 @@ class ConvTranspose2d(nn.Module):
   ``preferred_element_type``); the overlap-add of the shifted blocks and the bias add run
   in float32 and the result is rounded once to ``output_dtype`` (default ``dtype``), so
   under bfloat16 a pixel's up to ``ceil(k/s)^2`` contributions are not each rounded. The
-  float32 blocks are transient (the sum is linear, its backward needs none of them); the
-  output is tagged :data:`CONV_OUTPUT` for the rematerialisation policy.
+  float32 blocks are transient (the sum is linear, its backward needs none of them).
   """
 
   features: int
@@ -113,7 +106,7 @@ class ConvTranspose2d(nn.Module):
     full = full.transpose(0, 1, 3, 2, 4, 5).reshape(b, (h + n - 1) * s, (w + n - 1) * s, c_out)
     out_h, out_w = (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k
     y = full[:, p:p + out_h, p:p + out_w] + bias.astype(jnp.float32)
-    return checkpoint_name(y.astype(self.output_dtype or self.dtype), CONV_OUTPUT)
+    return y.astype(self.output_dtype or self.dtype)
 
 
 def conv_transpose2d(features: int, kernel_size: int, stride: int = 1, padding: int = 0, *,

@@ -4,20 +4,20 @@ Modes:
   ``'none'``: autodiff keeps every residual the backward pass needs.
   ``'blocks'``: each repeated unit -- the residual blocks (``ResnetBlock``), the
     back-projection units (``UpBlock``/``DownBlock``) and the FR UNet's conv-BN-ReLU pairs --
-    is a ``flax.linen.remat`` that saves only its convolutions' outputs (the tensors named
-    :data:`star_jax.model.layers.CONV_OUTPUT`) and recomputes the rest (activations,
-    residual adds, BatchNorm normalisation) in the backward pass. That drops the second copy
-    of every feature map autodiff otherwise keeps (a conv's pre-activation output *and* the
-    activated map the next conv reads) for elementwise recomputation only: no convolution
-    runs twice. The name-based policy (``jax.checkpoint_policies.save_only_these_names``)
-    is chosen over ``dots_saveable``, which would also keep the matmul output of every
-    transposed convolution: that tensor holds ``ceil(k/s)^2`` (4 or 9) times the layer's
-    output, in float32.
+    is a ``flax.linen.remat`` that keeps only its input and recomputes its forward
+    (convolutions included) in the backward pass.
   ``'full'``: in addition, each whole subnet -- RBPN, the FR UNet, ``t_net_hr`` and every
-    residual stack of the STAR core -- is a remat that saves nothing: its forward is
-    recomputed during the backward pass (with the units inside it still as in
-    ``'blocks'``), so only the subnets' inputs and outputs live through the whole step, at
-    the price of about one more forward pass.
+    residual stack of the STAR core -- is a remat: only the subnets' inputs live through
+    the whole step, and a subnet's units are recomputed once more inside its backward.
+
+Policy: ``jax.checkpoint_policies.nothing_saveable`` at both levels. Keeping the conv
+outputs inside a unit (``save_only_these_names`` on tagged conv outputs, or
+``dots_saveable``) was measured and does not pay here: autodiff already keeps exactly one
+map per convolution (the next conv's input; the activations need only their sign masks),
+so the full-width V4_REF fp32 train step at LR 112x64, batch 10, compiled to the same
+120.47 GiB with 'none' and with units saving conv outputs (``benchmarks/RESULTS.md``);
+``dots_saveable`` would moreover keep each transposed convolution's matmul output, 4-9
+times the layer's output, in float32.
 
 Parameter and batch-stat paths are the same in every mode (lifted transforms keep the
 module names), so release checkpoints convert alike. Numbers per mode (peak memory,
@@ -30,11 +30,8 @@ from typing import Sequence, Type
 import flax.linen as nn
 import jax
 
-from star_jax.model.layers import CONV_OUTPUT
-
 REMAT_MODES = ("none", "blocks", "full")
-UNIT_POLICY = jax.checkpoint_policies.save_only_these_names(CONV_OUTPUT)
-SUBNET_POLICY = jax.checkpoint_policies.nothing_saveable
+POLICY = jax.checkpoint_policies.nothing_saveable
 
 
 def check_remat(mode: str) -> str:
@@ -45,25 +42,24 @@ def check_remat(mode: str) -> str:
 
 
 def unit(cls: Type[nn.Module], mode: str, static_argnums: Sequence[int] = ()):
-  """``cls`` as a remat saving only conv outputs when ``mode`` is 'blocks' or 'full'.
+  """``cls`` as a remat when ``mode`` is 'blocks' or 'full', else ``cls`` itself.
 
   ``static_argnums`` index ``__call__``'s arguments with ``self`` as 0 (Python bools such
   as ``train`` must be static).
   """
   if check_remat(mode) == "none":
     return cls
-  return _remat(cls, "unit", tuple(static_argnums))
+  return _remat(cls, tuple(static_argnums))
 
 
 def subnet(cls: Type[nn.Module], mode: str, static_argnums: Sequence[int] = ()):
-  """``cls`` as a remat saving nothing when ``mode`` is 'full' (see :func:`unit`)."""
+  """``cls`` as a remat when ``mode`` is 'full' (see :func:`unit`)."""
   if check_remat(mode) != "full":
     return cls
-  return _remat(cls, "subnet", tuple(static_argnums))
+  return _remat(cls, tuple(static_argnums))
 
 
 @functools.lru_cache(maxsize=None)
-def _remat(cls, level: str, static_argnums):
-  """One wrapped class per (class, level, static_argnums), not one per instance."""
-  policy = UNIT_POLICY if level == "unit" else SUBNET_POLICY
-  return nn.remat(cls, policy=policy, static_argnums=static_argnums)
+def _remat(cls, static_argnums):
+  """One wrapped class per (class, static_argnums), not one per instance."""
+  return nn.remat(cls, policy=POLICY, static_argnums=static_argnums)
