@@ -11,6 +11,5 @@ def add_dtype_argument(parser: argparse.ArgumentParser) -> None:
   parser.add_argument(
       "--dtype", choices=COMPUTE_DTYPES, default="float32",
       help="compute precision of convolutions and activations; bfloat16 is mixed precision "
-           "(parameters, BatchNorm, flows and outputs stay float32) and differs from "
-           "float32 by up to about 2 8-bit levels on the release parity fixtures "
-           "(benchmarks/RESULTS.md)")
+           "(parameters, BatchNorm, flows and outputs stay float32); its measured "
+           "difference from float32 is in benchmarks/RESULTS.md")
