@@ -11,13 +11,13 @@ Modes:
     the whole step, and a subnet's units are recomputed once more inside its backward.
 
 Policy: ``jax.checkpoint_policies.nothing_saveable`` at both levels. Keeping the conv
-outputs inside a unit (``save_only_these_names`` on tagged conv outputs, or
-``dots_saveable``) was measured and does not pay here: autodiff already keeps exactly one
-map per convolution (the next conv's input; the activations need only their sign masks),
-so the full-width V4_REF fp32 train step at LR 112x64, batch 10, compiled to the same
-120.47 GiB with 'none' and with units saving conv outputs (``benchmarks/RESULTS.md``);
+outputs inside a unit (``save_only_these_names`` on tagged conv outputs) removes no
+residual: autodiff already keeps one map per convolution (the next conv's input; the
+activations need little more than their sign masks), and the full-width V4_REF fp32 train
+step at LR 112x64, batch 10, compiled to the same 120.47 GiB as 'none' with it.
 ``dots_saveable`` would moreover keep each transposed convolution's matmul output, 4-9
-times the layer's output, in float32.
+times the layer's output, in float32. Measured on XLA:CPU, the committed policy does not
+lower the compiled peak either (``benchmarks/RESULTS.md``); GPU/TPU remain to be measured.
 
 Parameter and batch-stat paths are the same in every mode (lifted transforms keep the
 module names), so release checkpoints convert alike. Numbers per mode (peak memory,

@@ -1,5 +1,5 @@
-"""The train step in bfloat16 mixed precision: float32 state, finite, and within the bound
-documented in the README of the float32 step (narrow V4_REF: every precision-sensitive
+"""The train step in bfloat16 mixed precision: float32 state, finite, and within the bounds
+below of the float32 step (narrow V4_REF: every precision-sensitive
 path -- FR UNet with BatchNorm, pyramid module, align-corners upsampling -- is in it)."""
 
 import functools
@@ -14,7 +14,8 @@ from star_jax.train import step as step_lib
 from star_jax.train.state import create_state
 from tests.model.test_remat import NARROW, SCALE, _batch
 
-# Documented in the README ("Mixed precision"); measured values in the test's comments.
+# Bounds set before measurement (the test did not finish on the loaded machine in its
+# session; see benchmarks/RESULTS.md); tighten them to measured values with margin.
 LOSS_REL_BOUND = 1e-2
 GRAD_COSINE_BOUND = 0.99
 GRAD_NORM_REL_BOUND = 5e-2
