@@ -50,6 +50,9 @@ def test_each_policy_equals_none_within_1e5_relative(variant):
                                                     **NARROW)).init), jax.random.key(0))
   variables = init(*inputs)
   loss_none, grads_none, updates_none = _loss_and_grads(variant, "none", variables, batch)
+  # Relative to the largest gradient entry: the UNet's conv biases feed train-mode BatchNorm,
+  # so their true gradient is 0 and their computed one is rounding noise (~1e-6).
+  scale = max(float(jnp.max(jnp.abs(g))) for g in jax.tree_util.tree_leaves(grads_none))
   for remat in REMAT_MODES[1:]:
     remat_model = build_model(dict(variant=variant, scale=SCALE, remat=remat, **NARROW))
     shapes = jax.eval_shape(remat_model.init, jax.random.key(0), *inputs)
@@ -59,7 +62,6 @@ def test_each_policy_equals_none_within_1e5_relative(variant):
     np.testing.assert_allclose(loss, loss_none, rtol=1e-5)
     for (path, g), g_none in zip(jax.tree_util.tree_leaves_with_path(grads),
                                  jax.tree_util.tree_leaves(grads_none)):
-      scale = float(jnp.max(jnp.abs(g_none)))
       np.testing.assert_allclose(g, g_none, rtol=1e-5, atol=1e-5 * scale,
                                  err_msg=f"{remat} {jax.tree_util.keystr(path)}")
     for a, b in zip(jax.tree_util.tree_leaves(updates), jax.tree_util.tree_leaves(updates_none)):
