@@ -16,6 +16,7 @@ from star_jax.evaluate import report
 from star_jax.evaluate.datasets import DATASETS, DISPLAY_NAMES, list_triplets
 from star_jax.evaluate.evaluator import evaluate_triplets, parse_tasks, summarise
 from star_jax.flow import BACKENDS
+from star_jax.infer.dtype_option import add_dtype_argument
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, load_engine
 from star_jax.infer.errors import UserInputError, call_reporting_errors
 from star_jax.infer.help_format import DefaultsHelpFormatter
@@ -49,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--limit", type=int, default=None, help="evaluate the first N samples")
   parser.add_argument("--scale", type=int, default=None,
                       help="expected model scale; an error if the weights are for another")
-  parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32")
+  add_dtype_argument(parser)
   parser.add_argument("--batch-size", type=int, default=None,
                       help="samples per step over all devices (default: one per device)")
   parser.add_argument("--tile-size", type=int, default=None,

@@ -19,6 +19,7 @@ import sys
 from typing import List, Optional
 
 from star_jax.flow import BACKENDS
+from star_jax.infer.dtype_option import add_dtype_argument
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
 from star_jax.infer.errors import call_reporting_errors
 from star_jax.infer.help_format import DefaultsHelpFormatter
@@ -86,8 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--time-factor", type=int, choices=(1, 2, 4), default=None,
                       help="frame-rate multiplier; 4 applies the half-way step recursively "
                            "(default: 2, or 1 for --mode space)")
-  parser.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                      help="activation precision")
+  add_dtype_argument(parser)
   parser.add_argument("--tile-size", type=_positive_int, default=None,
                       help="LR tile side in pixels (default: the largest that fits the memory "
                            "budget; no tiling if the frame fits)")

@@ -1,8 +1,8 @@
 """STARnet networks in Flax (linen, NHWC), mirroring the authors' PyTorch release."""
 
-from star_jax.model.starnet import (VARIANTS, FlowRefinedSTAR, build_model, default_model_config,
-                                    parse_variant, sample_inputs)
+from star_jax.model.starnet import (COMPUTE_DTYPES, VARIANTS, FlowRefinedSTAR, build_model,
+                                    default_model_config, parse_variant, sample_inputs)
 from star_jax.model.star import OUTPUT_NAMES, STARCore
 
-__all__ = ["VARIANTS", "OUTPUT_NAMES", "FlowRefinedSTAR", "STARCore", "build_model",
+__all__ = ["COMPUTE_DTYPES", "VARIANTS", "OUTPUT_NAMES", "FlowRefinedSTAR", "STARCore", "build_model",
            "default_model_config", "parse_variant", "sample_inputs"]

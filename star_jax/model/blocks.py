@@ -8,6 +8,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from star_jax.model.layers import PReLU, conv2d, conv_transpose2d, leaky_relu
+from star_jax.model.remat import unit
 
 Dtype = Any
 
@@ -23,11 +24,13 @@ def projection_ksp(scale: int):
 
 class _Activated(nn.Module):
   """Shared activation handling: ``'prelu'`` (one learnable slope, module ``act``),
-  ``'lrelu'`` (LeakyReLU 0.1, no parameters) or ``None``."""
+  ``'lrelu'`` (LeakyReLU 0.1, no parameters) or ``None``. ``output_dtype`` (default
+  ``dtype``) is the dtype of the block's output (float32 for the reconstruction layers)."""
 
   activation: Optional[str] = "prelu"
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  output_dtype: Optional[Dtype] = None
 
   def make_activation(self) -> Callable:
     if self.activation == "prelu":
@@ -50,7 +53,7 @@ class ConvBlock(_Activated):
   @nn.compact
   def __call__(self, x):
     x = conv2d(self.features, self.kernel_size, self.stride, self.padding, dtype=self.dtype,
-               param_dtype=self.param_dtype, name="conv")(x)
+               param_dtype=self.param_dtype, output_dtype=self.output_dtype, name="conv")(x)
     return self.make_activation()(x)
 
 
@@ -65,7 +68,8 @@ class DeconvBlock(_Activated):
   @nn.compact
   def __call__(self, x):
     x = conv_transpose2d(self.features, self.kernel_size, self.stride, self.padding,
-                         dtype=self.dtype, param_dtype=self.param_dtype, name="deconv")(x)
+                         dtype=self.dtype, param_dtype=self.param_dtype,
+                         output_dtype=self.output_dtype, name="deconv")(x)
     return self.make_activation()(x)
 
 
@@ -106,14 +110,15 @@ class _ProjectionUnit(nn.Module):
     return correction + first
 
 
-def UpBlock(features: int, scale: int, **kwargs) -> _ProjectionUnit:  # pylint: disable=invalid-name
-  """The release's UpBlock: LR -> HR back-projection."""
-  return _ProjectionUnit(features, scale, up=True, **kwargs)
+def UpBlock(features: int, scale: int, remat: str = "none", **kwargs) -> _ProjectionUnit:  # pylint: disable=invalid-name
+  """The release's UpBlock: LR -> HR back-projection (a remat unit unless ``remat`` is
+  'none'; see ``star_jax.model.remat``)."""
+  return unit(_ProjectionUnit, remat)(features, scale, up=True, **kwargs)
 
 
-def DownBlock(features: int, scale: int, **kwargs) -> _ProjectionUnit:  # pylint: disable=invalid-name
-  """The release's DownBlock: HR -> LR back-projection."""
-  return _ProjectionUnit(features, scale, up=False, **kwargs)
+def DownBlock(features: int, scale: int, remat: str = "none", **kwargs) -> _ProjectionUnit:  # pylint: disable=invalid-name
+  """The release's DownBlock: HR -> LR back-projection (remat as UpBlock)."""
+  return unit(_ProjectionUnit, remat)(features, scale, up=False, **kwargs)
 
 
 class ResidualStack(nn.Module):
@@ -121,6 +126,7 @@ class ResidualStack(nn.Module):
 
   The children are named ``0..n`` (the tail is child ``n``), mirroring the release's
   state-dict keys. ``tail`` is a ConvBlock/DeconvBlock *constructor* taking ``name``.
+  ``remat``: the residual blocks are remat units unless 'none' (``star_jax.model.remat``).
   """
 
   n_blocks: int
@@ -128,10 +134,12 @@ class ResidualStack(nn.Module):
   tail: Callable[..., nn.Module]
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  remat: str = "none"
 
   @nn.compact
   def __call__(self, x):
+    block = unit(ResnetBlock, self.remat)
     for i in range(self.n_blocks):
-      x = ResnetBlock(activation=self.activation, dtype=self.dtype,
-                      param_dtype=self.param_dtype, name=str(i))(x)
+      x = block(activation=self.activation, dtype=self.dtype,
+                param_dtype=self.param_dtype, name=str(i))(x)
     return self.tail(name=str(self.n_blocks))(x)

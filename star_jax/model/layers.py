@@ -22,14 +22,42 @@ Dtype = Any
 kaiming_normal = nn.initializers.variance_scaling(2.0, "fan_in", "normal")
 
 
+class Conv2d(nn.Module):
+  """``torch.nn.Conv2d(k, s, p)`` with bias and symmetric zero padding, NHWC.
+
+  Parameters ``kernel`` (k, k, in, out) and ``bias`` (out,), as ``flax.linen.Conv`` names
+  them. The convolution runs in ``dtype``; the bias is added in float32 (so its gradient,
+  a sum over batch and pixels, is accumulated in float32 under bfloat16) and the result is
+  rounded once to ``output_dtype`` (default ``dtype``).
+  """
+
+  features: int
+  kernel_size: int
+  stride: int = 1
+  padding: int = 0
+  dtype: Dtype = jnp.float32
+  param_dtype: Dtype = jnp.float32
+  output_dtype: Optional[Dtype] = None
+
+  @nn.compact
+  def __call__(self, x):
+    k, s, p = self.kernel_size, self.stride, self.padding
+    kernel = self.param("kernel", kaiming_normal, (k, k, x.shape[-1], self.features),
+                        self.param_dtype)
+    bias = self.param("bias", nn.initializers.zeros, (self.features,), self.param_dtype)
+    y = jax.lax.conv_general_dilated(
+        x.astype(self.dtype), kernel.astype(self.dtype), (s, s), ((p, p), (p, p)),
+        dimension_numbers=("NHWC", "HWIO", "NHWC"))
+    y = y.astype(jnp.float32) + bias.astype(jnp.float32)
+    return y.astype(self.output_dtype or self.dtype)
+
+
 def conv2d(features: int, kernel_size: int, stride: int = 1, padding: int = 0, *,
            dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32,
-           name: Optional[str] = None) -> nn.Conv:
-  """``torch.nn.Conv2d(k, s, p)`` with bias and symmetric zero padding, NHWC."""
-  return nn.Conv(
-      features, (kernel_size, kernel_size), strides=(stride, stride),
-      padding=((padding, padding), (padding, padding)), kernel_init=kaiming_normal,
-      bias_init=nn.initializers.zeros, dtype=dtype, param_dtype=param_dtype, name=name)
+           output_dtype: Optional[Dtype] = None, name: Optional[str] = None) -> Conv2d:
+  """``torch.nn.Conv2d(k, s, p)`` with bias, NHWC (see Conv2d)."""
+  return Conv2d(features, kernel_size, stride, padding, dtype=dtype, param_dtype=param_dtype,
+                output_dtype=output_dtype, name=name)
 
 
 class ConvTranspose2d(nn.Module):
@@ -44,6 +72,12 @@ class ConvTranspose2d(nn.Module):
 
   The kernel is stored (k, k, out, in), i.e. the release's (in, out, k, k) weight transposed
   by (2, 3, 1, 0), without any spatial flip.
+
+  Precision: the matmul takes ``dtype`` operands and accumulates into float32 (XLA
+  ``preferred_element_type``); the overlap-add of the shifted blocks and the bias add run
+  in float32 and the result is rounded once to ``output_dtype`` (default ``dtype``), so
+  under bfloat16 a pixel's up to ``ceil(k/s)^2`` contributions are not each rounded. The
+  float32 blocks are transient (the sum is linear, its backward needs none of them).
   """
 
   features: int
@@ -52,6 +86,7 @@ class ConvTranspose2d(nn.Module):
   padding: int = 0
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  output_dtype: Optional[Dtype] = None
 
   @nn.compact
   def __call__(self, x):
@@ -67,7 +102,8 @@ class ConvTranspose2d(nn.Module):
     full = matmul_overlap_add(x.astype(self.dtype), kernel.reshape(c_in, -1).astype(self.dtype),
                               n, s)
     out_h, out_w = (h - 1) * s - 2 * p + k, (w - 1) * s - 2 * p + k
-    return full[:, p:p + out_h, p:p + out_w] + bias.astype(self.dtype)
+    y = full[:, p:p + out_h, p:p + out_w] + bias.astype(jnp.float32)
+    return y.astype(self.output_dtype or self.dtype)
 
 
 def _overlap_add(blocks, n: int, s: int):
@@ -101,7 +137,9 @@ def matmul_overlap_add(x, kernel, n: int, s: int):
     n: kernel blocks per axis, ``ceil(k / s)``.
     s: stride.
   Returns:
-    (B, (H+n-1)*s, (W+n-1)*s, Cout), dtype of ``x @ kernel``.
+    (B, (H+n-1)*s, (W+n-1)*s, Cout) float32: the matmul accumulates in float32 and the
+    overlap-add sums in float32 whatever the inputs' dtype (bfloat16 compute keeps its
+    matmuls in bfloat16).
 
   Its gradient is written out (a custom VJP): the cotangent's blocks are gathered once into
   one (B*H*W, n*n*s*s*Cout) matrix, from which both the input gradient (``g @ kernel.T``)
@@ -111,7 +149,7 @@ def matmul_overlap_add(x, kernel, n: int, s: int):
   transposed convolution's backward ~2x PyTorch's (``benchmarks/RESULTS.md``).
   """
   b, h, w, c_in = x.shape
-  blocks = jnp.dot(x, kernel).reshape(b, h, w, n, n, s, s, -1)
+  blocks = jnp.dot(x, kernel, preferred_element_type=jnp.float32).reshape(b, h, w, n, n, s, s, -1)
   return _overlap_add(blocks, n, s)
 
 
@@ -122,9 +160,12 @@ def _matmul_overlap_add_fwd(x, kernel, n, s):
 def _matmul_overlap_add_bwd(n, s, residuals, g):
   x, kernel = residuals
   b, h, w, c_in = x.shape
-  g_blocks = _overlap_add_adjoint(g, n, s, h, w)
-  dx = jnp.dot(g_blocks, kernel.T).reshape(b, h, w, c_in)
-  dkernel = jax.lax.dot_general(x.reshape(b * h * w, c_in), g_blocks, (((0,), (0,)), ((), ())))
+  # The float32 cotangent is rounded to the compute dtype for the two matmuls (a no-op in
+  # float32), which accumulate in float32 like the forward.
+  g_blocks = _overlap_add_adjoint(g, n, s, h, w).astype(kernel.dtype)
+  dx = jnp.dot(g_blocks, kernel.T, preferred_element_type=jnp.float32).reshape(b, h, w, c_in)
+  dkernel = jax.lax.dot_general(x.reshape(b * h * w, c_in), g_blocks, (((0,), (0,)), ((), ())),
+                                preferred_element_type=jnp.float32)
   return dx.astype(x.dtype), dkernel.astype(kernel.dtype)
 
 
@@ -133,26 +174,34 @@ matmul_overlap_add.defvjp(_matmul_overlap_add_fwd, _matmul_overlap_add_bwd)
 
 def conv_transpose2d(features: int, kernel_size: int, stride: int = 1, padding: int = 0, *,
                      dtype: Dtype = jnp.float32, param_dtype: Dtype = jnp.float32,
+                     output_dtype: Optional[Dtype] = None,
                      name: Optional[str] = None) -> ConvTranspose2d:
   """``torch.nn.ConvTranspose2d(k, s, p)`` with bias, NHWC (see ConvTranspose2d)."""
   return ConvTranspose2d(features, kernel_size, stride, padding, dtype=dtype,
-                         param_dtype=param_dtype, name=name)
+                         param_dtype=param_dtype, output_dtype=output_dtype, name=name)
 
 
 class PReLU(nn.Module):
-  """``torch.nn.PReLU()``: one learnable slope (stored with shape (1,) like torch), init 0.25."""
+  """``torch.nn.PReLU()``: one learnable slope (stored with shape (1,) like torch), init 0.25.
+
+  The product slope * x is formed in float32 and rounded once to x's dtype: under bfloat16
+  the slope is not rounded to 8 bits, and its gradient (a sum over every element of the
+  layer's input) is accumulated in float32.
+  """
 
   param_dtype: Dtype = jnp.float32
 
   @nn.compact
   def __call__(self, x):
     weight = self.param("weight", nn.initializers.constant(0.25), (1,), self.param_dtype)
-    return jnp.where(x >= 0, x, weight[0].astype(x.dtype) * x)
+    negative = weight[0].astype(jnp.float32) * x.astype(jnp.float32)
+    return jnp.where(x >= 0, x, negative.astype(x.dtype))
 
 
 def leaky_relu(x):
-  """The release's ``LeakyReLU(0.1)``."""
-  return jnp.where(x >= 0, x, 0.1 * x)
+  """The release's ``LeakyReLU(0.1)``; 0.1 * x in float32, rounded once to x's dtype (in
+  bfloat16 the constant itself would be 0.10009765625)."""
+  return jnp.where(x >= 0, x, (0.1 * x.astype(jnp.float32)).astype(x.dtype))
 
 
 class BatchNorm2d(nn.Module):
@@ -212,10 +261,13 @@ def upsample_bilinear_align_corners(x, factor: int):
   """``nn.Upsample(scale_factor=factor, mode='bilinear', align_corners=True)`` on NHWC.
 
   ``jax.image.resize`` uses half-pixel centres (align_corners=False), so the release's
-  upsampling is written as two small interpolation matmuls instead.
+  upsampling is written as two small interpolation matmuls instead. They run in float32
+  whatever x's dtype (bfloat16 weights would not sum to 1 per row), and the result is
+  rounded once back to x's dtype.
   """
   _, h, w, _ = x.shape
-  mh = jnp.asarray(_align_corners_matrix(h, h * factor), x.dtype)
-  mw = jnp.asarray(_align_corners_matrix(w, w * factor), x.dtype)
-  x = jnp.einsum("oh,bhwc->bowc", mh, x, precision=jax.lax.Precision.HIGHEST)
-  return jnp.einsum("pw,bowc->bopc", mw, x, precision=jax.lax.Precision.HIGHEST)
+  mh = jnp.asarray(_align_corners_matrix(h, h * factor))
+  mw = jnp.asarray(_align_corners_matrix(w, w * factor))
+  y = jnp.einsum("oh,bhwc->bowc", mh, x.astype(jnp.float32), precision=jax.lax.Precision.HIGHEST)
+  y = jnp.einsum("pw,bowc->bopc", mw, y, precision=jax.lax.Precision.HIGHEST)
+  return y.astype(x.dtype)

@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from star_jax.model.blocks import ConvBlock, DeconvBlock, ResnetBlock
+from star_jax.model.remat import unit
 
 Dtype = Any
 
@@ -14,13 +15,15 @@ class PyramidModule(nn.Module):
   """Residual blocks at C, 2C and 4C channels exchanging features through shared
   stride-2 down (``down1``, ``down2``) and up (``up1``, ``up2``) projections.
 
-  The input's sides must be multiples of 4 (two stride-2 levels).
+  The input's sides must be multiples of 4 (two stride-2 levels). ``remat``: the residual
+  blocks are remat units unless 'none' (``star_jax.model.remat``).
   """
 
   channels: int
   activation: str = "lrelu"
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  remat: str = "none"
 
   @nn.compact
   def __call__(self, x):
@@ -28,7 +31,8 @@ class PyramidModule(nn.Module):
       raise ValueError(f"PyramidModule needs sides divisible by 4, got {x.shape[1:3]}")
     c = self.channels
     kw = dict(activation=self.activation, dtype=self.dtype, param_dtype=self.param_dtype)
-    res = {f"l{level}_{i}": ResnetBlock(name=f"l{level}_{i}", **kw)
+    block = unit(ResnetBlock, self.remat)
+    res = {f"l{level}_{i}": block(name=f"l{level}_{i}", **kw)
            for level, count in ((1, 5), (2, 4), (3, 3)) for i in range(1, count + 1)}
     down1 = ConvBlock(features=2 * c, kernel_size=4, stride=2, padding=1, name="down1", **kw)
     down2 = ConvBlock(features=4 * c, kernel_size=4, stride=2, padding=1, name="down2", **kw)

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 
 from star_jax.model.blocks import (ConvBlock, DeconvBlock, DownBlock, ResidualStack, UpBlock,
                                    projection_ksp)
+from star_jax.model.remat import subnet
 
 Dtype = Any
 
@@ -20,22 +21,25 @@ RBPN_RESBLOCKS = 5
 
 
 class DBPNS(nn.Module):
-  """Three-stage Deep Back-Projection network (release attribute ``DBPN``)."""
+  """Three-stage Deep Back-Projection network (release attribute ``DBPN``); ``remat``
+  applies to its back-projection units (``star_jax.model.remat``)."""
 
   feat: int
   scale: int
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  remat: str = "none"
 
   @nn.compact
   def __call__(self, x):
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+    pu = dict(kw, remat=self.remat)
     f, s = self.feat, self.scale
     x = ConvBlock(features=f, kernel_size=1, stride=1, padding=0, activation="prelu",
                   name="feat1", **kw)(x)
-    h1 = UpBlock(f, s, name="up1", **kw)(x)
-    h2 = UpBlock(f, s, name="up2", **kw)(DownBlock(f, s, name="down1", **kw)(h1))
-    h3 = UpBlock(f, s, name="up3", **kw)(DownBlock(f, s, name="down2", **kw)(h2))
+    h1 = UpBlock(f, s, name="up1", **pu)(x)
+    h2 = UpBlock(f, s, name="up2", **pu)(DownBlock(f, s, name="down1", **pu)(h1))
+    h3 = UpBlock(f, s, name="up3", **pu)(DownBlock(f, s, name="down2", **pu)(h2))
     return ConvBlock(features=f, kernel_size=1, stride=1, padding=0, activation=None,
                      name="output", **kw)(jnp.concatenate([h3, h2, h1], axis=-1))
 
@@ -43,9 +47,10 @@ class DBPNS(nn.Module):
 class RBPN(nn.Module):
   """Recurrent back-projection for one target frame and one neighbour.
 
-  Returns ``(hr_image, hr_features)``. ``res_feat3`` (the projection back to LR for a
-  further neighbour) is unused with one neighbour; its parameters are still created so
-  release checkpoints round-trip, but it is never evaluated.
+  Returns ``(hr_image, hr_features)``: the image in float32 (whatever ``dtype``), the
+  features in ``dtype``. ``res_feat3`` (the projection back to LR for a further neighbour)
+  is unused with one neighbour; its parameters are still created so release checkpoints
+  round-trip, but it is never evaluated. ``remat``: see ``star_jax.model.remat``.
   """
 
   base_filter: int
@@ -53,6 +58,7 @@ class RBPN(nn.Module):
   scale: int
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  remat: str = "none"
 
   def setup(self):
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
@@ -60,15 +66,17 @@ class RBPN(nn.Module):
     k, s, p = projection_ksp(self.scale)
     self.feat0 = ConvBlock(features=b, kernel_size=3, stride=1, padding=1, activation="prelu", **kw)
     self.feat1 = ConvBlock(features=b, kernel_size=3, stride=1, padding=1, activation="prelu", **kw)
-    self.DBPN = DBPNS(f, self.scale, **kw)
-    stack = functools.partial(ResidualStack, RBPN_RESBLOCKS, "prelu", **kw)
+    self.DBPN = DBPNS(f, self.scale, remat=self.remat, **kw)
+    stack = functools.partial(subnet(ResidualStack, self.remat), RBPN_RESBLOCKS, "prelu",
+                              remat=self.remat, **kw)
     self.res_feat1 = stack(functools.partial(
         DeconvBlock, features=f, kernel_size=k, stride=s, padding=p, activation="prelu", **kw))
     self.res_feat2 = stack(functools.partial(
         ConvBlock, features=f, kernel_size=3, stride=1, padding=1, activation="prelu", **kw))
     self.res_feat3 = stack(functools.partial(
         ConvBlock, features=b, kernel_size=k, stride=s, padding=p, activation="prelu", **kw))
-    self.output = ConvBlock(features=3, kernel_size=3, stride=1, padding=1, activation=None, **kw)
+    self.output = ConvBlock(features=3, kernel_size=3, stride=1, padding=1, activation=None,
+                            output_dtype=jnp.float32, **kw)
 
   def __call__(self, x, neighbour, flow):
     if self.is_initializing():

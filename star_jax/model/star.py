@@ -17,6 +17,7 @@ from star_jax.model.blocks import ConvBlock, DeconvBlock, ResidualStack, project
 from star_jax.model.layers import leaky_relu, upsample_bilinear_align_corners
 from star_jax.model.pyramid import PyramidModule
 from star_jax.model.rbpn import RBPN
+from star_jax.model.remat import subnet
 
 Dtype = Any
 OUTPUT_NAMES = ("ht", "h1", "h2", "l")
@@ -28,6 +29,15 @@ class STARCore(nn.Module):
   ``__call__(im1, im2, flow_f, flow_b, train)`` returns a dict of ``ht`` (HR t+1/2),
   ``h1``, ``h2`` (HR t, t+1) and ``l`` (LR t+1/2). With ``train=True`` each value is the
   pair ``(stage1, stage2)`` the release supervises; otherwise only the final stage.
+
+  Precision: convolutions and activations run in ``dtype`` (float32 or bfloat16; the
+  parameters stay ``param_dtype``); every output image is float32, produced by its last
+  convolution without an intermediate bfloat16 rounding (see ``star_jax.model.layers``
+  for what else is kept in float32). Measured bound (``benchmarks/bf16_parity.py``,
+  every release parity fixture): bfloat16 eval outputs within 0.065 max abs (0.014 RMS,
+  normalised units) of float32. ``remat`` ('none', 'blocks', 'full'): what the
+  backward pass recomputes instead of storing (``star_jax.model.remat``); it changes no
+  parameter path and no value beyond float rounding.
   """
 
   version: int = 4
@@ -37,6 +47,7 @@ class STARCore(nn.Module):
   n_resblock: int = 5
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  remat: str = "none"
 
   def setup(self):
     if self.version not in (1, 2, 3, 4):
@@ -44,13 +55,14 @@ class STARCore(nn.Module):
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     b, f = self.base_filter, self.feat
     k, s, p = projection_ksp(self.scale)
-    lrelu_stack = functools.partial(ResidualStack, activation="lrelu", **kw)
+    lrelu_stack = functools.partial(subnet(ResidualStack, self.remat), activation="lrelu",
+                                    remat=self.remat, **kw)
     conv = functools.partial(ConvBlock, activation="lrelu", **kw)
     to_lr = functools.partial(conv, features=2 * f, kernel_size=k, stride=s, padding=p)
     to_hr = functools.partial(DeconvBlock, features=f, kernel_size=k, stride=s, padding=p,
                               activation="lrelu", **kw)
 
-    self.RBPN = RBPN(b, f, self.scale, **kw)
+    self.RBPN = subnet(RBPN, self.remat)(b, f, self.scale, remat=self.remat, **kw)
     self.motion_feat = conv(features=b, kernel_size=3, stride=1, padding=1)
     self.motion = lrelu_stack(2, tail=functools.partial(
         conv, features=f, kernel_size=3, stride=1, padding=1))
@@ -59,14 +71,14 @@ class STARCore(nn.Module):
     self.motion_up_b = lrelu_stack(self.n_resblock, tail=to_hr)
     self.motion_down = lrelu_stack(3 if self.version == 1 else 2, tail=to_lr)
     self.reconstruction_l = ConvBlock(features=3, kernel_size=3, stride=1, padding=1,
-                                      activation=None, **kw)
+                                      activation=None, output_dtype=jnp.float32, **kw)
     self.reconstruction_h = ConvBlock(features=3, kernel_size=3, stride=1, padding=1,
-                                      activation=None, **kw)
+                                      activation=None, output_dtype=jnp.float32, **kw)
     if self.version == 1:
       self.warp1 = lrelu_stack(2, tail=to_lr)
       self.warp2 = lrelu_stack(2, tail=to_lr)
     if self.version in (2, 4):
-      self.t_net_hr = _TNetHR(f, **kw)
+      self.t_net_hr = subnet(_TNetHR, self.remat)(f, remat=self.remat, **kw)
     if self.version in (3, 4):
       self.t_net_lr = lrelu_stack(2, tail=functools.partial(
           conv, features=2 * f, kernel_size=3, stride=1, padding=1))
@@ -121,10 +133,11 @@ class _TNetHR(nn.Module):
   feat: int
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  remat: str = "none"
 
   @nn.compact
   def __call__(self, x):
     kw = dict(activation="lrelu", dtype=self.dtype, param_dtype=self.param_dtype)
     x = ConvBlock(features=self.feat, kernel_size=1, stride=1, padding=0, name="0", **kw)(x)
-    x = PyramidModule(self.feat, name="1", **kw)(x)
+    x = PyramidModule(self.feat, name="1", remat=self.remat, **kw)(x)
     return ConvBlock(features=self.feat, kernel_size=3, stride=1, padding=1, name="2", **kw)(x)

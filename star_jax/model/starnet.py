@@ -8,11 +8,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from star_jax.model.remat import check_remat, subnet
 from star_jax.model.star import STARCore
 from star_jax.model.unet import FlowUNet
 
 Dtype = Any
 VARIANTS = tuple(f"V{v}{ref}" for ref in ("", "_REF") for v in (1, 2, 3, 4))
+COMPUTE_DTYPES = ("float32", "bfloat16")  # model.dtype and the CLIs' --dtype
 
 
 class FlowRefinedSTAR(nn.Module):
@@ -22,7 +24,8 @@ class FlowRefinedSTAR(nn.Module):
 
   ``skip_refinement`` and ``flow_noise_std`` are the V1 wrapper's switches (no refinement;
   N(0, std^2) noise added to the flows before refinement during training, which needs a
-  ``'noise'`` rng).
+  ``'noise'`` rng). The flows stay float32 in every ``dtype`` (the UNet's output is
+  float32); ``remat`` as in STARCore.
   """
 
   model: STARCore  # adopted as the child named ``model``, as in the release
@@ -30,9 +33,11 @@ class FlowRefinedSTAR(nn.Module):
   flow_noise_std: float = 0.0
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  remat: str = "none"
 
   def setup(self):
-    self.flow_net = FlowUNet(dtype=self.dtype, param_dtype=self.param_dtype)
+    self.flow_net = subnet(FlowUNet, self.remat, static_argnums=(2,))(
+        dtype=self.dtype, param_dtype=self.param_dtype, remat=self.remat)
 
   def __call__(self, im1, im2, flow_f, flow_b, train: bool = False) -> Dict[str, Any]:
     if train and self.flow_noise_std > 0:
@@ -51,10 +56,18 @@ class FlowRefinedSTAR(nn.Module):
 
 
 def default_model_config() -> ml_collections.ConfigDict:
-  """The released STARnet: V4 with flow refinement, 4x, full width."""
+  """The released STARnet: V4 with flow refinement, 4x, full width.
+
+  ``dtype``: 'float32' or 'bfloat16' -- the precision of convolutions and activations
+  (mixed precision: parameters, and so optimiser state, stay ``param_dtype``; BatchNorm
+  statistics, flows, output images and losses stay float32). Measured bfloat16 vs
+  float32 differences are in ``benchmarks/RESULTS.md`` and the README.
+  ``remat``: 'none' | 'blocks' | 'full' (``star_jax.model.remat``).
+  """
   return ml_collections.ConfigDict(dict(
       variant="V4_REF", scale=4, base_filter=256, feat=64, n_resblock=5,
-      dtype="float32", param_dtype="float32", skip_refinement=False, flow_noise_std=0.0))
+      dtype="float32", param_dtype="float32", remat="none", skip_refinement=False,
+      flow_noise_std=0.0))
 
 
 def sample_inputs():
@@ -81,12 +94,16 @@ def build_model(cfg: Mapping[str, Any]) -> nn.Module:
     raise ValueError(f"unknown model config fields: {sorted(unknown)}")
   full.update(dict(cfg))
   version, refine = parse_variant(full.variant)
+  if full.dtype not in COMPUTE_DTYPES:
+    raise ValueError(f"model dtype must be one of {', '.join(COMPUTE_DTYPES)}; got "
+                     f"{full.dtype!r}")
   dtype, param_dtype = jnp.dtype(full.dtype), jnp.dtype(full.param_dtype)
+  remat = check_remat(full.remat)
   core = STARCore(version=version, scale=int(full.scale), base_filter=int(full.base_filter),
                   feat=int(full.feat), n_resblock=int(full.n_resblock), dtype=dtype,
-                  param_dtype=param_dtype)
+                  param_dtype=param_dtype, remat=remat)
   if not refine:
     return core
   return FlowRefinedSTAR(core, skip_refinement=bool(full.skip_refinement),
                          flow_noise_std=float(full.flow_noise_std), dtype=dtype,
-                         param_dtype=param_dtype)
+                         param_dtype=param_dtype, remat=remat)

@@ -11,6 +11,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from star_jax.model.layers import BatchNorm2d, conv2d, upsample_bilinear_align_corners
+from star_jax.model.remat import unit
 
 Dtype = Any
 
@@ -33,23 +34,28 @@ class _ConvBnRelu2(nn.Module):
 
 class _DoubleConvAt(nn.Module):
   """The release's ``double_conv`` (whose Sequential is its child ``conv``), reached
-  through the wrapper modules ``wrappers`` (``inc.conv``, ``down1.mpconv.1``, ``up1.conv``)."""
+  through the wrapper modules ``wrappers`` (``inc.conv``, ``down1.mpconv.1``, ``up1.conv``);
+  the double conv is a remat unit unless ``remat`` is 'none' (``star_jax.model.remat``)."""
 
   features: int
   wrappers: Tuple[str, ...]
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  remat: str = "none"
 
   @nn.compact
   def __call__(self, x, train: bool):
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
     if not self.wrappers:
-      return _ConvBnRelu2(self.features, name="conv", **kw)(x, train)
-    return _DoubleConvAt(self.features, self.wrappers[1:], name=self.wrappers[0], **kw)(x, train)
+      return unit(_ConvBnRelu2, self.remat, static_argnums=(2,))(
+          self.features, name="conv", **kw)(x, train)
+    return _DoubleConvAt(self.features, self.wrappers[1:], name=self.wrappers[0],
+                         remat=self.remat, **kw)(x, train)
 
 
 class _OutConv(nn.Module):
-  """``outc``: a 1x1 conv held as child ``conv``."""
+  """``outc``: a 1x1 conv held as child ``conv``, float32 output (the sigmoid and the flow
+  it is added to stay float32)."""
 
   features: int
   dtype: Dtype = jnp.float32
@@ -58,7 +64,7 @@ class _OutConv(nn.Module):
   @nn.compact
   def __call__(self, x):
     return conv2d(self.features, 1, 1, 0, dtype=self.dtype, param_dtype=self.param_dtype,
-                  name="conv")(x)
+                  output_dtype=jnp.float32, name="conv")(x)
 
 
 def _pad_to(x, like):
@@ -68,15 +74,21 @@ def _pad_to(x, like):
 
 
 class FlowUNet(nn.Module):
-  """UNet(8 -> 2) with sigmoid output. Widths are fixed in the release (64 .. 1024)."""
+  """UNet(8 -> 2) with sigmoid output. Widths are fixed in the release (64 .. 1024).
+
+  Convolutions and ReLUs run in ``dtype``; BatchNorm statistics and normalisation, the
+  align-corners upsampling and the sigmoid output run in float32 (output float32).
+  ``remat``: see ``star_jax.model.remat``.
+  """
 
   out_channels: int = 2
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
+  remat: str = "none"
 
   @nn.compact
   def __call__(self, x, train: bool = False):
-    kw = dict(dtype=self.dtype, param_dtype=self.param_dtype)
+    kw = dict(dtype=self.dtype, param_dtype=self.param_dtype, remat=self.remat)
     skips = [_DoubleConvAt(64, ("conv",), name="inc", **kw)(x, train)]
     for i, features in enumerate((128, 256, 512, 1024, 1024), start=1):
       # window_shape by keyword: jax2onnx (star_jax.export) replaces nn.max_pool while it
@@ -89,4 +101,5 @@ class FlowUNet(nn.Module):
       up = _pad_to(upsample_bilinear_align_corners(x, 2), skip)
       x = _DoubleConvAt(features, ("conv",), name=f"up{i}", **kw)(
           jnp.concatenate([skip, up], axis=-1), train)
-    return nn.sigmoid(_OutConv(self.out_channels, name="outc", **kw)(x).astype(jnp.float32))
+    return nn.sigmoid(_OutConv(self.out_channels, name="outc", dtype=self.dtype,
+                               param_dtype=self.param_dtype)(x))

@@ -95,12 +95,23 @@ def test_bad_variant_and_unknown_field_are_refused():
   assert len(VARIANTS) == 8
 
 
-def test_bfloat16_compute_keeps_float32_params():
-  model = build_model(dict(variant="V3", dtype="bfloat16", **NARROW))
+def test_bfloat16_compute_keeps_float32_params_and_outputs():
+  model = build_model(dict(variant="V3_REF", dtype="bfloat16", **NARROW))
   xs = _inputs(1, 6, 6)
   variables = model.init(jax.random.key(0), *xs)
-  assert all(x.dtype == jnp.float32 for x in jax.tree_util.tree_leaves(variables))
-  assert model.apply(variables, *xs)["ht"].dtype == jnp.bfloat16
+  assert all(x.dtype in (jnp.float32, jnp.int32) for x in jax.tree_util.tree_leaves(variables))
+  out, updates = model.apply(variables, *xs, train=True, mutable=["batch_stats"])
+  assert all(x.dtype == jnp.float32 for x in jax.tree_util.tree_leaves(out))
+  assert all(x.dtype in (jnp.float32, jnp.int32)
+             for x in jax.tree_util.tree_leaves(updates["batch_stats"]))
+  assert all(v.dtype == jnp.float32 for v in model.apply(variables, *xs).values())
+
+
+def test_bad_dtype_and_remat_are_refused():
+  with pytest.raises(ValueError, match="float16"):
+    build_model(dict(variant="V4", dtype="float16"))
+  with pytest.raises(ValueError, match="model.remat.*'some'"):
+    build_model(dict(variant="V4", remat="some"))
 
 
 @pytest.mark.slow
