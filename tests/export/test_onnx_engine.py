@@ -9,13 +9,14 @@ import pytest
 from star_jax.export import __main__ as export_cli
 from star_jax.export.onnx_engine import OnnxPairEngine
 from star_jax.infer.errors import UserInputError
+from star_jax.infer.timeline import Timeline
 from star_jax.infer.video_file import VideoWriter, iter_video_frames, probe_video
 
 
 def _write_clip(path, count=3, width=36, height=24, fps=12):
   rng = np.random.default_rng(0)
   photo = (rng.uniform(size=(height + count, width + count, 3)) * 255).astype(np.uint8)
-  writer = VideoWriter(path, fractions.Fraction(fps), width, height)
+  writer = VideoWriter(path, Timeline.constant_rate(count, fractions.Fraction(fps)), width, height)
   for t in range(count):
     writer.write(np.ascontiguousarray(photo[t:t + height, t:t + width]))
   writer.close()
