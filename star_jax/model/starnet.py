@@ -51,10 +51,15 @@ class FlowRefinedSTAR(nn.Module):
 
 
 def default_model_config() -> ml_collections.ConfigDict:
-  """The released STARnet: V4 with flow refinement, 4x, full width."""
+  """The released STARnet: V4 with flow refinement, 4x, full width.
+
+  ``residual_bicubic`` (default False = the release) is the opt-in output over bicubic of
+  ``STARCore``; the release cannot express it, so ``convert to-torch`` refuses it.
+  """
   return ml_collections.ConfigDict(dict(
       variant="V4_REF", scale=4, base_filter=256, feat=64, n_resblock=5,
-      dtype="float32", param_dtype="float32", skip_refinement=False, flow_noise_std=0.0))
+      dtype="float32", param_dtype="float32", skip_refinement=False, flow_noise_std=0.0,
+      residual_bicubic=False))
 
 
 def sample_inputs():
@@ -83,7 +88,8 @@ def build_model(cfg: Mapping[str, Any]) -> nn.Module:
   version, refine = parse_variant(full.variant)
   dtype, param_dtype = jnp.dtype(full.dtype), jnp.dtype(full.param_dtype)
   core = STARCore(version=version, scale=int(full.scale), base_filter=int(full.base_filter),
-                  feat=int(full.feat), n_resblock=int(full.n_resblock), dtype=dtype,
+                  feat=int(full.feat), n_resblock=int(full.n_resblock),
+                  residual_bicubic=bool(full.residual_bicubic), dtype=dtype,
                   param_dtype=param_dtype)
   if not refine:
     return core
