@@ -13,6 +13,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from star_jax import flow as flow_lib
 from star_jax.convert import load_weights
+from star_jax.evaluate import __main__ as evaluate_cli
 from star_jax.evaluate.__main__ import main
 from star_jax.model import build_model
 
@@ -103,3 +104,11 @@ def test_bad_arguments_end_in_one_line(tmp_path, capsys, shared_dir):
                "--tasks", "st,xx", "--no-progress"])
   err = capsys.readouterr().err.strip().splitlines()
   assert code != 0 and len(err) == 1 and "--tasks" in err[0]
+
+
+def test_default_output_dir_is_beside_the_weights(tmp_path):
+  checkpoint = tmp_path / "ckpt"
+  checkpoint.mkdir()
+  assert evaluate_cli.default_output_dir(checkpoint, "demo") == checkpoint / "evaluation" / "demo"
+  assert (evaluate_cli.default_output_dir(tmp_path / "STAR_4x.pth.gz", "vimeo90k")
+          == tmp_path / "STAR_4x.evaluation" / "vimeo90k")
