@@ -196,7 +196,7 @@ def summary_line(eval_metrics: Dict[str, float]) -> str:
            for name in ("ht", "h1", "h2") if f"grid_{name}" in m and f"grid_{name}_baseline" in m]
   if grids:
     parts.append("grid " + ", ".join(grids))
-  samples = f" on {int(m['num_samples'])} held-out samples" if "num_samples" in m else ""
+  samples = f" on {int(m['num_samples'])} samples" if "num_samples" in m else ""
   return f"held-out PSNR{samples}: " + " | ".join(parts)
 
 
