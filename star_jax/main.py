@@ -41,9 +41,11 @@ FLAGS = flags.FLAGS
 LOG_FILE = "train.log"
 HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "--helpfull", "--helpxml", "-?")
 # INFO records shown on the console, by the source file's path: the run's own lines and
-# clu's progress reports; the rest (orbax, jax's backend probing, clu's parameter table)
-# only go to the log file.
-_CONSOLE_INFO_SOURCES = ("/star_jax/", "/clu/periodic_actions", "/clu/metric_writers")
+# clu's progress reports (rate/ETA, logged scalars); the rest (orbax, jax's backend probing,
+# clu's parameter table, the hyperparameter dump) only go to the log file.
+_CONSOLE_INFO_SOURCES = ("/star_jax/", "/clu/periodic_actions", "/clu/platform",
+                         "/clu/metric_writers")
+_FILE_ONLY_MESSAGES = ("[Hyperparameters]",)
 _CHECKPOINT_SOURCE = "/orbax/"
 # WARNING records that are noise on a machine without an accelerator.
 _QUIET_WARNINGS = ("Unable to initialize backend", "An NVIDIA GPU may be present")
@@ -60,6 +62,8 @@ class ConsoleFilter(logging.Filter):
     path = record.pathname.replace(os.sep, "/")
     if record.levelno >= logging.WARNING:
       return not any(text in str(record.msg) for text in _QUIET_WARNINGS)
+    if str(record.msg).startswith(_FILE_ONLY_MESSAGES):
+      return False
     return any(source in path for source in self._sources)
 
 
