@@ -136,4 +136,4 @@ def test_residual_bicubic_adds_the_baselines_to_every_output(variant):
     stages = zip(out_plain[name], out_residual[name]) if kwargs else [
         (out_plain[name], out_residual[name])]
     for p, r in stages:
-      np.testing.assert_allclose(r - p, base[name], atol=1e-5, err_msg=name)
+      np.testing.assert_allclose(r - p, base[name], atol=1e-3, err_msg=name)  # outputs ~1e2

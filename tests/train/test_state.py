@@ -72,7 +72,7 @@ def test_checkerboard_free_kernel_gives_constant_output_for_constant_input(kerne
   output (away from the borders), which the release's Kaiming draw does not."""
   padding = 1 if kernel_size == 4 else 2
   layer = ConvTranspose2d(3, kernel_size, stride, padding)
-  x = jnp.ones((1, 6, 6, 2))
+  x = jnp.ones((1, 12, 12, 2))
   kernel = checkerboard_free_kernel(jax.random.key(0), kernel_size, stride, 3, 2)
   variables = {"params": {"kernel": kernel, "bias": jnp.zeros(3)}}
   inner = layer.apply(variables, x)[:, kernel_size:-kernel_size, kernel_size:-kernel_size]
