@@ -27,12 +27,14 @@ parity: install
 	  $(PY) -m star_jax.convert verify $$d/model.pth.gz $$d/io.npz; \
 	done
 
-# Trains a narrow STARnet on the embedded dataset (generated on first use), evaluates it
-# against bicubic + frame averaging, then enhances a clip of the dataset and writes a strip.
+# Trains a narrow STARnet on the embedded dataset (generated on first use), evaluates every
+# output against its baseline, then enhances a clip of the dataset and writes a strip.
+# Idempotent: a second run resumes the finished training (re-reporting its metrics) and
+# replaces the showcase files.
 demo: install
 	$(PY) -m star_jax.main --config=configs/demo.py --workdir=workdir/demo
 	$(PY) -m star_jax.infer.showcase --weights workdir/demo/model --data-dir workdir/demo_data \
-	  --output workdir/showcase
+	  --output workdir/showcase --overwrite
 
 test: install
 	$(VENV)/bin/pytest tests -q -p no:cacheprovider --durations=15

@@ -5,38 +5,109 @@ A workdir that already holds checkpoints is resumed exactly (parameters and data
 Multi-host: set JAX_COORDINATOR_ADDRESS, JAX_NUM_PROCESSES and JAX_PROCESS_ID (or run
 where jax.distributed auto-detects the cluster, e.g. Cloud TPU / SLURM) and pass
 ``--distributed``.
+
+The console shows the run's own lines (config, progress, evaluations, checkpoints) and
+warnings; every log record (third-party INFO lines, the parameter table) also goes to
+``<workdir>/train.log``. ``--verbose`` shows everything on the console too.
 """
 
 import logging
 import os
+import pathlib
 import sys
 
-from absl import app, flags
-import jax
-from ml_collections import config_flags
+# TensorFlow (imported by tfds and clu, used only for reading data) prints C++ INFO lines
+# at import, among them a oneDNN notice that TF_CPP_MIN_LOG_LEVEL does not silence; oneDNN
+# only affects TensorFlow's own ops, none of which compute the model. Explicit settings win.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
+import jax  # pylint: disable=g-import-not-at-top
+from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
                                 lock_config=True)
 flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard logs and the summary go.")
 flags.DEFINE_bool("distributed", None, "Call jax.distributed.initialize() (default: when "
                   "JAX_COORDINATOR_ADDRESS is set).")
-flags.DEFINE_bool("checkpoint_logs", False, "Show orbax's INFO lines (hidden by default: "
-                  "it writes dozens per checkpoint, which buries the training log).")
+flags.DEFINE_bool("checkpoint_logs", False, "Also show orbax's INFO lines on the console "
+                  "(dozens per checkpoint; always in <workdir>/train.log).")
+flags.DEFINE_bool("verbose", False, "Show every log record on the console, not only the "
+                  "run's own lines and warnings (all are in <workdir>/train.log).")
 flags.mark_flags_as_required(["config", "workdir"])
 FLAGS = flags.FLAGS
+LOG_FILE = "train.log"
+HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "--helpfull", "--helpxml", "-?")
+# INFO records shown on the console, by the source file's path: the run's own lines and
+# clu's progress reports (rate/ETA, logged scalars); the rest (orbax, jax's backend probing,
+# clu's parameter table, the hyperparameter dump) only go to the log file.
+_CONSOLE_INFO_SOURCES = ("/star_jax/", "/clu/periodic_actions", "/clu/platform",
+                         "/clu/metric_writers")
+_FILE_ONLY_MESSAGES = ("[Hyperparameters]",)
+_CHECKPOINT_SOURCE = "/orbax/"
+# WARNING records that are noise on a machine without an accelerator.
+_QUIET_WARNINGS = ("Unable to initialize backend", "An NVIDIA GPU may be present")
 
 
-class _HideCheckpointInfo(logging.Filter):
-  """Drops orbax's INFO records; its warnings and errors still show."""
+class ConsoleFilter(logging.Filter):
+  """Which log records the console shows (the log file gets all of them)."""
+
+  def __init__(self, checkpoint_logs: bool):
+    super().__init__()
+    self._sources = _CONSOLE_INFO_SOURCES + ((_CHECKPOINT_SOURCE,) if checkpoint_logs else ())
 
   def filter(self, record: logging.LogRecord) -> bool:
-    return record.levelno >= logging.WARNING or "/orbax/" not in record.pathname
+    path = record.pathname.replace(os.sep, "/")
+    if record.levelno >= logging.WARNING:
+      return not any(text in str(record.msg) for text in _QUIET_WARNINGS)
+    if str(record.msg).startswith(_FILE_ONLY_MESSAGES):
+      return False
+    return any(source in path for source in self._sources)
+
+
+def route_logs(workdir: str, verbose: bool, checkpoint_logs: bool) -> pathlib.Path:
+  """Every record to ``<workdir>/train.log``; the console (absl's handler) filtered by
+  ``ConsoleFilter`` unless ``verbose``. Returns the log file's path."""
+  path = pathlib.Path(workdir).absolute() / LOG_FILE
+  path.parent.mkdir(parents=True, exist_ok=True)
+  handler = logging.FileHandler(path)
+  handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(filename)s:%(lineno)d "
+                                         "%(message)s"))
+  logging.getLogger().addHandler(handler)
+  if not verbose:
+    absl_logging.get_absl_handler().addFilter(ConsoleFilter(checkpoint_logs))
+  return path
+
+
+def config_summary(config) -> str:
+  """The fields that say what a run trains, on one line."""
+  m, d, o = config.model, config.data, config.optimizer
+  steps = config.total_steps or f"{config.num_epochs} epochs"
+  extras = [name for name, on in (("output over bicubic", m.residual_bicubic),) if on]
+  return (f"{m.variant} x{m.scale} (base_filter {m.base_filter}, feat {m.feat}, n_resblock "
+          f"{m.n_resblock}{''.join(', ' + e for e in extras)}), objective {config.objective}, "
+          f"data {d.dir} ({'whole frames' if not d.patch_size else f'{d.patch_size}-px patches'}"
+          f", batch {config.batch_size}), {o.name} lr {o.learning_rate:g}, {steps} steps, "
+          f"init: transposed {config.init_transposed}, kernel gain {config.init_kernel_scale:g}")
+
+
+def parse_flags(argv):
+  """absl's flag parsing, except that a help request exits 0 (absl exits 1)."""
+  try:
+    return app.parse_flags_with_usage(argv)
+  except SystemExit as exit_request:
+    if exit_request.code == 1 and any(arg in HELP_FLAGS for arg in argv[1:]):
+      sys.exit(0)
+    raise
 
 
 def main(argv):
   del argv
-  if not FLAGS.checkpoint_logs:
-    logging.getLogger("absl").addFilter(_HideCheckpointInfo())  # orbax logs through absl
+  log_file = route_logs(FLAGS.workdir, FLAGS.verbose, FLAGS.checkpoint_logs)
+  logging.info("all log lines: %s", log_file)
+  logging.info("config: %s", config_summary(FLAGS.config))
   distributed = FLAGS.distributed
   if distributed is None:
     distributed = "JAX_COORDINATOR_ADDRESS" in os.environ
@@ -53,9 +124,9 @@ def main(argv):
   except (trainer.NonFiniteLossError, ValueError, FileNotFoundError) as e:
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
-  summary = " ".join(f"{k.split('/')[-1]}={v:.4f}" for k, v in sorted(result.eval_metrics.items()))
-  print(f"done: step {result.step}, workdir {FLAGS.workdir}: {summary}", flush=True)
+  print(f"done: step {result.step}, workdir {FLAGS.workdir}", flush=True)
+  print(trainer.summary_line(result.eval_metrics), flush=True)
 
 
 if __name__ == "__main__":
-  app.run(main)
+  app.run(main, flags_parser=parse_flags)

@@ -1,7 +1,9 @@
 """``python -m star_jax.convert``: release .pth <-> star_jax checkpoints, and parity checks.
 
   to-flax   RELEASE.pth OUT_DIR      release weights -> orbax checkpoint dir + model_config.json
-  to-torch  CKPT_DIR OUT.pth         star_jax checkpoint -> release-format .pth (module. keys)
+  to-torch  CKPT_DIR OUT.pth         star_jax checkpoint -> release-format .pth (module. keys);
+                                     refuses a model the release cannot express
+                                     (model.residual_bicubic)
   detect    RELEASE.pth              print the detected variant, scale and widths
   verify    WEIGHTS REFERENCE.npz    eval + training forwards vs the release's outputs; a
                                      reference of another scale or FR-ness is refused first
@@ -46,6 +48,9 @@ def cmd_to_flax(args):
 
 def cmd_to_torch(args):
   cfg, variables = weights.load_checkpoint(args.checkpoint_dir)
+  if cfg.residual_bicubic:
+    raise ValueError(f"{args.checkpoint_dir} has residual_bicubic=True (outputs over bicubic), "
+                     "which the release cannot express; it is not converted")
   state_dict = mapping.variables_to_state_dict(variables)
   torch_io.save_release_state_dict(state_dict, args.out)
   print(f"{args.checkpoint_dir}: {_describe(cfg)} -> {args.out} ({len(state_dict)} keys)")

@@ -41,8 +41,9 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--data-dir", required=True, type=pathlib.Path,
                       help="root of the test set (for demo: where it is generated)")
   parser.add_argument("--output-dir", type=pathlib.Path, default=None,
-                      help="where metrics.csv and summary.json go (default: "
-                           "evaluation/<dataset>)")
+                      help="where metrics.csv and summary.json go (default: beside the "
+                           "weights: CKPT_DIR/evaluation/<dataset> for a checkpoint "
+                           "directory, NAME.evaluation/<dataset> next to a NAME.pth file)")
   parser.add_argument("--tasks", default="st,s,t",
                       help="comma-separated: st (ht), s (h1/h2), t (l with HR inputs)")
   parser.add_argument("--save-frames", action="store_true",
@@ -63,6 +64,15 @@ def build_parser() -> argparse.ArgumentParser:
   return parser
 
 
+def default_output_dir(weights: pathlib.Path, dataset: str) -> pathlib.Path:
+  """Where results go without --output-dir: inside a checkpoint directory
+  (``CKPT/evaluation/<dataset>``) or beside a weights file (``NAME.evaluation/<dataset>``
+  for ``NAME.pth``/``NAME.pth.gz``), never the current folder."""
+  if weights.is_dir():
+    return weights / "evaluation" / dataset
+  return weights.parent / f"{weights.name.split('.')[0]}.evaluation" / dataset
+
+
 def run(args: argparse.Namespace) -> str:
   tasks = parse_tasks(args.tasks)
   triplets = list_triplets(args.dataset, args.data_dir, progress=not args.no_progress)
@@ -70,7 +80,7 @@ def run(args: argparse.Namespace) -> str:
     if args.limit < 1:
       raise UserInputError(f"--limit must be at least 1, got {args.limit}")
     triplets = triplets[:args.limit]
-  output_dir = args.output_dir or pathlib.Path("evaluation") / args.dataset
+  output_dir = args.output_dir or default_output_dir(args.weights, args.dataset)
   output_dir.mkdir(parents=True, exist_ok=True)
   engine = load_engine(args.weights, scale=args.scale, dtype=args.dtype,
                        flow_backend=args.flow_backend, batch_size=args.batch_size,

@@ -84,3 +84,54 @@ def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
   ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)
               / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2)))
   return float(ssim_map.mean())
+
+
+def grid_energy_ratio(predictions: np.ndarray, targets: np.ndarray, period: int) -> float:
+  """Checkerboard measure of super-resolved frames: the error's spectral energy at the
+  upsampling grid relative to the ground truth's energy there.
+
+  ``predictions``, ``targets``: uint8 RGB frames, (H, W, 3) or (N, H, W, 3), H and W
+  multiples of ``period`` (the model's scale: a strided transposed convolution repeats its
+  pattern every ``period`` output pixels). Each frame and channel is multiplied by a 2-D
+  periodic Hann window (so the frame borders do not leak energy along the frequency axes)
+  and transformed by a 2-D DFT; ``E_x`` is x's energy within one bin of the frequencies
+  (i H / period, j W / period), i, j in 0..period-1 except the mean (0, 0), summed over
+  frames and channels, and
+
+      ratio = E_(prediction - target) / E_target.
+
+  Those frequencies are multiples of the LR sampling rate, where an interpolation of the LR
+  frame (bicubic included) puts almost no energy, so plain bicubic scores about 1 (the
+  error there is the target's own content); a periodic checkerboard adds error energy
+  exactly there and scores above 1. Raises ValueError for mismatched shapes, non-uint8
+  frames, period < 2, sides not divisible by ``period`` or flat targets.
+  """
+  predictions, targets = np.asarray(predictions), np.asarray(targets)
+  if predictions.shape != targets.shape:
+    raise ValueError(f"frames differ in shape: {predictions.shape} vs {targets.shape}")
+  if predictions.ndim not in (3, 4) or predictions.shape[-1] != 3:
+    raise ValueError(f"expected (H, W, 3) or (N, H, W, 3) RGB frames, got {predictions.shape}")
+  if predictions.dtype != np.uint8 or targets.dtype != np.uint8:
+    raise ValueError(f"expected uint8 frames, got {predictions.dtype} and {targets.dtype}")
+  height, width = predictions.shape[-3:-1]
+  if period < 2 or height % period or width % period:
+    raise ValueError(f"period must be >= 2 and divide the frame size {width}x{height}, "
+                     f"got {period}")
+  hann = lambda n: 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(n) / n)
+  window = (hann(height)[:, None] * hann(width)[None, :])[..., None]
+  target = targets.astype(np.float64)
+  error = predictions.astype(np.float64) - target
+  near = lambda n, step: np.unique(
+      (np.arange(period)[:, None] * step + np.arange(-1, 2)[None, :]).reshape(-1) % n)
+  rows, cols = near(height, height // period), near(width, width // period)
+  dc_rows, dc_cols = np.array([height - 1, 0, 1]), np.array([width - 1, 0, 1])
+
+  def grid_energy(x):
+    spectrum = np.abs(np.fft.fft2(x * window, axes=(-3, -2))) ** 2  # (..., H, W, 3)
+    total = spectrum[..., rows[:, None], cols[None, :], :].sum()
+    return float(total - spectrum[..., dc_rows[:, None], dc_cols[None, :], :].sum())
+
+  target_energy = grid_energy(target)
+  if target_energy == 0:
+    raise ValueError("the target frames have no energy at the grid frequencies (flat frames)")
+  return grid_energy(error) / target_energy

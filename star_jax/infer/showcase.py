@@ -14,11 +14,14 @@ dataset, generated with its defaults if the folder is missing or empty), and wri
   the odd frames 1, 3, 5, whose ground truth exists;
 * ``output_st.mp4``: the model's space-time output (``scale x`` size, 2x frame rate,
   7 frames), made by the same engine and frame schedule as ``python -m star_jax.infer``;
-* ``strip.png``: one row per in-between time, columns input (the earlier neighbouring LR
-  frame, nearest-neighbour upscaled), bicubic (the training demo's baseline: the two
-  neighbouring LR frames averaged, bicubic upscaled), ours, and ground truth;
+* ``strip.png``: one row per output time 0..6, columns input (the LR frame at that time,
+  or the earlier neighbouring one at an in-between time, nearest-neighbour upscaled),
+  bicubic (each output's own baseline, as in the training summary: plain bicubic of the
+  LR frame at the input times, the two neighbouring LR frames averaged and bicubic
+  upscaled at the in-between times), ours, and ground truth;
 
-and prints the PSNR of bicubic and ours for each row.
+and prints the PSNR of the baseline and ours for each row, their means for the input and the
+in-between times, and the checkerboard measure (``grid_energy_ratio``) of both.
 
 The model is fed the exact LR frames, not a decode of ``input_lr.mp4``: the video codec's
 (small) loss would otherwise be part of the measured PSNR.
@@ -38,7 +41,7 @@ from PIL import Image, ImageDraw, ImageFont
 from star_jax.data import demo as demo_data
 from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
-from star_jax.evaluate.metrics import psnr
+from star_jax.evaluate.metrics import grid_energy_ratio, psnr
 from star_jax.flow import BACKENDS
 from star_jax.infer import atomic_output, schedule, timeline
 from star_jax.infer.engine import PairEngine
@@ -59,17 +62,33 @@ COLUMNS = ("input", "bicubic", "ours", "ground truth")
 # row of tiles, and a gutter between tiles and around the strip.
 LABEL_HEIGHT = 16
 GUTTER = 4
+FONT_SIZE = 12  # PIL's built-in TrueType font; its bitmap font and size 11 run words together
 _BACKGROUND = (255, 255, 255)
 _TEXT = (0, 0, 0)
 
 
 @dataclasses.dataclass
 class StripRow:
-  """One in-between time: its HR frame index and the four tiles in COLUMNS order."""
+  """One output time: its HR frame index, the four tiles in COLUMNS order, and the PSNRs
+  (dB) of the baseline tile and ours against the ground truth."""
   time: int
   tiles: Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]
   psnr_bicubic: float
   psnr_ours: float
+
+  @property
+  def in_between(self) -> bool:
+    return self.time % 2 == 1
+
+  @property
+  def baseline(self) -> str:
+    return "bicubic + average" if self.in_between else "bicubic"
+
+  def caption(self, last_time: int) -> str:
+    where = (f"between input frames {self.time // 2} and {self.time // 2 + 1}"
+             if self.in_between else f"input frame {self.time // 2}")
+    return (f"time {self.time} of 0..{last_time} ({where}): {self.baseline} "
+            f"{self.psnr_bicubic:.2f} dB, ours {self.psnr_ours:.2f} dB")
 
 
 def strip_size(tile_width: int, tile_height: int, rows: int) -> Tuple[int, int]:
@@ -92,17 +111,14 @@ def compose_strip(rows: Sequence[StripRow], num_input_frames: int) -> Image.Imag
   tile_height, tile_width = rows[0].tiles[0].shape[:2]
   strip = Image.new("RGB", strip_size(tile_width, tile_height, len(rows)), _BACKGROUND)
   draw = ImageDraw.Draw(strip)
-  font = ImageFont.load_default()
+  font = ImageFont.load_default(size=FONT_SIZE)
   for column, label in enumerate(COLUMNS):
     left, _ = tile_origin(0, column, tile_width, tile_height)
     draw.text((left, 2), label, fill=_TEXT, font=font)
   last_time = 2 * (num_input_frames - 1)
   for index, row in enumerate(rows):
     left, top = tile_origin(index, 0, tile_width, tile_height)
-    caption = (f"time {row.time} of 0..{last_time} (between input frames {row.time // 2} and "
-               f"{row.time // 2 + 1}): bicubic {row.psnr_bicubic:.2f} dB, "
-               f"ours {row.psnr_ours:.2f} dB")
-    draw.text((left, top - LABEL_HEIGHT + 2), caption, fill=_TEXT, font=font)
+    draw.text((left, top - LABEL_HEIGHT + 2), row.caption(last_time), fill=_TEXT, font=font)
     for column, tile in enumerate(row.tiles):
       strip.paste(Image.fromarray(tile), tile_origin(index, column, tile_width, tile_height))
   return strip
@@ -189,8 +205,19 @@ class ShowcaseOptions:
   progress: bool = True
 
 
-def run_showcase(options: ShowcaseOptions) -> List[StripRow]:
-  """Writes the three showcase files into ``options.output``; returns the strip's rows.
+@dataclasses.dataclass
+class ShowcaseResult:
+  """The strip's rows, and the checkerboard measure (``grid_energy_ratio`` at the model's
+  scale, over all rows) of the baseline column and of ours."""
+  rows: List[StripRow]
+  scale: int
+  grid_bicubic: float
+  grid_ours: float
+
+
+def run_showcase(options: ShowcaseOptions) -> ShowcaseResult:
+  """Writes the three showcase files into ``options.output``; returns the strip's rows and
+  the checkerboard measure.
 
   Raises ``UserInputError`` (one line, naming the input) for a bad path, clip index or
   checkpoint; nothing is written under a final name unless it is complete.
@@ -239,13 +266,17 @@ def run_showcase(options: ShowcaseOptions) -> List[StripRow]:
   write_video(output_path, outputs, output_times, options.overwrite)
 
   rows = []
-  for time in range(1, len(hr), 2):  # the in-between times: output frame index == HR time
-    before, after = lr[time - 1], lr[time + 1]
+  for time in range(len(hr)):  # output frame index == HR time
+    before = lr[time - time % 2]
+    after = lr[time + 1] if time % 2 else before  # averaging a frame with itself: bicubic
     bicubic = bicubic_average(before, after, scale)
     rows.append(StripRow(time, (nearest_upscale(before, scale), bicubic, outputs[time], hr[time]),
                          psnr(bicubic, hr[time]), psnr(outputs[time], hr[time])))
   write_png(strip_path, compose_strip(rows, len(inputs)), options.overwrite)
-  return rows
+  truth = np.stack([row.tiles[3] for row in rows])
+  grid = [grid_energy_ratio(np.stack([row.tiles[column] for row in rows]), truth, scale)
+          for column in (1, 2)]  # HR frames are mod-cropped to the scale
+  return ShowcaseResult(rows, scale, *grid)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -280,17 +311,22 @@ def main(argv: Optional[List[str]] = None) -> int:
   options = ShowcaseOptions(weights=args.weights, data_dir=args.data_dir, output=args.output,
                             clip=args.clip, flow_backend=args.flow_backend,
                             overwrite=args.overwrite, progress=not args.no_progress)
-  rows, code = call_reporting_errors(lambda: run_showcase(options), "showcase failed")
+  result, code = call_reporting_errors(lambda: run_showcase(options), "showcase failed")
   if code is not None:
     return code
-  print("PSNR at the in-between times (dB):")
+  rows = result.rows
+  print("PSNR against the ground truth (dB), each output next to its baseline:")
   for row in rows:
-    print(f"  time {row.time}: bicubic {row.psnr_bicubic:6.2f}  ours {row.psnr_ours:6.2f}  "
-          f"({row.psnr_ours - row.psnr_bicubic:+.2f})")
-  mean_bicubic = float(np.mean([row.psnr_bicubic for row in rows]))
-  mean_ours = float(np.mean([row.psnr_ours for row in rows]))
-  print(f"  mean  : bicubic {mean_bicubic:6.2f}  ours {mean_ours:6.2f}  "
-        f"({mean_ours - mean_bicubic:+.2f})")
+    print(f"  time {row.time}: {row.baseline:>17} {row.psnr_bicubic:6.2f}  ours "
+          f"{row.psnr_ours:6.2f}  ({row.psnr_ours - row.psnr_bicubic:+.2f})")
+  for label, group in (("input times", [r for r in rows if not r.in_between]),
+                       ("in-between times", [r for r in rows if r.in_between])):
+    base = float(np.mean([row.psnr_bicubic for row in group]))
+    ours = float(np.mean([row.psnr_ours for row in group]))
+    print(f"  mean over the {label}: {group[0].baseline} {base:6.2f}  ours {ours:6.2f}  "
+          f"({ours - base:+.2f})")
+  print(f"  checkerboard measure (grid_energy_ratio, period {result.scale}, all 7 times; "
+        f"~1 = as bicubic): baseline {result.grid_bicubic:.2f}  ours {result.grid_ours:.2f}")
   for name in (INPUT_VIDEO, OUTPUT_VIDEO, STRIP_IMAGE):
     print(f"wrote {args.output / name}")
   return 0

@@ -5,6 +5,9 @@ Version differences, all from the release:
   V2, V4: HR refinement of Ht by ``t_net_hr`` on [H1, H2, upsample(M)].
   V3, V4: LR refinement of L by ``t_net_lr`` on [L1, L2, M].
   V2-V4: ``motion_down`` (2 residual blocks) takes H1/H2 to LR.
+
+Not in the release (opt-in, default off): ``residual_bicubic`` adds an interpolation of the
+inputs to every output (see ``STARCore``), so the network predicts only the correction.
 """
 
 import functools
@@ -14,7 +17,7 @@ import flax.linen as nn
 import jax.numpy as jnp
 
 from star_jax.model.blocks import ConvBlock, DeconvBlock, ResidualStack, projection_ksp
-from star_jax.model.layers import leaky_relu, upsample_bilinear_align_corners
+from star_jax.model.layers import bicubic_upscale, leaky_relu, upsample_bilinear_align_corners
 from star_jax.model.pyramid import PyramidModule
 from star_jax.model.rbpn import RBPN
 from star_jax.model.remat import subnet
@@ -38,6 +41,12 @@ class STARCore(nn.Module):
   normalised units) of float32. ``remat`` ('none', 'blocks', 'full'): what the
   backward pass recomputes instead of storing (``star_jax.model.remat``); it changes no
   parameter path and no value beyond float rounding.
+
+  ``residual_bicubic`` (not in the release; ``convert to-torch`` refuses such a model):
+  every output, both stages, is its reconstruction plus an interpolation of the inputs --
+  ``h1 += bicubic(im1)``, ``h2 += bicubic(im2)``, ``ht += (bicubic(im1) + bicubic(im2)) / 2``,
+  ``l += (im1 + im2) / 2`` -- i.e. the network learns the residual over the baselines the
+  demo reports (``bicubic_upscale``). Same parameters as without it.
   """
 
   version: int = 4
@@ -45,6 +54,7 @@ class STARCore(nn.Module):
   base_filter: int = 256
   feat: int = 64
   n_resblock: int = 5
+  residual_bicubic: bool = False
   dtype: Dtype = jnp.float32
   param_dtype: Dtype = jnp.float32
   remat: str = "none"
@@ -121,6 +131,11 @@ class STARCore(nn.Module):
     stage2 = (self.reconstruction_h(ht), self.reconstruction_h(h1), self.reconstruction_h(h2),
               self.reconstruction_l(lt))
 
+    if self.residual_bicubic:
+      up1, up2 = bicubic_upscale(im1, self.scale), bicubic_upscale(im2, self.scale)
+      base = ((up1 + up2) / 2, up1, up2, (im1 + im2) / 2)
+      stage1 = tuple(out + b.astype(out.dtype) for out, b in zip(stage1, base))
+      stage2 = tuple(out + b.astype(out.dtype) for out, b in zip(stage2, base))
     if train:
       return {name: (s1, s2) for name, s1, s2 in zip(OUTPUT_NAMES, stage1, stage2)}
     return dict(zip(OUTPUT_NAMES, stage2))

@@ -63,11 +63,13 @@ def default_model_config() -> ml_collections.ConfigDict:
   statistics, flows, output images and losses stay float32). Measured bfloat16 vs
   float32 differences are in ``benchmarks/RESULTS.md`` and the README.
   ``remat``: 'none' | 'blocks' | 'full' (``star_jax.model.remat``).
+  ``residual_bicubic`` (default False = the release) is the opt-in output over bicubic of
+  ``STARCore``; the release cannot express it, so ``convert to-torch`` refuses it.
   """
   return ml_collections.ConfigDict(dict(
       variant="V4_REF", scale=4, base_filter=256, feat=64, n_resblock=5,
       dtype="float32", param_dtype="float32", remat="none", skip_refinement=False,
-      flow_noise_std=0.0))
+      flow_noise_std=0.0, residual_bicubic=False))
 
 
 def sample_inputs():
@@ -100,7 +102,8 @@ def build_model(cfg: Mapping[str, Any]) -> nn.Module:
   dtype, param_dtype = jnp.dtype(full.dtype), jnp.dtype(full.param_dtype)
   remat = check_remat(full.remat)
   core = STARCore(version=version, scale=int(full.scale), base_filter=int(full.base_filter),
-                  feat=int(full.feat), n_resblock=int(full.n_resblock), dtype=dtype,
+                  feat=int(full.feat), n_resblock=int(full.n_resblock),
+                  residual_bicubic=bool(full.residual_bicubic), dtype=dtype,
                   param_dtype=param_dtype, remat=remat)
   if not refine:
     return core

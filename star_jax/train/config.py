@@ -57,6 +57,7 @@ def base_config() -> ml_collections.ConfigDict:
   c.init_from = ml_collections.FieldReference(None, field_type=str)  # .pth or our checkpoint
   c.init_kernel_scale = 1.0            # gain on the release's Kaiming init (fresh runs only)
   c.init_kernel_gains = ()             # ((regex on the '/'-joined kernel path, gain), ...)
+  c.init_transposed = "kaiming"        # or 'icnr': transposed convs start checkerboard-free
 
   c.mesh_shape = (-1, 1)               # ('data', 'model')
   # FSDP-style parameter sharding: (regex on the '/'-joined param path, PartitionSpec

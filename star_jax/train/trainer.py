@@ -24,6 +24,7 @@ from star_jax.data import demo as demo_data
 from star_jax.data import pipeline, vimeo
 from star_jax.evaluate import metrics as frame_metrics
 from star_jax.model import build_model, sample_inputs
+from star_jax.model.layers import bicubic_upscale
 from star_jax.train import checkpoints, compiled_stats, objectives, profiling, sharding
 from star_jax.train import step as step_lib
 from star_jax.train import throughput
@@ -96,7 +97,8 @@ def initial_state(config, model, tx, shardings) -> TrainState:
   if not config.init_from:
     init = functools.partial(create_state, model, tx, sample_inputs=sample_inputs(),
                              init_kernel_scale=config.init_kernel_scale,
-                             init_kernel_gains=config.init_kernel_gains)
+                             init_kernel_gains=config.init_kernel_gains,
+                             init_transposed=config.init_transposed)
     return jax.jit(init, out_shardings=shardings)(jax.random.key(config.seed))
   model_cfg, variables = load_weights(config.init_from)
   mismatched = {k: (model_cfg[k], config.model[k])
@@ -145,12 +147,21 @@ def _untimed(meter: throughput.ThroughputMeter, state):
     meter.exclude(time.perf_counter() - start)
 
 
+# What each output is compared with in the eval metrics (``eval/psnr_<name>_baseline``).
+BASELINES = {"h1": "bicubic", "h2": "bicubic", "ht": "bicubic + frame average",
+             "l": "LR average"}
+
+
 def _evaluate(config, model, state, mesh, eval_fn, writer, step: int) -> Dict[str, float]:
-  """PSNR of every output, SSIM of ht, and the bicubic+average baseline over the eval split."""
+  """Held-out metrics over the eval split: PSNR of every output and of its baseline
+  (``BASELINES``), SSIM of ht, and the checkerboard measure
+  (``frame_metrics.grid_energy_ratio``, period = the scale) of the HR outputs and of their
+  baselines."""
   ds = pipeline.make_dataset(_pipeline_config(config, config.data.eval_split, False,
                                               config.eval_batch_size))
   psnr_sums: Dict[str, float] = {}
-  ssim_sum, baseline_sum, count = 0.0, 0.0, 0
+  frames: Dict[str, list] = {}
+  ssim_sum, count = 0.0, 0
   for batch_index, local in enumerate(ds):
     if config.eval_num_batches and batch_index >= config.eval_num_batches:
       break
@@ -162,10 +173,13 @@ def _evaluate(config, model, state, mesh, eval_fn, writer, step: int) -> Dict[st
              for k, v in local.items()}
     valid_per_process = multihost_utils.process_allgather(np.array([valid])).reshape(-1)
     real = np.concatenate([np.arange(local_size) < v for v in valid_per_process])
-    psnr, images, baseline = jax.device_get(eval_fn(state, sharding.global_batch(local, mesh)))
+    psnr, images = jax.device_get(eval_fn(state, sharding.global_batch(local, mesh)))
     for name, values in psnr.items():
       psnr_sums[name] = psnr_sums.get(name, 0.0) + float(values[real].sum())
-    baseline_sum += float(baseline[real].sum())
+    for name in ("ht", "h1", "h2"):
+      for key in (name, f"{name}_target", f"{name}_baseline"):
+        if key in images:
+          frames.setdefault(key, []).append(np.asarray(images[key])[real])
     if "ht" in images:
       ssim_sum += sum(frame_metrics.ssim(images["ht"][i], images["ht_target"][i])
                       for i in np.flatnonzero(real))
@@ -179,25 +193,65 @@ def _evaluate(config, model, state, mesh, eval_fn, writer, step: int) -> Dict[st
   result = {f"eval/psnr_{k}": v / count for k, v in psnr_sums.items()}
   if "ht" in psnr_sums:
     result["eval/ssim_ht"] = ssim_sum / count
-    result["eval/psnr_ht_baseline_bicubic_average"] = baseline_sum / count
+  period = int(config.model.scale)
+  for name in ("ht", "h1", "h2"):
+    if f"{name}_target" not in frames:
+      continue
+    target = np.concatenate(frames[f"{name}_target"])
+    for key, suffix in ((name, ""), (f"{name}_baseline", "_baseline")):
+      if key in frames and target.shape[1] % period == 0 and target.shape[2] % period == 0:
+        result[f"eval/grid_{name}{suffix}"] = frame_metrics.grid_energy_ratio(
+            np.concatenate(frames[key]), target, period)
   result["eval/num_samples"] = count
   writer.write_scalars(step, result)
   return result
 
 
+def summary_line(eval_metrics: Dict[str, float]) -> str:
+  """The held-out metrics as one line: each output's PSNR next to its baseline's, then SSIM
+  and the checkerboard measure (ours vs baseline; ~1 = no grid beyond bicubic's)."""
+  m = {k.split("/")[-1]: v for k, v in eval_metrics.items()}
+  parts = []
+  for name in ("h1", "h2", "ht", "l"):
+    if f"psnr_{name}" not in m:
+      continue
+    part = f"{name} {m[f'psnr_{name}']:.2f} dB"
+    if f"psnr_{name}_baseline" in m:
+      base = m[f"psnr_{name}_baseline"]
+      part += f" ({BASELINES[name]} {base:.2f}, {m[f'psnr_{name}'] - base:+.2f})"
+    parts.append(part)
+  if "ssim_ht" in m:
+    parts.append(f"ssim_ht {m['ssim_ht']:.4f}")
+  grids = [f"{name} {m[f'grid_{name}']:.2f} (baseline {m[f'grid_{name}_baseline']:.2f})"
+           for name in ("ht", "h1", "h2") if f"grid_{name}" in m and f"grid_{name}_baseline" in m]
+  if grids:
+    parts.append("grid " + ", ".join(grids))
+  samples = f" on {int(m['num_samples'])} samples" if "num_samples" in m else ""
+  return f"held-out PSNR{samples}: " + " | ".join(parts)
+
+
 def _eval_step_with_baseline(state, batch, *, model, scale: int):
+  """``step_lib.eval_step`` plus each output's baseline (``BASELINES``): its per-sample
+  PSNR (under '<name>_baseline') and 8-bit frames (images '<name>_baseline')."""
   psnr, images = step_lib.eval_step(state, batch, model=model)
-  # Baseline for the in-between frame: bicubic upscaling of both LR inputs, averaged.
-  b, h, w, c = batch["im1"].shape
-  to_hr = lambda x, method: jax.image.resize(x, (b, h * scale, w * scale, c), method)
-  baseline = jnp.zeros((b,), jnp.float32)
-  if "hr_t" in batch:
-    average = step_lib.to_uint8_range(
-        (to_hr(batch["im1"], "cubic") + to_hr(batch["im2"], "cubic")) / 2)
-    mse = jnp.mean(jnp.square(average - step_lib.to_uint8_range(batch["hr_t"])), axis=(1, 2, 3))
-    baseline = 10.0 * jnp.log10(255.0 ** 2 / jnp.maximum(mse, 1e-10))
-    images["lr_input"] = step_lib.to_uint8_range(to_hr(batch["im1"], "nearest")).astype(jnp.uint8)
-  return psnr, images, baseline
+  up1, up2 = bicubic_upscale(batch["im1"], scale), bicubic_upscale(batch["im2"], scale)
+  predictions = {"h1": up1, "h2": up2, "ht": (up1 + up2) / 2,
+                 "l": (batch["im1"] + batch["im2"]) / 2}
+  for name, prediction in predictions.items():
+    target_key = objectives.TARGET_KEYS[name]
+    if name not in psnr or batch[target_key].shape != prediction.shape:
+      continue
+    baseline = step_lib.to_uint8_range(prediction)
+    mse = jnp.mean(jnp.square(baseline - step_lib.to_uint8_range(batch[target_key])),
+                   axis=(1, 2, 3))
+    psnr[f"{name}_baseline"] = 10.0 * jnp.log10(255.0 ** 2 / jnp.maximum(mse, 1e-10))
+    if name != "l":
+      images[f"{name}_baseline"] = baseline.astype(jnp.uint8)
+  if "ht" in images:
+    b, h, w, c = batch["im1"].shape
+    images["lr_input"] = step_lib.to_uint8_range(jax.image.resize(
+        batch["im1"], (b, h * scale, w * scale, c), "nearest")).astype(jnp.uint8)
+  return psnr, images
 
 
 def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:

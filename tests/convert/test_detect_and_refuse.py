@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from star_jax.convert import (CheckpointMismatchError, abstract_variables, detect_model_config,
-                              release_to_variables, torch_io, variables_to_state_dict)
+                              release_to_variables, save_checkpoint, torch_io,
+                              variables_to_state_dict)
 from star_jax.convert import __main__ as convert_cli
 from star_jax.model import VARIANTS, default_model_config
 
@@ -84,3 +85,17 @@ def test_cli_refusal_is_one_clear_error(tmp_path, capsys):
   (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
   assert convert_cli.main(["detect", str(tmp_path / "junk.pth")]) == 2
   assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
+
+
+def test_to_torch_refuses_a_residual_bicubic_model(tmp_path, capsys):
+  """The release has no output-over-bicubic: exporting it would silently change outputs."""
+  cfg = default_model_config()
+  cfg.update(variant="V4", base_filter=8, feat=4, n_resblock=1, residual_bicubic=True)
+  variables = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype),
+                                     abstract_variables(cfg))
+  save_checkpoint(tmp_path / "ckpt", cfg, variables)
+  out = tmp_path / "out.pth"
+  assert convert_cli.main(["to-torch", str(tmp_path / "ckpt"), str(out)]) == 2
+  error = capsys.readouterr().err
+  assert error.count("\n") == 1 and "residual_bicubic=True" in error
+  assert not out.exists()

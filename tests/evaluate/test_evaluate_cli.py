@@ -13,6 +13,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from star_jax import flow as flow_lib
 from star_jax.convert import load_weights
+from star_jax.evaluate import __main__ as evaluate_cli
 from star_jax.evaluate.__main__ import main
 from star_jax.model import build_model
 
@@ -122,3 +123,11 @@ def test_sixteen_bit_ground_truth_scores_as_its_eight_bit_twin(tmp_path, capsys,
                "--no-progress"]) == 0, capsys.readouterr().err
   psnr = {row["sample"]: float(row["psnr"]) for row in csv.DictReader((out / "metrics.csv").open())}
   assert psnr["2"] == psnr["1"] and 5 < psnr["1"] < 60
+
+
+def test_default_output_dir_is_beside_the_weights(tmp_path):
+  checkpoint = tmp_path / "ckpt"
+  checkpoint.mkdir()
+  assert evaluate_cli.default_output_dir(checkpoint, "demo") == checkpoint / "evaluation" / "demo"
+  assert (evaluate_cli.default_output_dir(tmp_path / "STAR_4x.pth.gz", "vimeo90k")
+          == tmp_path / "STAR_4x.evaluation" / "vimeo90k")

@@ -4,6 +4,7 @@ import dm_pix
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from PIL import Image
 from skimage import data as skimage_data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
@@ -64,3 +65,38 @@ def test_bad_inputs():
     metrics.ssim(frame.astype(np.float32), frame.astype(np.float32))
   with pytest.raises(ValueError, match="smaller than"):
     metrics.ssim(frame[:8], frame[:8])
+
+
+def _photo_and_bicubic(scale):
+  photo = skimage_data.astronaut()[::2, ::2][:128, :160]  # (128, 160, 3), natural content
+  small = np.asarray(Image.fromarray(photo).resize((160 // scale, 128 // scale), Image.BICUBIC))
+  return photo, np.asarray(Image.fromarray(small).resize((160, 128), Image.BICUBIC))
+
+
+def test_grid_energy_ratio_bicubic_near_one_checkerboard_high():
+  photo, bicubic = _photo_and_bicubic(4)
+  clean = metrics.grid_energy_ratio(bicubic, photo, 4)
+  assert 0.8 < clean < 1.2
+  # A period-4 pattern of +-6 grey levels (what an untrained transposed conv leaves).
+  pattern = np.tile(np.array([[6, -6, 6, -6], [-6, 6, -6, 6], [6, 6, -6, -6],
+                              [-6, -6, 6, 6]])[:, :, None], (32, 40, 3))
+  grid = np.clip(bicubic.astype(int) + pattern, 0, 255).astype(np.uint8)
+  assert metrics.grid_energy_ratio(grid, photo, 4) > 3 * clean
+  # Smooth (low-frequency) error of the same size leaves the ratio where bicubic has it.
+  ramp = (6 * np.sin(np.arange(160) / 20.0))[None, :, None].round().astype(int)
+  smooth = np.clip(bicubic.astype(int) + ramp, 0, 255).astype(np.uint8)
+  assert abs(metrics.grid_energy_ratio(smooth, photo, 4) - clean) < 0.2
+  batch = metrics.grid_energy_ratio(np.stack([bicubic, grid]), np.stack([photo, photo]), 4)
+  assert clean < batch < metrics.grid_energy_ratio(grid, photo, 4)
+
+
+def test_grid_energy_ratio_refuses_bad_inputs():
+  photo, bicubic = _photo_and_bicubic(4)
+  with pytest.raises(ValueError, match="divide the frame size 160x128, got 3"):
+    metrics.grid_energy_ratio(bicubic, photo, 3)
+  with pytest.raises(ValueError, match="differ in shape"):
+    metrics.grid_energy_ratio(bicubic[:64], photo, 4)
+  with pytest.raises(ValueError, match="uint8"):
+    metrics.grid_energy_ratio(bicubic.astype(np.float32), photo, 4)
+  with pytest.raises(ValueError, match="no energy"):
+    metrics.grid_energy_ratio(photo * 0, photo * 0, 4)

@@ -123,3 +123,28 @@ def test_full_width_v4_ref_forward_small_lr():
   out = jax.jit(lambda v, *a: model.apply(v, *a))(variables, *xs)
   assert out["ht"].shape == (1, 64, 80, 3) and out["l"].shape == (1, 16, 20, 3)
   assert all(bool(jnp.all(jnp.isfinite(v))) for v in out.values())
+
+
+@pytest.mark.parametrize("variant", ["V4", "V2_REF"])
+def test_residual_bicubic_adds_the_baselines_to_every_output(variant):
+  """Same parameters; the outputs differ from the plain model's by exactly the bicubic /
+  average baselines, in both training stages."""
+  xs = _inputs(1, 6, 8)
+  plain = build_model(dict(variant=variant, **NARROW))
+  residual = build_model(dict(variant=variant, residual_bicubic=True, **NARROW))
+  variables = plain.init(jax.random.key(5), *xs)
+  assert (jax.tree_util.tree_structure(residual.init(jax.random.key(5), *xs))
+          == jax.tree_util.tree_structure(variables))
+  im1, im2 = xs[0], xs[1]
+  up = lambda im: jax.image.resize(im, (1, 24, 32, 3), "cubic")
+  base = {"ht": (up(im1) + up(im2)) / 2, "h1": up(im1), "h2": up(im2), "l": (im1 + im2) / 2}
+  kwargs = dict(train=True, mutable=["batch_stats"]) if variant.endswith("_REF") else {}
+  out_plain = plain.apply(variables, *xs, **kwargs)
+  out_residual = residual.apply(variables, *xs, **kwargs)
+  if kwargs:
+    out_plain, out_residual = out_plain[0], out_residual[0]
+  for name in OUTPUT_NAMES:
+    stages = zip(out_plain[name], out_residual[name]) if kwargs else [
+        (out_plain[name], out_residual[name])]
+    for p, r in stages:
+      np.testing.assert_allclose(r - p, base[name], atol=1e-3, err_msg=name)  # outputs ~1e2

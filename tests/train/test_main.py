@@ -1,6 +1,7 @@
 """``python -m star_jax.main`` end to end: completion, exact resume after SIGKILL, a diverging
 run stopping cleanly, and two local processes under jax.distributed."""
 
+import logging
 import os
 import pathlib
 import signal
@@ -113,3 +114,20 @@ def test_compiled_step_stats_rates_mfu_and_profile(tiny_dataset, tmp_path):
     assert "samples/s" in line and "TFLOP/s" in line and "MFU" in line and "ETA" in line
   runs = list((tmp_path / "perf" / "profile" / "plugins" / "profile").iterdir())
   assert len(runs) == 1 and any(p.name.endswith(".xplane.pb") for p in runs[0].iterdir())
+
+
+def test_console_filter_keeps_the_runs_lines_and_warnings_only():
+  from star_jax.main import ConsoleFilter  # pylint: disable=g-import-not-at-top
+  def record(path, level, msg):
+    return logging.LogRecord("absl", level, path, 1, msg, None, None)
+  quiet, with_orbax = ConsoleFilter(False), ConsoleFilter(True)
+  own = record("/x/star_jax/train/trainer.py", logging.INFO, "training V4")
+  table = record("/x/clu/parameter_overview.py", logging.INFO, "| Name | Shape |")
+  hparams = record("/x/clu/metric_writers/logging_writer.py", logging.INFO, "[Hyperparameters] {}")
+  eta = record("/x/clu/platform/local.py", logging.INFO, "Setting work unit notes: ETA")
+  orbax = record("/x/orbax/checkpoint/async_checkpointer.py", logging.INFO, "saved")
+  tpu = record("/x/jax/_src/xla_bridge.py", logging.WARNING, "Unable to initialize backend 'tpu'")
+  warning = record("/x/grain/foo.py", logging.WARNING, "something is off")
+  assert [quiet.filter(r) for r in (own, table, hparams, eta, orbax, tpu, warning)] == [
+      True, False, False, True, False, False, True]
+  assert with_orbax.filter(orbax)

@@ -1,0 +1,20 @@
+"""Every command-line entry point answers ``--help`` with its usage and exit status 0
+(absl's default for ``star_jax.main`` is 1)."""
+
+import subprocess
+import sys
+
+import pytest
+
+from tests.train.conftest import REPO
+
+CLIS = ("star_jax.main", "star_jax.convert", "star_jax.flow", "star_jax.infer",
+        "star_jax.infer.showcase", "star_jax.evaluate")
+
+
+@pytest.mark.parametrize("module", CLIS)
+def test_help_exits_zero(module):
+  completed = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO,
+                             capture_output=True, text=True, timeout=300, check=False)
+  assert completed.returncode == 0, completed.stderr[-2000:]
+  assert "usage" in completed.stdout.lower() or "flags" in completed.stdout.lower()
