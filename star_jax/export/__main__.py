@@ -22,14 +22,9 @@ from typing import List, Optional
 from star_jax.flow import BACKENDS
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
 from star_jax.infer.errors import UserInputError, call_reporting_errors
+from star_jax.infer.arg_types import positive_int
 from star_jax.infer.help_format import DefaultsHelpFormatter
 from star_jax.infer.schedule import MODES
-
-
-def _positive_int(text: str) -> int:
-  if not text.isdigit() or int(text) < 1:
-    raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-  return int(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -68,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="space-time (ht), space (h1/h2) or time (l), as python -m star_jax.infer")
   run.add_argument("--time-factor", type=int, choices=(1, 2, 4), default=None,
                    help="frame-rate multiplier (default: 2, or 1 for --mode space)")
-  run.add_argument("--batch-size", type=_positive_int, default=None,
+  run.add_argument("--batch-size", type=positive_int, default=None,
                    help="pairs (or tiles) per call: a fixed-batch export's own batch, any "
                         "for a dynamic one (default: the export's batch, or 1)")
   run.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,

@@ -22,23 +22,10 @@ from star_jax.flow import BACKENDS
 from star_jax.infer.dtype_option import add_dtype_argument
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
 from star_jax.infer.errors import call_reporting_errors
+from star_jax.infer.arg_types import non_negative_int, positive_int
 from star_jax.infer.help_format import DefaultsHelpFormatter
 from star_jax.infer.runner import InferenceOptions, run_inference
 from star_jax.infer.schedule import DEFAULT_PREFETCH, MODES
-
-
-def _positive_int(text: str) -> int:
-  value = int(text)
-  if value <= 0:
-    raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-  return value
-
-
-def _non_negative_int(text: str) -> int:
-  value = int(text)
-  if value < 0:
-    raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
-  return value
 
 
 def _fraction(text: str) -> fractions.Fraction:
@@ -88,7 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
                       help="frame-rate multiplier; 4 applies the half-way step recursively "
                            "(default: 2, or 1 for --mode space)")
   add_dtype_argument(parser)
-  parser.add_argument("--tile-size", type=_positive_int, default=None,
+  parser.add_argument("--tile-size", type=positive_int, default=None,
                       help="LR tile side in pixels (default: the largest that fits the memory "
                            "budget; no tiling if the frame fits)")
   parser.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,
@@ -96,10 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--memory-budget-gb", type=float, default=None,
                       help="memory one forward may use per device (default: 60%% of the free "
                            "memory)")
-  parser.add_argument("--batch-size", type=_positive_int, default=None,
+  parser.add_argument("--batch-size", type=positive_int, default=None,
                       help="frame pairs (or tiles) per step over all devices (default: one "
                            "per local device)")
-  parser.add_argument("--prefetch", type=_non_negative_int, default=DEFAULT_PREFETCH,
+  parser.add_argument("--prefetch", type=non_negative_int, default=DEFAULT_PREFETCH,
                       help="chunks of --batch-size pairs decoded and given flows in a "
                            "background thread while the model runs (0: none)")
   parser.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
