@@ -43,8 +43,11 @@ HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "--helpfull", "--helpxml",
 # INFO records shown on the console, by the source file's path: the run's own lines and
 # clu's progress reports (rate/ETA, logged scalars); the rest (orbax, jax's backend probing,
 # clu's parameter table, the hyperparameter dump) only go to the log file.
+# Console INFO records by the file that logged them: the deepest of these path markers in a
+# record's path decides (so a clone or venv inside a folder named star_jax decides nothing).
 _CONSOLE_INFO_SOURCES = ("/star_jax/", "/clu/periodic_actions", "/clu/platform",
                          "/clu/metric_writers")
+_HIDDEN_SOURCES = ("/clu/", "/orbax/", "/site-packages/", "/dist-packages/")
 _FILE_ONLY_MESSAGES = ("[Hyperparameters]",)
 _CHECKPOINT_SOURCE = "/orbax/"
 # WARNING records that are noise on a machine without an accelerator.
@@ -57,6 +60,7 @@ class ConsoleFilter(logging.Filter):
   def __init__(self, checkpoint_logs: bool):
     super().__init__()
     self._sources = _CONSOLE_INFO_SOURCES + ((_CHECKPOINT_SOURCE,) if checkpoint_logs else ())
+    self._markers = tuple(set(_CONSOLE_INFO_SOURCES + _HIDDEN_SOURCES))
 
   def filter(self, record: logging.LogRecord) -> bool:
     path = record.pathname.replace(os.sep, "/")
@@ -64,7 +68,10 @@ class ConsoleFilter(logging.Filter):
       return not any(text in str(record.msg) for text in _QUIET_WARNINGS)
     if str(record.msg).startswith(_FILE_ONLY_MESSAGES):
       return False
-    return any(source in path for source in self._sources)
+    # The marker found last in the path (the longest at the same place) names the source.
+    found = [(path.rfind(marker), len(marker), marker) for marker in self._markers
+             if marker in path]
+    return bool(found) and max(found)[2] in self._sources
 
 
 def route_logs(workdir: str, verbose: bool, checkpoint_logs: bool) -> pathlib.Path:

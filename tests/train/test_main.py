@@ -131,3 +131,10 @@ def test_console_filter_keeps_the_runs_lines_and_warnings_only():
   assert [quiet.filter(r) for r in (own, table, hparams, eta, orbax, tpu, warning)] == [
       True, False, False, True, False, False, True]
   assert with_orbax.filter(orbax)
+  # A clone (and its venv) inside a folder named star_jax: the deepest marker decides.
+  cloned = "/tmp/star_jax/.venv/lib/python3.11/site-packages"
+  assert not quiet.filter(record(f"{cloned}/orbax/checkpoint/async_checkpointer.py",
+                                 logging.INFO, "saved"))
+  assert not quiet.filter(record(f"{cloned}/jax/_src/compiler.py", logging.INFO, "compiling"))
+  assert quiet.filter(record("/tmp/star_jax/star_jax/train/trainer.py", logging.INFO, "step 1"))
+  assert quiet.filter(record(f"{cloned}/clu/platform/local.py", logging.INFO, "ETA"))
