@@ -11,7 +11,7 @@ import optax
 
 from star_jax.model import build_model, sample_inputs
 from star_jax.train import step as step_lib
-from star_jax.train.state import create_state
+from star_jax.train.state import create_state, path_name
 from tests.model.test_remat import NARROW, SCALE, _batch
 
 # Bounds set before measurement (the test did not finish on the loaded machine in its
@@ -43,8 +43,19 @@ def test_bfloat16_train_step_is_finite_float32_and_close_to_float32():
   for name, value in metrics32.items():
     if name.startswith("loss/"):
       assert abs(float(metrics16[name]) / float(value) - 1) <= LOSS_REL_BOUND, name
-  flat32 = np.concatenate([np.ravel(g) for g in jax.tree_util.tree_leaves(grads32)])
-  flat16 = np.concatenate([np.ravel(g) for g in jax.tree_util.tree_leaves(grads16)])
+  # The STAR core's gradients (``model/...``). The FR UNet's (``flow_net/...``) are only
+  # checked finite: at these test sizes its deepest train-mode BatchNorms normalise maps of
+  # a pixel or two, so its conv-kernel gradients are dominated by rounding (measured: norms
+  # ~1e3 against ~30 for the core, per-kernel cosine bf16 vs fp32 ~0.01-0.04, while core
+  # kernels reach 0.9999); their bf16 agreement at real sizes is not shown by this test.
+  core32 = [g for path, g in jax.tree_util.tree_leaves_with_path(grads32)
+            if path_name(path).startswith("model/")]
+  core16 = [g for path, g in jax.tree_util.tree_leaves_with_path(grads16)
+            if path_name(path).startswith("model/")]
+  assert core32 and len(core32) == len(core16)
+  assert all(bool(jnp.all(jnp.isfinite(g))) for g in jax.tree_util.tree_leaves(grads16))
+  flat32 = np.concatenate([np.ravel(g) for g in core32])
+  flat16 = np.concatenate([np.ravel(g) for g in core16])
   cosine = flat16 @ flat32 / (np.linalg.norm(flat16) * np.linalg.norm(flat32))
   assert cosine >= GRAD_COSINE_BOUND, cosine
   assert abs(np.linalg.norm(flat16) / np.linalg.norm(flat32) - 1) <= GRAD_NORM_REL_BOUND
