@@ -14,7 +14,6 @@ max |ONNX - release| over the four outputs (the release's own outputs in io.npz)
 
 import argparse
 import pathlib
-import statistics
 import tempfile
 import time
 
@@ -26,18 +25,9 @@ from star_jax.export.forward import load_export_source, parse_lr_size, source_fr
 from star_jax.export.onnx_export import export_onnx
 from star_jax.export.sidecar import INPUT_NAMES
 from star_jax.model import OUTPUT_NAMES, build_model, default_model_config
+from timing import median_seconds
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "parity"
-
-
-def _timed(fn, repeats):
-  walls, cpus = [], []
-  for _ in range(repeats):
-    wall, cpu = time.perf_counter(), time.process_time()
-    fn()
-    walls.append(time.perf_counter() - wall)
-    cpus.append(time.process_time() - cpu)
-  return statistics.median(walls), statistics.median(cpus)
 
 
 def compare(label, source, inputs, release, repeats):
@@ -56,7 +46,7 @@ def compare(label, source, inputs, release, repeats):
   vs_jax = max(float(np.max(np.abs(o - np.asarray(j)))) for o, j in zip(onnx_out, jax_out))
   vs_release = (max(float(np.max(np.abs(o - release[n]))) for o, n in zip(onnx_out, OUTPUT_NAMES))
                 if release else float("nan"))
-  (jax_wall, jax_cpu), (onnx_wall, onnx_cpu) = _timed(run_jax, repeats), _timed(run_onnx, repeats)
+  (jax_wall, jax_cpu), (onnx_wall, onnx_cpu) = median_seconds(run_jax, repeats), median_seconds(run_onnx, repeats)
   height, width = source.lr_size
   print(f"| {label} | {height}x{width} | {convert_s:.0f} | {jax_wall * 1e3:.1f} ({jax_cpu * 1e3:.1f}) "
         f"| {onnx_wall * 1e3:.1f} ({onnx_cpu * 1e3:.1f}) | {onnx_wall / jax_wall:.2f} "

@@ -22,7 +22,6 @@ import argparse
 import functools
 import importlib.util
 import os
-import statistics
 import time
 
 import jax
@@ -32,6 +31,7 @@ from star_jax.model import build_model, sample_inputs
 from star_jax.train import sharding, step as step_lib, trainer
 from star_jax.train.compiled_stats import compiled_step_stats
 from star_jax.train.state import create_state, learning_rate_schedule, make_optimizer
+from timing import median_seconds
 
 IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
 IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
@@ -99,19 +99,6 @@ def make_batch(batch: int, h: int, w: int, scale: int, seed: int = 0):
   return data
 
 
-def time_steps(run, repeats: int, warmups: int):
-  """Median wall and CPU seconds of ``run()`` (which blocks on its result)."""
-  for _ in range(warmups):
-    run()
-  walls, cpus = [], []
-  for _ in range(repeats):
-    wall, cpu = time.perf_counter(), time.process_time()
-    run()
-    walls.append(time.perf_counter() - wall)
-    cpus.append(time.process_time() - cpu)
-  return statistics.median(walls), statistics.median(cpus)
-
-
 def report(mode, flops, compile_s, wall, cpu, batch, peak):
   cores = os.cpu_count()
   line = (f"| {mode} | {batch} | {compile_s:.1f} | {flops / 1e9:.2f} | {1 / wall:.4g} | "
@@ -163,7 +150,7 @@ def main(argv=None):
     start = time.perf_counter()
     compiled = eval_fn.lower(state, eval_data).compile()
     compile_s = time.perf_counter() - start
-    wall, cpu = time_steps(lambda: jax.block_until_ready(compiled(state, eval_data)),
+    wall, cpu = median_seconds(lambda: jax.block_until_ready(compiled(state, eval_data)),
                            args.repeats, args.warmups)
     report("eval", compiled_step_stats(compiled)["flops"], compile_s, wall, cpu, eval_batch,
            args.peak_flops)
@@ -181,7 +168,7 @@ def main(argv=None):
       if not np.isfinite(float(metrics["loss/total"])):
         raise FloatingPointError(f"train loss is {float(metrics['loss/total'])}")
 
-    wall, cpu = time_steps(run_train, args.repeats, args.warmups)
+    wall, cpu = median_seconds(run_train, args.repeats, args.warmups)
     report("train", compiled_step_stats(compiled)["flops"], compile_s, wall, cpu, batch,
            args.peak_flops)
   print(f"load average {os.getloadavg()[0]:.1f} at the end")
