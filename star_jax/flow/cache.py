@@ -16,6 +16,7 @@ import json
 import os
 import pathlib
 import tempfile
+import threading
 from typing import Callable, Dict, Iterable, List, Sequence, Tuple
 
 import numpy as np
@@ -27,6 +28,11 @@ from star_jax.flow.network_input import fr_targets, to_network_input
 CACHE_KEYS = ("flow_f", "flow_b", "gt_flow_f", "gt_flow_b")
 META_FILE = "flow_cache.json"
 FORMAT_VERSION = 1
+# CPython 3.11 keeps the AST constructor's recursion depth in interpreter-wide state, so two
+# threads parsing at once (np.load parses every .npy header with ast.literal_eval) can fail
+# with "SystemError: AST constructor recursion depth mismatch" (python/cpython#106905; seen in
+# grain's map threads). Readers of the cache take this lock; its cost is one small file read.
+_READ_LOCK = threading.Lock()
 
 Frames = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
@@ -138,12 +144,19 @@ def build_flow_cache(clips: Iterable[str], load_frames: Callable[[str], Frames],
 
 
 def load_cached_flows(cache_dir, clip: str) -> Dict[str, np.ndarray]:
-  """The four float32 (H, W, 2) network-convention arrays stored for ``clip``."""
+  """The four float32 (H, W, 2) network-convention arrays stored for ``clip``.
+
+  Safe to call from several threads at once (grain's map threads): reads are serialised.
+
+  Raises:
+    FileNotFoundError: no cache file for ``clip``.
+    ValueError: the file lacks one of ``CACHE_KEYS``.
+  """
   path = clip_cache_path(cache_dir, clip)
   if not path.exists():
     raise FileNotFoundError(f"no cached flows for clip {clip!r} at {path}; build them with "
                             "star_jax.flow.cache.build_flow_cache")
-  with np.load(path) as data:
+  with _READ_LOCK, np.load(path) as data:
     missing = [key for key in CACHE_KEYS if key not in data.files]
     if missing:
       raise ValueError(f"{path} lacks {missing}; it is not a flow cache file of this format")
