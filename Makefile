@@ -4,6 +4,9 @@ VENV ?= .venv
 PYTHON ?= python3
 # Ground-truth fixtures (release outputs, pyflow flows): the repository's copy by default.
 FIXTURES ?= tests/fixtures
+# pytest-xdist workers for `make test` (most of a test's time is single-threaded XLA compilation,
+# so two workers keep two cores busy; each worker uses up to ~4 GiB).
+TEST_WORKERS ?= 2
 PY := $(VENV)/bin/python
 # jax2onnx goes in without its declared dependencies (see the export extra in pyproject.toml).
 JAX2ONNX_VERSION := $(shell sed -n 's/^jax2onnx = "\(.*\)"/\1/p' pyproject.toml)
@@ -37,4 +40,4 @@ demo: install
 	  --output workdir/showcase --overwrite
 
 test: install
-	$(VENV)/bin/pytest tests -q -p no:cacheprovider --durations=15
+	$(VENV)/bin/pytest tests -q -p no:cacheprovider --durations=15 -n $(TEST_WORKERS) --dist loadgroup

@@ -12,6 +12,9 @@ from star_jax.infer.errors import UserInputError
 from star_jax.infer.timeline import Timeline
 from star_jax.infer.video_file import VideoWriter, iter_video_frames, probe_video
 
+# With `pytest -n`, the tests of the shared ONNX export run on the worker that builds it.
+pytestmark = pytest.mark.xdist_group("v4_onnx_export")
+
 
 def _write_clip(path, count=3, width=36, height=24, fps=12):
   rng = np.random.default_rng(0)

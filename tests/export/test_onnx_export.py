@@ -42,6 +42,7 @@ def test_onnx_parity_per_variant(shared_dir, tmp_path, name):
   assert max(errors.values()) <= ATOL, errors
 
 
+@pytest.mark.xdist_group("v4_onnx_export")  # one worker builds the shared export
 def test_onnx_dynamic_batch_parity_and_sidecar(shared_dir, v4_onnx_export):
   inputs, release = parity_io(shared_dir, "V4_x4")
   session = _session(v4_onnx_export)
