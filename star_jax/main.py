@@ -9,6 +9,11 @@ where jax.distributed auto-detects the cluster, e.g. Cloud TPU / SLURM) and pass
 The console shows the run's own lines (config, progress, evaluations, checkpoints) and
 warnings; every log record (third-party INFO lines, the parameter table) also goes to
 ``<workdir>/train.log``. ``--verbose`` shows everything on the console too.
+
+Errors follow ``star_jax.cli``'s policy: a bad flag or config (an unknown field, a missing
+``--workdir``, a ``ValueError``/``FileNotFoundError`` the trainer raises about its config or
+data) is one ``error:`` line and exit status 2; a failed run (e.g. a non-finite loss) one
+line and status 1; Ctrl-C status 130; ``--debug`` shows the traceback.
 """
 
 import logging
@@ -27,6 +32,8 @@ from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
 import jax  # pylint: disable=g-import-not-at-top
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
+from star_jax import cli  # pylint: disable=g-import-not-at-top
+
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
                                 lock_config=True)
 flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard logs and the summary go.")
@@ -36,6 +43,8 @@ flags.DEFINE_bool("checkpoint_logs", False, "Also show orbax's INFO lines on the
                   "(dozens per checkpoint; always in <workdir>/train.log).")
 flags.DEFINE_bool("verbose", False, "Show every log record on the console, not only the "
                   "run's own lines and warnings (all are in <workdir>/train.log).")
+flags.DEFINE_bool("debug", False, "Show the traceback of an error (otherwise an error is one "
+                  "error: line).")
 flags.mark_flags_as_required(["config", "workdir"])
 FLAGS = flags.FLAGS
 LOG_FILE = "train.log"
@@ -101,9 +110,13 @@ def config_summary(config) -> str:
 
 
 def parse_flags(argv):
-  """absl's flag parsing, except that a help request exits 0 (absl exits 1)."""
+  """absl's flag parsing, except that a help request exits 0 (absl exits 1) and a bad flag
+  is one ``error:`` line with exit status 2 (absl prints two lines and exits 1)."""
   try:
-    return app.parse_flags_with_usage(argv)
+    return FLAGS(argv)
+  except flags.Error as error:
+    print(f"error: {error}", file=sys.stderr)
+    sys.exit(cli.EXIT_USAGE)
   except SystemExit as exit_request:
     if exit_request.code == 1 and any(arg in HELP_FLAGS for arg in argv[1:]):
       sys.exit(0)
@@ -126,11 +139,11 @@ def main(argv):
   from star_jax.train import trainer  # pylint: disable=g-import-not-at-top (after init)
   logging.info("process %d/%d, %d local / %d global devices", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
-  try:
-    result = trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  except (trainer.NonFiniteLossError, ValueError, FileNotFoundError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+  result, code = cli.call_reporting_errors(
+      lambda: trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir), "training failed",
+      debug=FLAGS.debug, input_errors=(ValueError, FileNotFoundError))
+  if code is not None:
+    sys.exit(code)
   print(f"done: step {result.step}, workdir {FLAGS.workdir}", flush=True)
   print(trainer.summary_line(result.eval_metrics), flush=True)
 
