@@ -20,6 +20,7 @@ import logging
 import os
 import pathlib
 import sys
+import traceback
 
 # TensorFlow (imported by tfds and clu, used only for reading data) prints C++ INFO lines
 # at import, among them a oneDNN notice that TF_CPP_MIN_LOG_LEVEL does not silence; oneDNN
@@ -111,16 +112,22 @@ def config_summary(config) -> str:
 
 def parse_flags(argv):
   """absl's flag parsing, except that a help request exits 0 (absl exits 1) and a bad flag
-  is one ``error:`` line with exit status 2 (absl prints two lines and exits 1)."""
+  (absl's own errors, or the config file's: an unknown ``--config.`` field raises
+  AttributeError, a config that does not import its own error) is one ``error:`` line with
+  exit status 2 (absl prints two lines and exits 1, or a traceback); ``--debug`` among the
+  arguments adds the traceback."""
   try:
     return FLAGS(argv)
-  except flags.Error as error:
-    print(f"error: {error}", file=sys.stderr)
-    sys.exit(cli.EXIT_USAGE)
   except SystemExit as exit_request:
     if exit_request.code == 1 and any(arg in HELP_FLAGS for arg in argv[1:]):
       sys.exit(0)
     raise
+  except Exception as error:  # pylint: disable=broad-except
+    if "--debug" in argv[1:]:
+      traceback.print_exc()
+    detail = error if isinstance(error, flags.Error) else f"{type(error).__name__}: {error}"
+    print(f"error: bad flags ({detail})", file=sys.stderr)
+    sys.exit(cli.EXIT_USAGE)
 
 
 def main(argv):
