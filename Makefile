@@ -36,7 +36,7 @@ parity: install
 # replaces the showcase files.
 demo: install
 	$(PY) -m star_jax.main --config=configs/demo.py --workdir=workdir/demo
-	$(PY) -m star_jax.infer.showcase --weights workdir/demo/model --data-dir workdir/demo_data \
+	$(PY) -m star_jax.showcase --weights workdir/demo/model --data-dir workdir/demo_data \
 	  --output workdir/showcase --overwrite
 
 test: install

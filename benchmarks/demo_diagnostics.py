@@ -19,7 +19,7 @@ import numpy as np
 from star_jax.convert import load_weights
 from star_jax.data import demo, frames, pipeline, vimeo
 from star_jax.evaluate import metrics
-from star_jax.infer import showcase
+from star_jax import showcase
 from star_jax.model import build_model
 from star_jax.train import step as step_lib
 

@@ -6,7 +6,7 @@ checkerboard measure (``grid_energy_ratio``: ~1 = no grid beyond bicubic's).
 
   python -m star_jax.main --config=configs/demo.py --workdir=workdir/demo
 
-(``make demo`` runs exactly this, then ``star_jax.infer.showcase`` on the result.) The
+(``make demo`` runs exactly this, then ``star_jax.showcase`` on the result.) The
 dataset and its flow cache go to ``data.dir`` (default ``workdir/demo_data``); the final
 weights to ``<workdir>/model``.
 

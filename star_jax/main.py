@@ -9,12 +9,18 @@ where jax.distributed auto-detects the cluster, e.g. Cloud TPU / SLURM) and pass
 The console shows the run's own lines (config, progress, evaluations, checkpoints) and
 warnings; every log record (third-party INFO lines, the parameter table) also goes to
 ``<workdir>/train.log``. ``--verbose`` shows everything on the console too.
+
+Errors follow ``star_jax.cli``'s policy: a bad flag or config (an unknown field, a missing
+``--workdir``, a ``ValueError``/``FileNotFoundError`` the trainer raises about its config or
+data) is one ``error:`` line and exit status 2; a failed run (e.g. a non-finite loss) one
+line and status 1; Ctrl-C status 130; ``--debug`` shows the traceback.
 """
 
 import logging
 import os
 import pathlib
 import sys
+import traceback
 
 # TensorFlow (imported by tfds and clu, used only for reading data) prints C++ INFO lines
 # at import, among them a oneDNN notice that TF_CPP_MIN_LOG_LEVEL does not silence; oneDNN
@@ -27,6 +33,8 @@ from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
 import jax  # pylint: disable=g-import-not-at-top
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
+from star_jax import cli  # pylint: disable=g-import-not-at-top
+
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
                                 lock_config=True)
 flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard logs and the summary go.")
@@ -36,6 +44,8 @@ flags.DEFINE_bool("checkpoint_logs", False, "Also show orbax's INFO lines on the
                   "(dozens per checkpoint; always in <workdir>/train.log).")
 flags.DEFINE_bool("verbose", False, "Show every log record on the console, not only the "
                   "run's own lines and warnings (all are in <workdir>/train.log).")
+flags.DEFINE_bool("debug", False, "Show the traceback of an error (otherwise an error is one "
+                  "error: line).")
 flags.mark_flags_as_required(["config", "workdir"])
 FLAGS = flags.FLAGS
 LOG_FILE = "train.log"
@@ -101,13 +111,23 @@ def config_summary(config) -> str:
 
 
 def parse_flags(argv):
-  """absl's flag parsing, except that a help request exits 0 (absl exits 1)."""
+  """absl's flag parsing, except that a help request exits 0 (absl exits 1) and a bad flag
+  (absl's own errors, or the config file's: an unknown ``--config.`` field raises
+  AttributeError, a config that does not import its own error) is one ``error:`` line with
+  exit status 2 (absl prints two lines and exits 1, or a traceback); ``--debug`` among the
+  arguments adds the traceback."""
   try:
-    return app.parse_flags_with_usage(argv)
+    return FLAGS(argv)
   except SystemExit as exit_request:
     if exit_request.code == 1 and any(arg in HELP_FLAGS for arg in argv[1:]):
       sys.exit(0)
     raise
+  except Exception as error:  # pylint: disable=broad-except
+    if "--debug" in argv[1:]:
+      traceback.print_exc()
+    detail = error if isinstance(error, flags.Error) else f"{type(error).__name__}: {error}"
+    print(f"error: bad flags ({detail})", file=sys.stderr)
+    sys.exit(cli.EXIT_USAGE)
 
 
 def main(argv):
@@ -126,11 +146,11 @@ def main(argv):
   from star_jax.train import trainer  # pylint: disable=g-import-not-at-top (after init)
   logging.info("process %d/%d, %d local / %d global devices", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
-  try:
-    result = trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)
-  except (trainer.NonFiniteLossError, ValueError, FileNotFoundError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+  result, code = cli.call_reporting_errors(
+      lambda: trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir), "training failed",
+      debug=FLAGS.debug, input_errors=(ValueError, FileNotFoundError))
+  if code is not None:
+    sys.exit(code)
   print(f"done: step {result.step}, workdir {FLAGS.workdir}", flush=True)
   print(trainer.summary_line(result.eval_metrics), flush=True)
 

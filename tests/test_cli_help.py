@@ -8,8 +8,8 @@ import pytest
 
 from tests.train.conftest import REPO
 
-CLIS = ("star_jax.main", "star_jax.convert", "star_jax.flow", "star_jax.infer",
-        "star_jax.infer.showcase", "star_jax.evaluate")
+CLIS = ("star_jax.main", "star_jax.convert", "star_jax.flow", "star_jax.infer", "star_jax.export",
+        "star_jax.showcase", "star_jax.evaluate")
 
 
 @pytest.mark.parametrize("module", CLIS)

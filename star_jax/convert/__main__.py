@@ -7,6 +7,9 @@
   detect    RELEASE.pth              print the detected variant, scale and widths
   verify    WEIGHTS REFERENCE.npz    eval + training forwards vs the release's outputs; a
                                      reference of another scale or FR-ness is refused first
+
+A missing file, weights that do not fit, or a refused conversion is one error: line and exit
+status 2; verify exits 1 when an output exceeds --atol; --debug shows a traceback.
 """
 
 import argparse
@@ -14,6 +17,7 @@ import sys
 
 import numpy as np
 
+from star_jax import cli
 from star_jax.convert import mapping, torch_io, verify, weights
 from star_jax.convert.detect import detect_model_config
 from star_jax.model import VARIANTS
@@ -86,22 +90,23 @@ def cmd_verify(args):
 
 
 def build_parser():
-  parser = argparse.ArgumentParser(prog="python -m star_jax.convert", description=__doc__,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+  raw = argparse.RawDescriptionHelpFormatter
+  parser = cli.new_parser("python -m star_jax.convert", __doc__, formatter_class=raw,
+                          debug=False)
   sub = parser.add_subparsers(dest="command", required=True)
-  p = sub.add_parser("to-flax", help="release .pth -> star_jax checkpoint directory")
+  p = cli.add_subcommand(sub, "to-flax", "release .pth -> star_jax checkpoint directory")
   p.add_argument("checkpoint", help="release .pth or .pth.gz (with or without 'module.' keys)")
   p.add_argument("out_dir")
   _add_overrides(p)
   p.set_defaults(func=cmd_to_flax)
-  p = sub.add_parser("to-torch", help="star_jax checkpoint directory -> release .pth")
+  p = cli.add_subcommand(sub, "to-torch", "star_jax checkpoint directory -> release .pth")
   p.add_argument("checkpoint_dir")
   p.add_argument("out")
   p.set_defaults(func=cmd_to_torch)
-  p = sub.add_parser("detect", help="print what a release .pth holds")
+  p = cli.add_subcommand(sub, "detect", "print what a release .pth holds")
   p.add_argument("checkpoint")
   p.set_defaults(func=cmd_detect)
-  p = sub.add_parser("verify", help="parity against an io.npz of release outputs")
+  p = cli.add_subcommand(sub, "verify", "parity against an io.npz of release outputs")
   p.add_argument("weights", help="release .pth/.pth.gz or star_jax checkpoint directory")
   p.add_argument("reference", help="io.npz in the format of shared/parity/README.md")
   p.add_argument("--atol", type=float, default=1e-4)
@@ -112,11 +117,10 @@ def build_parser():
 
 def main(argv=None) -> int:
   args = build_parser().parse_args(argv)
-  try:
-    return args.func(args)
-  except (FileNotFoundError, ValueError, KeyError, ImportError) as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 2
+  status, code = cli.call_reporting_errors(
+      lambda: args.func(args), f"{args.command} failed", debug=args.debug,
+      input_errors=(FileNotFoundError, ValueError, KeyError, ImportError))
+  return status if code is None else code
 
 
 if __name__ == "__main__":

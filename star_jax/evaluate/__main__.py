@@ -12,31 +12,27 @@ import sys
 import time
 from typing import List, Optional
 
+from star_jax import cli
 from star_jax.evaluate import report
 from star_jax.evaluate.datasets import DATASETS, DISPLAY_NAMES, list_triplets
 from star_jax.evaluate.evaluator import evaluate_triplets, parse_tasks, summarise
-from star_jax.flow import BACKENDS
-from star_jax.infer.dtype_option import add_dtype_argument
-from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, load_engine
-from star_jax.infer.errors import UserInputError, call_reporting_errors
-from star_jax.infer.help_format import DefaultsHelpFormatter
+from star_jax.infer.engine import load_engine
+from star_jax.infer.errors import UserInputError
 
 
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
-      prog="python -m star_jax.evaluate",
-      description="Evaluate STARnet weights on Vimeo-90K, UCF101, Middlebury-other or the "
-                  "embedded demo set: ST-SR (ht), S-SR (h1/h2) and T-SR (l from HR inputs) "
-                  "PSNR, SSIM and interpolation error on 8-bit RGB whole frames.",
+  parser = cli.new_parser(
+      "python -m star_jax.evaluate",
+      "Evaluate STARnet weights on Vimeo-90K, UCF101, Middlebury-other or the "
+      "embedded demo set: ST-SR (ht), S-SR (h1/h2) and T-SR (l from HR inputs) "
+      "PSNR, SSIM and interpolation error on 8-bit RGB whole frames.",
       epilog="Layouts: vimeo90k DIR/tri_testlist.txt + DIR/sequences/<clip>/im1..3.png; "
              "ucf101 DIR/<n>/frame_00.png, frame_01_gt.png, frame_02.png; middlebury "
              "DIR/other-data/<seq>/frame10.png, frame11.png + DIR/other-gt-interp/<seq>/"
              "frame10i11.png (or all three in DIR/<seq>/); demo: generated into DIR. Frames may "
              "be 8- or 16-bit, grey, RGB or palette (16-bit rounded to 8 bits, EXIF orientation "
-             "applied, alpha dropped with a notice).",
-      formatter_class=DefaultsHelpFormatter)
-  parser.add_argument("--weights", required=True, type=pathlib.Path,
-                      help="star_jax checkpoint directory or release .pth/.pth.gz")
+             "applied, alpha dropped with a notice).")
+  cli.add_weights_argument(parser)
   parser.add_argument("--dataset", required=True, choices=DATASETS)
   parser.add_argument("--data-dir", required=True, type=pathlib.Path,
                       help="root of the test set (for demo: where it is generated)")
@@ -49,18 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
   parser.add_argument("--save-frames", action="store_true",
                       help="also save every output frame under OUTPUT_DIR/frames/<task>/<sample>/")
   parser.add_argument("--limit", type=int, default=None, help="evaluate the first N samples")
-  parser.add_argument("--scale", type=int, default=None,
-                      help="expected model scale; an error if the weights are for another")
-  add_dtype_argument(parser)
-  parser.add_argument("--batch-size", type=int, default=None,
-                      help="samples per step over all devices (default: one per device)")
-  parser.add_argument("--tile-size", type=int, default=None,
-                      help="LR tile side (default: from the memory budget)")
-  parser.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP)
-  parser.add_argument("--memory-budget-gb", type=float, default=None)
-  parser.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
-                      help="optical-flow backend (coarse2fine = the release's method)")
-  parser.add_argument("--no-progress", action="store_true")
+  cli.add_scale_argument(parser)
+  cli.add_dtype_argument(parser)
+  cli.add_batch_size_argument(parser, "samples per step over all devices (default: one per "
+                                      "device)")
+  cli.add_tiling_arguments(parser)
+  cli.add_flow_backend_argument(parser)
+  cli.add_progress_argument(parser)
   return parser
 
 
@@ -107,8 +98,10 @@ def run(args: argparse.Namespace) -> str:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  args = build_parser().parse_args(argv)
-  report, code = call_reporting_errors(lambda: run(args), "evaluation failed")
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  report, code = cli.call_reporting_errors(lambda: run(args), "evaluation failed",
+                                           debug=args.debug, options=cli.option_names(parser))
   if code is not None:
     return code
   print(report)

@@ -101,21 +101,23 @@ def list_triplets(dataset: str, data_dir: PathLike, progress: bool = True) -> Li
   """All test triplets of ``dataset`` under ``data_dir``, in the dataset's order
   (``progress``: a progress bar while the demo set is generated on first use)."""
   if dataset not in DATASETS:
-    raise UserInputError(f"--dataset must be one of {', '.join(DATASETS)}; got {dataset!r}")
+    raise UserInputError(f"dataset must be one of {', '.join(DATASETS)}; got {dataset!r}",
+                         ("dataset",))
   root = pathlib.Path(data_dir)
   if dataset == "demo":
     root.mkdir(parents=True, exist_ok=True)
     try:
       demo.ensure_demo_dataset(root, show_progress=progress)
     except ValueError as error:
-      raise UserInputError(f"--data-dir {root}: {error}") from error
+      raise UserInputError(f"data_dir {root}: {error}", ("data_dir",)) from error
     return _vimeo_layout(root)
   if not root.is_dir():
-    raise UserInputError(f"--data-dir {root} does not exist")
+    raise UserInputError(f"data_dir {root} does not exist", ("data_dir",))
   layouts = {"vimeo90k": _vimeo_layout, "ucf101": _ucf101_layout,
              "middlebury": _middlebury_layout}
   triplets = layouts[dataset](root)
   if not triplets:
-    raise UserInputError(f"--data-dir {root} holds no {DISPLAY_NAMES[dataset]} test triplets "
-                         "(see python -m star_jax.evaluate --help for the expected layout)")
+    raise UserInputError(f"data_dir {root} holds no {DISPLAY_NAMES[dataset]} test triplets "
+                         "(see python -m star_jax.evaluate --help for the expected layout)",
+                         ("data_dir",))
   return triplets

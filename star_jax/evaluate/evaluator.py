@@ -46,8 +46,8 @@ def parse_tasks(text: str) -> Tuple[str, ...]:
   tasks = tuple(task.strip() for task in text.split(",") if task.strip())
   unknown = [task for task in tasks if task not in TASKS]
   if unknown or not tasks:
-    raise UserInputError(f"--tasks must be a comma-separated subset of {','.join(TASKS)}; "
-                         f"got {text!r}")
+    raise UserInputError(f"tasks must be a comma-separated subset of {','.join(TASKS)}; "
+                         f"got {text!r}", ("tasks",))
   return tasks
 
 

@@ -19,61 +19,45 @@ import pathlib
 import sys
 from typing import List, Optional
 
-from star_jax.flow import BACKENDS
-from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
-from star_jax.infer.errors import UserInputError, call_reporting_errors
-from star_jax.infer.arg_types import positive_int
-from star_jax.infer.help_format import DefaultsHelpFormatter
-from star_jax.infer.schedule import MODES
+from star_jax import cli
+from star_jax.infer.errors import UserInputError
 
 
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
-      prog="python -m star_jax.export", formatter_class=DefaultsHelpFormatter,
-      description="Export STARnet's eval forward (two ImageNet-normalised LR frames and two "
-                  "network-convention flows -> ht, h1, h2, l) as StableHLO or ONNX with a "
-                  "JSON sidecar, or run an ONNX export on a video.")
+  parser = cli.new_parser(
+      "python -m star_jax.export",
+      "Export STARnet's eval forward (two ImageNet-normalised LR frames and two "
+      "network-convention flows -> ht, h1, h2, l) as StableHLO or ONNX with a "
+      "JSON sidecar, or run an ONNX export on a video.", debug=False)
   commands = parser.add_subparsers(dest="command", required=True)
   for fmt in ("stablehlo", "onnx"):
-    sub = commands.add_parser(fmt, formatter_class=DefaultsHelpFormatter,
-                              help=f"export as {fmt}")
-    sub.add_argument("--weights", required=True, type=pathlib.Path,
-                     help="a star_jax checkpoint directory or a release .pth/.pth.gz file")
+    sub = cli.add_subcommand(commands, fmt, f"export as {fmt}")
+    cli.add_weights_argument(sub)
     sub.add_argument("--lr-size", required=True,
                      help="LR frame size HEIGHTxWIDTH the export takes (fixed: the "
                           "align-corners upsampling is built for one size)")
     sub.add_argument("--batch", default="1",
                      help="batch size, or 'dynamic' for any batch (symbolic dimension b)")
     if fmt == "stablehlo":
-      sub.add_argument("--dtype", choices=("float32", "bfloat16"), default="float32",
-                       help="activation precision (inputs and outputs stay float32)")
+      cli.add_dtype_argument(sub)
       sub.add_argument("--platforms", default="cpu",
                        help="comma-separated platforms to lower for (cpu, cuda, rocm, tpu)")
     sub.add_argument("--output", required=True, type=pathlib.Path,
                      help="directory to write (created; must not hold an export)")
-  run = commands.add_parser("run", formatter_class=DefaultsHelpFormatter,
-                            help="enhance a video with an ONNX export in onnxruntime")
+  run = cli.add_subcommand(commands, "run", "enhance a video with an ONNX export in onnxruntime")
   run.add_argument("model", type=pathlib.Path,
                    help="an ONNX export directory (or its model.onnx)")
-  run.add_argument("--input", required=True, type=pathlib.Path,
-                   help="a video file or a folder of frames (as python -m star_jax.infer)")
-  run.add_argument("--output", required=True, type=pathlib.Path,
-                   help="a video file (.mp4/.mov/.avi/.mkv) or a folder for PNG frames")
-  run.add_argument("--mode", choices=MODES, default="space-time",
-                   help="space-time (ht), space (h1/h2) or time (l), as python -m star_jax.infer")
-  run.add_argument("--time-factor", type=int, choices=(1, 2, 4), default=None,
-                   help="frame-rate multiplier (default: 2, or 1 for --mode space)")
-  run.add_argument("--batch-size", type=positive_int, default=None,
-                   help="pairs (or tiles) per call: a fixed-batch export's own batch, any "
-                        "for a dynamic one (default: the export's batch, or 1)")
-  run.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,
-                   help="LR pixels shared by neighbouring tiles when a frame is larger than "
-                        "the exported LR size")
-  run.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
-                   help="optical-flow backend (coarse2fine = the release's method)")
-  run.add_argument("--overwrite", action="store_true",
-                   help="replace an existing output (only once the new one is complete)")
-  run.add_argument("--no-progress", action="store_true", help="no progress bar")
+  cli.add_video_io_arguments(run)
+  cli.add_mode_arguments(run)
+  cli.add_batch_size_argument(
+      run, "pairs (or tiles) per call: a fixed-batch export's own batch, any for a dynamic "
+           "one (default: the export's batch, or 1)")
+  cli.add_tiling_arguments(run, sized=False,
+                           overlap_help="LR pixels shared by neighbouring tiles when a frame "
+                                        "is larger than the exported LR size")
+  cli.add_flow_backend_argument(run)
+  cli.add_overwrite_argument(run)
+  cli.add_progress_argument(run)
   return parser
 
 
@@ -90,7 +74,7 @@ def _export(args) -> pathlib.Path:
     from star_jax.export.onnx_export import export_onnx  # pylint: disable=g-import-not-at-top
     return export_onnx(source, args.output)
   except (ValueError, FileExistsError) as error:
-    raise UserInputError(str(error)) from error
+    raise UserInputError(str(error), ("lr_size", "batch", "dtype", "output")) from error
   except ImportError as error:
     raise UserInputError(f"{error}; install the export extra: pip install -e '.[export]'"
                          ) from error
@@ -113,17 +97,21 @@ def _run(args):
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  args = build_parser().parse_args(argv)
+  parser = build_parser()
+  args = parser.parse_args(argv)
+  options = cli.option_names(parser)
   if args.command == "run":
-    summary, code = call_reporting_errors(lambda: _run(args), f"run failed on {args.input}",
-                                          "; no output was written")
+    summary, code = cli.call_reporting_errors(
+        lambda: _run(args), f"run failed on {args.input}", "; no output was written",
+        debug=args.debug, options=options)
     if code is not None:
       return code
     print(f"wrote {args.output}: {summary.output_frames} frames {summary.output_width}x"
           f"{summary.output_height} at {float(summary.output_fps):.3f} fps from "
           f"{summary.input_frames} input frames in {summary.seconds:.1f} s")
     return 0
-  path, code = call_reporting_errors(lambda: _export(args), f"{args.command} export failed")
+  path, code = cli.call_reporting_errors(lambda: _export(args), f"{args.command} export failed",
+                                         debug=args.debug, options=options)
   if code is not None:
     return code
   print(f"wrote {args.command} export {args.output} (sidecar {path})")

@@ -36,7 +36,7 @@ def parse_lr_size(text: str) -> Tuple[int, int]:
   """'HxW' (e.g. '64x112') -> (64, 112); ``ValueError`` naming the text otherwise."""
   match = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
   if not match or min(int(match[1]), int(match[2])) < 1:
-    raise ValueError(f"--lr-size must be HEIGHTxWIDTH in LR pixels (e.g. 64x112), got {text!r}")
+    raise ValueError(f"lr_size must be HEIGHTxWIDTH in LR pixels (e.g. 64x112), got {text!r}")
   return int(match[1]), int(match[2])
 
 
@@ -45,7 +45,7 @@ def parse_batch(text: str) -> Union[int, str]:
   if text == "dynamic":
     return sidecar_lib.DYNAMIC_BATCH
   if not text.isdigit() or int(text) < 1:
-    raise ValueError(f"--batch must be a positive integer or 'dynamic', got {text!r}")
+    raise ValueError(f"batch must be a positive integer or 'dynamic', got {text!r}")
   return int(text)
 
 
@@ -105,12 +105,12 @@ def source_from_variables(model_cfg, variables, lr_size: Tuple[int, int],
                           batch: Union[int, str], dtype: str = "float32") -> ExportSource:
   """``load_export_source`` for a model config and variables already in memory."""
   if dtype not in DTYPES:
-    raise ValueError(f"--dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
+    raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
   cfg = dict(model_cfg)
   cfg["dtype"] = dtype
   multiple = lr_side_multiple(cfg["variant"], int(cfg["scale"]))
   if lr_size[0] % multiple or lr_size[1] % multiple:
-    raise ValueError(f"--lr-size {lr_size[0]}x{lr_size[1]}: {cfg['variant']} x{cfg['scale']} "
+    raise ValueError(f"lr_size {lr_size[0]}x{lr_size[1]}: {cfg['variant']} x{cfg['scale']} "
                      f"needs LR sides divisible by {multiple}")
   leaves, tree = jax.tree_util.tree_flatten(variables)
   apply = eval_forward(cfg)

@@ -73,12 +73,13 @@ class OnnxPairEngine(PairEngine):
     else:
       if batch_size not in (None, exported_batch):
         raise UserInputError(f"model {directory} was exported for batch {exported_batch}; "
-                             f"--batch-size {batch_size} cannot run on it")
+                             f"batch_size {batch_size} cannot run on it", ("batch_size",))
       self.batch_size = int(exported_batch)
     self.per_device_batch = self.batch_size
     if tile_overlap < 0 or tile_overlap >= min(self.lr_size):
-      raise UserInputError(f"--tile-overlap {tile_overlap} must be >= 0 and smaller than the "
-                           f"exported LR size {self.lr_size[0]}x{self.lr_size[1]}")
+      raise UserInputError(f"tile_overlap {tile_overlap} must be >= 0 and smaller than the "
+                           f"exported LR size {self.lr_size[0]}x{self.lr_size[1]}",
+                           ("tile_overlap",))
     self.tile_size, self.tile_overlap = None, tile_overlap
     self._tile_plans: Dict[Tuple[int, int], List[tiling.Tile]] = {}
 

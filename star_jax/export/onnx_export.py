@@ -29,11 +29,11 @@ def export_onnx(source: ExportSource, output_dir, opset: int = OPSET) -> pathlib
   from jax2onnx import to_onnx  # pylint: disable=g-import-not-at-top (optional extra)
   import onnx  # pylint: disable=g-import-not-at-top
   if source.model_config["dtype"] != "float32":
-    raise ValueError(f"ONNX export is float32 only, got --dtype {source.model_config['dtype']}")
+    raise ValueError(f"ONNX export is float32 only, got dtype {source.model_config['dtype']}")
   output_dir = pathlib.Path(output_dir)
   output_dir.mkdir(parents=True, exist_ok=True)
   if (output_dir / sidecar_lib.SIDECAR_FILE).exists():
-    raise FileExistsError(f"{output_dir} already holds an export; choose another --output")
+    raise FileExistsError(f"{output_dir} already holds an export; choose another output")
   weights = [jax.numpy.asarray(w) for w in source.weights]
 
   def forward(im1, im2, flow_f, flow_b):

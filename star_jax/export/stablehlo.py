@@ -26,7 +26,7 @@ def export_stablehlo(source: ExportSource, output_dir, platforms: Sequence[str] 
   output_dir = pathlib.Path(output_dir)
   output_dir.mkdir(parents=True, exist_ok=True)
   if (output_dir / sidecar_lib.SIDECAR_FILE).exists():
-    raise FileExistsError(f"{output_dir} already holds an export; choose another --output")
+    raise FileExistsError(f"{output_dir} already holds an export; choose another output")
   if source.batch == sidecar_lib.DYNAMIC_BATCH:
     batch_dim, = jax_export.symbolic_shape(sidecar_lib.DYNAMIC_BATCH)
   else:

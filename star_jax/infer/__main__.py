@@ -18,14 +18,9 @@ import pathlib
 import sys
 from typing import List, Optional
 
-from star_jax.flow import BACKENDS
-from star_jax.infer.dtype_option import add_dtype_argument
-from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
-from star_jax.infer.errors import call_reporting_errors
-from star_jax.infer.arg_types import non_negative_int, positive_int
-from star_jax.infer.help_format import DefaultsHelpFormatter
+from star_jax import cli
 from star_jax.infer.runner import InferenceOptions, run_inference
-from star_jax.infer.schedule import DEFAULT_PREFETCH, MODES
+from star_jax.infer.schedule import DEFAULT_PREFETCH
 
 
 def _fraction(text: str) -> fractions.Fraction:
@@ -39,10 +34,10 @@ def _fraction(text: str) -> fractions.Fraction:
 
 
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
-      prog="python -m star_jax.infer",
-      description="Space-time video super-resolution with STARnet: 4x size and 2x (or 4x) "
-                  "frame rate, size only, or frame rate only.",
+  parser = cli.new_parser(
+      "python -m star_jax.infer",
+      "Space-time video super-resolution with STARnet: 4x size and 2x (or 4x) "
+      "frame rate, size only, or frame rate only.",
       epilog="Kept from a video input: what the player shows (the display matrix's rotation "
              "or mirror is applied, the output is written upright with no rotation tag; the "
              "pixel aspect ratio), the timing (each frame keeps its timestamp, constant or "
@@ -54,43 +49,18 @@ def build_parser() -> argparse.ArgumentParser:
              "8-bit RGB, written as BT.601 limited range, tagged so except in .avi). "
              ".mkv stores times to "
              "the millisecond; .avi stores no frame durations (its last frame lasts one "
-             "tick). A frame-folder output has no audio and no timestamps.",
-      formatter_class=DefaultsHelpFormatter)
-  parser.add_argument("--weights", required=True, type=pathlib.Path,
-                      help="a star_jax checkpoint directory or a release .pth/.pth.gz file "
-                           "(converted on the fly; any float dtype; {'params'|'params_ema'|"
-                           "'state_dict'|'model': ...} wrappers unwrapped)")
-  parser.add_argument("--input", required=True, type=pathlib.Path,
-                      help="a video file (.mp4/.mov/.avi/.mkv, anything FFmpeg decodes) or a "
-                           "folder of frames (png/jpg/bmp/tif/webp, natural sort order; 8/16-bit, "
-                           "grey/RGB/palette, EXIF orientation applied, alpha dropped)")
-  parser.add_argument("--output", required=True, type=pathlib.Path,
-                      help="a video file (.mp4/.mov/.avi/.mkv) or a folder (created) for PNG "
-                           "frames frame_000000.png, ...")
-  parser.add_argument("--mode", choices=MODES, default="space-time",
-                      help="space-time: scale x size and time-factor x frame rate (ht); "
-                           "space: scale x size (h1/h2); time: time-factor x frame rate at "
-                           "the input size (l, STAR-T-HR)")
-  parser.add_argument("--time-factor", type=int, choices=(1, 2, 4), default=None,
-                      help="frame-rate multiplier; 4 applies the half-way step recursively "
-                           "(default: 2, or 1 for --mode space)")
-  add_dtype_argument(parser)
-  parser.add_argument("--tile-size", type=positive_int, default=None,
-                      help="LR tile side in pixels (default: the largest that fits the memory "
-                           "budget; no tiling if the frame fits)")
-  parser.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,
-                      help="LR pixels shared by neighbouring tiles (blended)")
-  parser.add_argument("--memory-budget-gb", type=float, default=None,
-                      help="memory one forward may use per device (default: 60%% of the free "
-                           "memory)")
-  parser.add_argument("--batch-size", type=positive_int, default=None,
-                      help="frame pairs (or tiles) per step over all devices (default: one "
-                           "per local device)")
-  parser.add_argument("--prefetch", type=non_negative_int, default=DEFAULT_PREFETCH,
+             "tick). A frame-folder output has no audio and no timestamps. Errors are one "
+             "error: line, exit status 2 for bad input, 1 otherwise.")
+  cli.add_weights_argument(parser)
+  cli.add_video_io_arguments(parser)
+  cli.add_mode_arguments(parser)
+  cli.add_dtype_argument(parser)
+  cli.add_tiling_arguments(parser)
+  cli.add_batch_size_argument(parser)
+  parser.add_argument("--prefetch", type=cli.non_negative_int, default=DEFAULT_PREFETCH,
                       help="chunks of --batch-size pairs decoded and given flows in a "
                            "background thread while the model runs (0: none)")
-  parser.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
-                      help="optical-flow backend (coarse2fine = the release's method)")
+  cli.add_flow_backend_argument(parser)
   parser.add_argument("--fps", type=_fraction, default=None,
                       help="frame rate of a frame-folder input (default 30); a video keeps "
                            "its own timestamps")
@@ -102,16 +72,15 @@ def build_parser() -> argparse.ArgumentParser:
                            "may not play it")
   parser.add_argument("--no-audio", action="store_true",
                       help="do not copy the input's audio tracks into the output video")
-  parser.add_argument("--scale", type=int, default=None,
-                      help="expected model scale; an error if the weights are for another")
-  parser.add_argument("--overwrite", action="store_true",
-                      help="replace an existing output (only once the new one is complete)")
-  parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+  cli.add_scale_argument(parser)
+  cli.add_overwrite_argument(parser)
+  cli.add_progress_argument(parser)
   return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  args = build_parser().parse_args(argv)
+  parser = build_parser()
+  args = parser.parse_args(argv)
   options = InferenceOptions(
       weights=args.weights, input=args.input, output=args.output, mode=args.mode,
       time_factor=args.time_factor, dtype=args.dtype, tile_size=args.tile_size,
@@ -119,9 +88,10 @@ def main(argv: Optional[List[str]] = None) -> int:
       batch_size=args.batch_size, prefetch=args.prefetch, flow_backend=args.flow_backend,
       fps=args.fps, scale=args.scale, overwrite=args.overwrite, progress=not args.no_progress,
       pix_fmt=args.pix_fmt, keep_audio=not args.no_audio)
-  summary, code = call_reporting_errors(lambda: run_inference(options),
+  summary, code = cli.call_reporting_errors(lambda: run_inference(options),
                                         f"inference failed on {args.input}",
-                                        "; no output was written")
+                                        "; no output was written", debug=args.debug,
+                                        options=cli.option_names(parser))
   if code is not None:
     return code
   print(f"wrote {args.output}: {summary.output_frames} frames {summary.output_width}x"

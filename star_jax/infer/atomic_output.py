@@ -36,7 +36,8 @@ def check_destination(destination: PathLike, overwrite: bool) -> pathlib.Path:
   or when its parent folder is missing."""
   destination = pathlib.Path(destination)
   if destination.exists() and not overwrite:
-    raise UserInputError(f"output {destination} already exists (pass --overwrite to replace it)")
+    raise UserInputError(f"output {destination} already exists (overwrite replaces it)",
+                         ("overwrite",))
   if not destination.parent.is_dir():
     raise UserInputError(f"output folder {destination.parent} does not exist")
   return destination

@@ -144,9 +144,10 @@ class PairEngine:
     self.batch_size = per_device * len(self.devices)
     if tile_size is not None and tile_size <= tile_overlap:
       raise UserInputError(
-          f"--tile-size {tile_size} must be larger than --tile-overlap {tile_overlap}")
+          f"tile_size {tile_size} must be larger than tile_overlap {tile_overlap}",
+          ("tile_size", "tile_overlap"))
     if tile_overlap < 0:
-      raise UserInputError(f"--tile-overlap must be >= 0, got {tile_overlap}")
+      raise UserInputError(f"tile_overlap must be >= 0, got {tile_overlap}", ("tile_overlap",))
     self.tile_size = tile_size
     self.tile_overlap = tile_overlap
     self.memory_budget_bytes = memory_budget_bytes
@@ -200,8 +201,8 @@ class PairEngine:
     if side <= 2 * self.tile_overlap:
       raise UserInputError(
           f"a memory budget of {budget / 2**30:.2f} GiB allows tiles of only {side} LR px, "
-          f"too small for --tile-overlap {self.tile_overlap}; raise --memory-budget-gb, lower "
-          "--tile-overlap or --batch-size")
+          f"too small for tile_overlap {self.tile_overlap}; raise memory_budget_gb, lower "
+          "tile_overlap or batch_size", ("tile_overlap", "memory_budget_gb", "batch_size"))
     return side, side
 
   # ------------------------------------------------------------------------- forward

@@ -42,16 +42,16 @@ DEFAULT_PREFETCH = 2  # chunks read and prepared ahead of the network
 def check_mode(mode: str, time_factor: int) -> int:
   """Validates the combination; returns the number of half-way levels (log2 time factor)."""
   if mode not in MODES:
-    raise UserInputError(f"--mode must be one of {', '.join(MODES)}; got {mode!r}")
+    raise UserInputError(f"mode must be one of {', '.join(MODES)}; got {mode!r}", ("mode",))
   if mode == "space":
     if time_factor != 1:
-      raise UserInputError(f"--mode space keeps the frame rate; --time-factor must be 1, "
-                           f"got {time_factor}")
+      raise UserInputError(f"mode space keeps the frame rate; time_factor must be 1, "
+                           f"got {time_factor}", ("mode", "time_factor"))
     return 0
   levels = int(round(math.log2(time_factor))) if time_factor >= 2 else 0
   if time_factor < 2 or 2 ** levels != time_factor:
-    raise UserInputError(f"--time-factor for --mode {mode} must be a power of two >= 2 "
-                         f"(2 or 4), got {time_factor}")
+    raise UserInputError(f"time_factor for mode {mode} must be a power of two >= 2 "
+                         f"(2 or 4), got {time_factor}", ("time_factor", "mode"))
   return levels
 
 

@@ -97,5 +97,5 @@ def output_timeline(source: Timeline, mode: str, time_factor: int) -> Timeline:
   if mode == "space":
     return source
   if len(source) < 2:
-    raise UserInputError(f"--mode {mode} needs at least 2 frames, got {len(source)}")
+    raise UserInputError(f"mode {mode} needs at least 2 frames, got {len(source)}", ("mode",))
   return source.subdivided(time_factor)

@@ -222,8 +222,8 @@ def check_pix_fmt(path: PathLike, pix_fmt: str) -> str:
   codec = _pick_codec(extension)
   formats = [f.name for f in (av.codec.Codec(codec, "w").video_formats or [])]
   if pix_fmt not in formats:
-    raise UserInputError(f"--pix-fmt {pix_fmt}: {codec} (the encoder for {extension}) "
-                         f"encodes {', '.join(formats)}")
+    raise UserInputError(f"pix_fmt {pix_fmt}: {codec} (the encoder for {extension}) "
+                         f"encodes {', '.join(formats)}", ("pix_fmt",))
   return codec
 
 

@@ -26,5 +26,5 @@ def load_inference_weights(path: PathLike, expected_scale: Optional[int] = None
     raise UserInputError(f"cannot load weights {path}: {error}") from error
   if expected_scale is not None and int(model_cfg.scale) != int(expected_scale):
     raise UserInputError(f"weights {path} are a {model_cfg.scale}x model ({model_cfg.variant}), "
-                         f"but --scale {expected_scale} was requested")
+                         f"but scale {expected_scale} was requested", ("scale",))
   return model_cfg, variables

@@ -50,7 +50,7 @@ def check_saved_model(manager: ocp.CheckpointManager, step: int, model_config) -
         f"checkpoint {step} in {manager.directory} was saved with model "
         f"{', '.join(f'{k}={saved_model[k]}' for k in fields)} but the config says "
         f"{', '.join(f'{k}={wanted[k]}' for k in fields)}; resume with the same model or "
-        "use another --workdir")
+        "use another workdir")
 
 
 def restore_latest(manager: ocp.CheckpointManager, abstract_state, data_iter,

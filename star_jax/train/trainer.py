@@ -61,7 +61,7 @@ def prepare_data(config) -> None:
   """Generate the demo dataset if asked, and make sure both splits' flows are cached
   (process 0 computes; the others wait)."""
   if not config.data.dir:
-    raise ValueError("config.data.dir is not set: pass --config.data.dir=/path/to/vimeo")
+    raise ValueError("config.data.dir is not set (the Vimeo-90K root)")
   if jax.process_index() == 0:
     if config.data.generate_demo:
       demo_data.ensure_demo_dataset(config.data.dir)

@@ -11,10 +11,10 @@ def test_parse_lr_size_and_batch():
   assert parse_lr_size("64x112") == (64, 112) and parse_lr_size(" 8X8 ") == (8, 8)
   assert parse_batch("dynamic") == DYNAMIC_BATCH and parse_batch("4") == 4
   for bad in ("64", "0x8", "axb", "64x"):
-    with pytest.raises(ValueError, match="--lr-size"):
+    with pytest.raises(ValueError, match="lr_size"):
       parse_lr_size(bad)
   for bad in ("0", "-1", "two"):
-    with pytest.raises(ValueError, match="--batch"):
+    with pytest.raises(ValueError, match="batch must be"):
       parse_batch(bad)
 
 

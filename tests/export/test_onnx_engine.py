@@ -51,5 +51,5 @@ def test_engine_tiles_at_the_exported_size(v4_onnx_export):
 def test_engine_refuses_bad_models_and_overlaps(v4_onnx_export, tmp_path):
   with pytest.raises(UserInputError, match="model.json is missing"):
     OnnxPairEngine(tmp_path)
-  with pytest.raises(UserInputError, match="tile-overlap 12"):
+  with pytest.raises(UserInputError, match="tile_overlap 12"):
     OnnxPairEngine(v4_onnx_export, tile_overlap=12)

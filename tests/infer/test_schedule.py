@@ -63,7 +63,7 @@ def test_space_time_4x_applies_the_half_step_recursively(engine, frames):
 def test_space_mode_keeps_the_frame_count(engine, frames):
   outputs = _run(engine, frames, "space", 1)
   assert len(outputs) == 3 and outputs[0].shape == (128, 160, 3)
-  with pytest.raises(UserInputError, match="time-factor must be 1"):
+  with pytest.raises(UserInputError, match="time_factor must be 1"):
     _run(engine, frames, "space", 2)
 
 

@@ -84,10 +84,10 @@ def test_ntsc_rate_times_4_in_avi_is_opened_before_any_frame(tmp_path):
 
 
 def test_a_setting_the_encoder_refuses_fails_in_one_line_before_any_frame(tmp_path):
-  with pytest.raises(UserInputError, match=r"--pix-fmt yuv444p: mpeg4 .* encodes yuv420p"):
+  with pytest.raises(UserInputError, match=r"pix_fmt yuv444p: mpeg4 .* encodes yuv420p"):
     video_file.VideoWriter(tmp_path / "x.avi", Timeline.constant_rate(2, F(25)), 40, 32,
                            pix_fmt="yuv444p")
-  with pytest.raises(UserInputError, match=r"--pix-fmt rgb48: libx264 .*yuv420p"):
+  with pytest.raises(UserInputError, match=r"pix_fmt rgb48: libx264 .*yuv420p"):
     video_file.VideoWriter(tmp_path / "x.mp4", Timeline.constant_rate(2, F(25)), 40, 32,
                            pix_fmt="rgb48")
   assert list(tmp_path.iterdir()) == []
@@ -155,6 +155,6 @@ def test_check_output_tries_the_encoder_without_touching_the_path(tmp_path):
   timeline = output_timeline(Timeline.constant_rate(3, F(30000, 1001)), "time", 4)
   notices = video_file.check_output(tmp_path / "x.avi", timeline, 41, 32)
   assert len(notices) == 2 and "padded to 42x32" in notices[0] and "342/40999" in notices[1]
-  with pytest.raises(UserInputError, match="--pix-fmt yuv444p"):
+  with pytest.raises(UserInputError, match="pix_fmt yuv444p"):
     video_file.check_output(tmp_path / "x.avi", timeline, 40, 32, pix_fmt="yuv444p")
   assert list(tmp_path.iterdir()) == []

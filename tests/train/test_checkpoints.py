@@ -28,5 +28,5 @@ def test_checkpoint_of_another_model_is_refused_before_restoring(tmp_path):
     checkpoints.check_saved_model(manager, 7, _config(variant="V4", scale=4, feat=16).model)
   assert str(info.value) == (
       f"checkpoint 7 in {tmp_path / 'checkpoints'} was saved with model feat=8, scale=2 but "
-      "the config says feat=16, scale=4; resume with the same model or use another --workdir")
+      "the config says feat=16, scale=4; resume with the same model or use another workdir")
   manager.close()

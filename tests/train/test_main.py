@@ -7,6 +7,7 @@ import pathlib
 import signal
 import socket
 import subprocess
+import sys
 import time
 
 import numpy as np
@@ -138,3 +139,20 @@ def test_console_filter_keeps_the_runs_lines_and_warnings_only():
   assert not quiet.filter(record(f"{cloned}/jax/_src/compiler.py", logging.INFO, "compiling"))
   assert quiet.filter(record("/tmp/star_jax/star_jax/train/trainer.py", logging.INFO, "step 1"))
   assert quiet.filter(record(f"{cloned}/clu/platform/local.py", logging.INFO, "ETA"))
+
+
+def test_bad_flags_and_config_are_one_line_exit_2(tmp_path):
+  """star_jax.cli's policy: an unknown config field, a missing required flag and an unset
+  data directory each end in one error: line and exit status 2, with no traceback."""
+  for overrides, phrase in ((["--config.nosuch=1"], "nosuch"),
+                            (["--config.data.dir="], "config.data.dir is not set")):
+    result = run_main(tmp_path / "bad", tmp_path / "data", *overrides, timeout=300)
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr[-3000:]
+    assert lines[-1].startswith("error: ") and phrase in lines[-1], result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+  missing = subprocess.run([sys.executable, "-m", "star_jax.main", "--config=configs/demo.py"],
+                           cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+  assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
+      "error: bad flags (flag --workdir=None: Flag --workdir must have a value other than "
+      "None.)"]

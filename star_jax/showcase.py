@@ -1,9 +1,9 @@
-"""``python -m star_jax.infer.showcase``: a result a person can look at, from the embedded
+"""``python -m star_jax.showcase``: a result a person can look at, from the embedded
 dataset and a checkpoint (e.g. the one ``make demo`` trains).
 
 Example::
 
-  python -m star_jax.infer.showcase --weights workdir/demo/model \\
+  python -m star_jax.showcase --weights workdir/demo/model \\
       --data-dir workdir/demo_data --output workdir/showcase
 
 It takes one test septuplet (7 HR frames at times 0..6) of a Vimeo-layout root (the demo
@@ -38,15 +38,14 @@ import numpy as np
 import tqdm
 from PIL import Image, ImageDraw, ImageFont
 
+from star_jax import cli
 from star_jax.data import demo as demo_data
 from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
 from star_jax.evaluate.metrics import grid_energy_ratio, psnr
-from star_jax.flow import BACKENDS
 from star_jax.infer import atomic_output, schedule, timeline
 from star_jax.infer.engine import PairEngine
-from star_jax.infer.errors import UserInputError, call_reporting_errors
-from star_jax.infer.help_format import DefaultsHelpFormatter
+from star_jax.infer.errors import UserInputError
 from star_jax.infer.video_file import VideoWriter, check_output
 from star_jax.infer.weights import load_inference_weights
 
@@ -145,7 +144,7 @@ def open_septuplets(data_dir: pathlib.Path, progress: bool) -> vimeo.VimeoClips:
   its defaults, as the training demo does) when the folder has no septuplet test list."""
   if not vimeo.list_path(data_dir, "septuplet", "test").is_file():
     if data_dir.is_file():
-      raise UserInputError(f"--data-dir {data_dir} is a file, not a dataset folder")
+      raise UserInputError(f"data_dir {data_dir} is a file, not a dataset folder", ("data_dir",))
     print(f"generating the demo dataset in {data_dir}", file=sys.stderr)
     try:
       demo_data.ensure_demo_dataset(data_dir, show_progress=progress)
@@ -163,8 +162,8 @@ def open_septuplets(data_dir: pathlib.Path, progress: bool) -> vimeo.VimeoClips:
 def load_septuplet(clips: vimeo.VimeoClips, index: int) -> np.ndarray:
   """The 7 HR frames (7, H, W, 3) uint8 of test septuplet ``index``."""
   if not 0 <= index < len(clips):
-    raise UserInputError(f"--clip {index} is out of range: {clips.root} has {len(clips)} "
-                         f"test septuplets (0..{len(clips) - 1})")
+    raise UserInputError(f"clip {index} is out of range: {clips.root} has {len(clips)} "
+                         f"test septuplets (0..{len(clips) - 1})", ("clip",))
   try:
     return clips.load_clip(clips.clips[index])
   except (FileNotFoundError, OSError, ValueError) as error:
@@ -195,7 +194,7 @@ def write_png(path: pathlib.Path, image: Image.Image, overwrite: bool) -> None:
 
 @dataclasses.dataclass
 class ShowcaseOptions:
-  """Command-line options (see ``python -m star_jax.infer.showcase --help``)."""
+  """Command-line options (see ``python -m star_jax.showcase --help``)."""
   weights: pathlib.Path
   data_dir: pathlib.Path
   output: pathlib.Path
@@ -223,7 +222,7 @@ def run_showcase(options: ShowcaseOptions) -> ShowcaseResult:
   checkpoint; nothing is written under a final name unless it is complete.
   """
   if options.output.exists() and not options.output.is_dir():
-    raise UserInputError(f"--output {options.output} exists and is not a folder")
+    raise UserInputError(f"output {options.output} exists and is not a folder", ("output",))
   options.output.mkdir(parents=True, exist_ok=True)
   destinations = [options.output / name for name in (INPUT_VIDEO, OUTPUT_VIDEO, STRIP_IMAGE)]
   for destination in destinations:
@@ -280,16 +279,13 @@ def run_showcase(options: ShowcaseOptions) -> ShowcaseResult:
 
 
 def build_parser() -> argparse.ArgumentParser:
-  parser = argparse.ArgumentParser(
-      prog="python -m star_jax.infer.showcase",
-      description="Enhance a short clip of the embedded demo dataset with a checkpoint and "
-                  f"write {INPUT_VIDEO} (the LR input), {OUTPUT_VIDEO} (space-time output) "
-                  f"and {STRIP_IMAGE} (input | bicubic | ours | ground truth at the "
-                  "in-between times), printing the PSNR of bicubic and ours.",
-      formatter_class=DefaultsHelpFormatter)
-  parser.add_argument("--weights", required=True, type=pathlib.Path,
-                      help="a star_jax checkpoint directory (e.g. workdir/demo/model) or a "
-                           "release .pth/.pth.gz file")
+  parser = cli.new_parser(
+      "python -m star_jax.showcase",
+      "Enhance a short clip of the embedded demo dataset with a checkpoint and "
+      f"write {INPUT_VIDEO} (the LR input), {OUTPUT_VIDEO} (space-time output) "
+      f"and {STRIP_IMAGE} (input | bicubic | ours | ground truth at the "
+      "in-between times), printing the PSNR of bicubic and ours.")
+  cli.add_weights_argument(parser)
   parser.add_argument("--data-dir", required=True, type=pathlib.Path,
                       help="a Vimeo-layout root with sep_testlist.txt (used as is); if it has "
                            "none, the demo dataset is generated there with its defaults")
@@ -297,21 +293,21 @@ def build_parser() -> argparse.ArgumentParser:
                       help="folder (created) for the three files")
   parser.add_argument("--clip", type=int, default=0,
                       help="which test septuplet (index into sep_testlist.txt)")
-  parser.add_argument("--flow-backend", default="coarse2fine", choices=sorted(BACKENDS),
-                      help="optical-flow backend (coarse2fine = the release's method)")
-  parser.add_argument("--overwrite", action="store_true",
-                      help="replace existing files in --output (each only once the new one "
-                           "is complete)")
-  parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+  cli.add_flow_backend_argument(parser)
+  cli.add_overwrite_argument(parser, "replace existing files in --output (each only once the "
+                                     "new one is complete)")
+  cli.add_progress_argument(parser)
   return parser
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  args = build_parser().parse_args(argv)
+  parser = build_parser()
+  args = parser.parse_args(argv)
   options = ShowcaseOptions(weights=args.weights, data_dir=args.data_dir, output=args.output,
                             clip=args.clip, flow_backend=args.flow_backend,
                             overwrite=args.overwrite, progress=not args.no_progress)
-  result, code = call_reporting_errors(lambda: run_showcase(options), "showcase failed")
+  result, code = cli.call_reporting_errors(lambda: run_showcase(options), "showcase failed",
+                                           debug=args.debug, options=cli.option_names(parser))
   if code is not None:
     return code
   rows = result.rows

@@ -1,4 +1,4 @@
-"""``python -m star_jax.infer.showcase`` end to end on a small demo dataset (generated with
+"""``python -m star_jax.showcase`` end to end on a small demo dataset (generated with
 non-default sizes, so a run that regenerated it with the defaults would fail) and a narrow
 model in a star_jax checkpoint directory: the input clip, the space-time output, the
 comparison strip (its size and where each tile's pixels come from), the printed PSNRs, and
@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from star_jax.convert import save_checkpoint
+from star_jax import showcase
+from star_jax.convert import load_weights, save_checkpoint
 from star_jax.data import demo, frames, vimeo
 from star_jax.evaluate.metrics import psnr
-from star_jax.infer import showcase, video_file
+from star_jax.infer import video_file
 
 HR_WIDTH, HR_HEIGHT, SCALE = 128, 96, 4
 
@@ -28,10 +29,10 @@ def demo_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def checkpoint(tmp_path_factory, v4_x4):
+def checkpoint(tmp_path_factory, shared_dir):
   """The narrow V4 4x release model saved as a star_jax checkpoint directory (the format
   training exports; initialising a fresh model would cost ~25 s of op-by-op tracing)."""
-  cfg, variables = v4_x4
+  cfg, variables = load_weights(shared_dir / "parity" / "V4_x4" / "model.pth.gz")
   assert int(cfg.scale) == SCALE
   return save_checkpoint(tmp_path_factory.mktemp("ckpt") / "model", cfg, variables)
 
@@ -143,7 +144,7 @@ def test_clip_out_of_range_is_one_line_error(tmp_path, capsys, demo_root, checkp
 
 
 def test_help_lists_the_options():
-  completed = subprocess.run([sys.executable, "-m", "star_jax.infer.showcase", "--help"],
+  completed = subprocess.run([sys.executable, "-m", "star_jax.showcase", "--help"],
                              capture_output=True, text=True, check=False, timeout=120)
   assert completed.returncode == 0
   for option in ("--weights", "--data-dir", "--output", "--clip", "--flow-backend",

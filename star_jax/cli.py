@@ -1,0 +1,241 @@
+"""The command-line layer: the options the tools share, their ``--help`` format, and the one
+error policy of every entry point.
+
+Entry points: ``star_jax.main`` (training), ``star_jax.infer``, ``star_jax.evaluate``,
+``star_jax.flow``, ``star_jax.convert``, ``star_jax.export`` and ``star_jax.showcase``
+(each ``python -m NAME``). Every option that more than one of them takes (``--weights``,
+``--dtype``, the tiling options, ``--batch-size``, ``--flow-backend``, ``--mode`` /
+``--time-factor``, ``--scale``, ``--overwrite``, ``--no-progress``, ``--debug``) is defined
+here once.
+
+Error policy (:func:`call_reporting_errors`; ``star_jax.main`` applies the same codes):
+
+* bad usage (argparse, absl flags) or bad input (a path, a file's content, a value that does
+  not fit the weights: :class:`~star_jax.infer.errors.UserInputError` and the exception types
+  a tool names as its input errors) -> one ``error: ...`` line on stderr, exit status 2;
+* Ctrl-C -> ``error: interrupted...``, exit status 130;
+* anything else (a bug, a failed run) -> one ``error: <what failed> (<type>: <message>)``
+  line, exit status 1;
+* ``--debug`` prints the traceback before that line (in every case); without it no
+  traceback is shown.
+
+Library code names the values in its messages by their Python names (``tile_size 8 must be
+larger than tile_overlap 8``) and lists them in ``UserInputError.parameters``; this layer
+says them as the options that set them (``--tile-size 8 must be larger than --tile-overlap
+8``).
+
+This module sits above the library packages (it imports ``model``, ``flow`` and ``infer``
+for choices and defaults) and is imported only by entry points.
+"""
+
+import argparse
+import pathlib
+import re
+import sys
+import traceback
+from typing import Callable, Dict, Iterable, Optional, Tuple, Type, TypeVar
+
+from star_jax.flow import BACKENDS
+from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
+from star_jax.infer.errors import UserInputError
+from star_jax.infer.schedule import MODES
+from star_jax.model import COMPUTE_DTYPES
+
+T = TypeVar("T")
+
+EXIT_FAILURE = 1  # an unexpected error or a failed run
+EXIT_USAGE = 2  # bad usage or bad input (argparse's own code for bad usage)
+EXIT_INTERRUPTED = 130  # Ctrl-C (128 + SIGINT), as shells report it
+
+
+class DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+  """Appends "(default: ...)" only where there is a default worth reading: options whose
+  default is None or False are computed or off, and their help text says so."""
+
+  def _get_help_string(self, action):
+    if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
+      return action.help
+    return super()._get_help_string(action)
+
+
+def positive_int(text: str) -> int:
+  """``text`` as an int >= 1; argparse.ArgumentTypeError (shown as one usage line) otherwise."""
+  if not text.isdigit() or int(text) < 1:
+    raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+  return int(text)
+
+
+def non_negative_int(text: str) -> int:
+  """``text`` as an int >= 0; argparse.ArgumentTypeError otherwise."""
+  if not text.isdigit():
+    raise argparse.ArgumentTypeError(f"must be 0 or a positive integer, got {text}")
+  return int(text)
+
+
+def new_parser(prog: str, description: str, epilog: Optional[str] = None,
+               formatter_class=DefaultsHelpFormatter, debug: bool = True
+               ) -> argparse.ArgumentParser:
+  """An ArgumentParser in the tools' help format, with ``--debug`` unless ``debug`` is False
+  (a parser of subcommands gives each subcommand its own, see :func:`add_subcommand`)."""
+  parser = argparse.ArgumentParser(prog=prog, description=description, epilog=epilog,
+                                   formatter_class=formatter_class)
+  if debug:
+    add_debug_argument(parser)
+  return parser
+
+
+def add_subcommand(commands, name: str, help_text: str, **kwargs) -> argparse.ArgumentParser:
+  """Subcommand ``name`` of ``commands`` (``parser.add_subparsers()``), with ``--debug``."""
+  kwargs.setdefault("formatter_class", DefaultsHelpFormatter)
+  sub = commands.add_parser(name, help=help_text, **kwargs)
+  add_debug_argument(sub)
+  return sub
+
+
+def add_debug_argument(parser: argparse.ArgumentParser) -> None:
+  """``--debug``: show the traceback of an error (otherwise an error is one line)."""
+  parser.add_argument("--debug", action="store_true",
+                      help="show the traceback of an error, not only its one error: line")
+
+
+def add_weights_argument(parser: argparse.ArgumentParser) -> None:
+  """``--weights PATH`` (required): a star_jax checkpoint directory or a release .pth."""
+  parser.add_argument("--weights", required=True, type=pathlib.Path,
+                      help="a star_jax checkpoint directory (e.g. workdir/demo/model) or a "
+                           "release .pth/.pth.gz file (converted on the fly; any float dtype; "
+                           "{'params'|'params_ema'|'state_dict'|'model': ...} wrappers "
+                           "unwrapped)")
+
+
+def add_scale_argument(parser: argparse.ArgumentParser) -> None:
+  """``--scale N``: the model scale the weights must have (checked, never converted)."""
+  parser.add_argument("--scale", type=int, default=None,
+                      help="expected model scale; an error if the weights are for another")
+
+
+def add_dtype_argument(parser: argparse.ArgumentParser) -> None:
+  """Adds ``--dtype {float32,bfloat16}`` (default float32): the model's compute precision
+  (``model.dtype``; parameters, flows and output frames stay float32)."""
+  parser.add_argument(
+      "--dtype", choices=COMPUTE_DTYPES, default="float32",
+      help="compute precision of convolutions and activations; bfloat16 is mixed precision "
+           "(parameters, BatchNorm, flows and outputs stay float32); its measured "
+           "difference from float32 is in benchmarks/RESULTS.md")
+
+
+def add_video_io_arguments(parser: argparse.ArgumentParser) -> None:
+  """``--input`` (a video or a frame folder) and ``--output`` (a video or a PNG folder)."""
+  parser.add_argument("--input", required=True, type=pathlib.Path,
+                      help="a video file (.mp4/.mov/.avi/.mkv, anything FFmpeg decodes) or a "
+                           "folder of frames (png/jpg/bmp/tif/webp, natural sort order; 8/16-bit, "
+                           "grey/RGB/palette, EXIF orientation applied, alpha dropped)")
+  parser.add_argument("--output", required=True, type=pathlib.Path,
+                      help="a video file (.mp4/.mov/.avi/.mkv) or a folder (created) for PNG "
+                           "frames frame_000000.png, ...")
+
+
+def add_mode_arguments(parser: argparse.ArgumentParser) -> None:
+  """``--mode {space-time,space,time}`` and ``--time-factor {1,2,4}``."""
+  parser.add_argument("--mode", choices=MODES, default="space-time",
+                      help="space-time: scale x size and time-factor x frame rate (ht); "
+                           "space: scale x size (h1/h2); time: time-factor x frame rate at "
+                           "the input size (l, STAR-T-HR)")
+  parser.add_argument("--time-factor", type=int, choices=(1, 2, 4), default=None,
+                      help="frame-rate multiplier; 4 applies the half-way step recursively "
+                           "(default: 2, or 1 for --mode space)")
+
+
+def add_tiling_arguments(parser: argparse.ArgumentParser, sized: bool = True,
+                         overlap_help: str = "LR pixels shared by neighbouring tiles (blended)"
+                         ) -> None:
+  """``--tile-overlap`` and, if ``sized``, ``--tile-size`` and ``--memory-budget-gb`` (an
+  ONNX export's tile size is its exported LR size, so ``export run`` takes no size)."""
+  if sized:
+    parser.add_argument("--tile-size", type=positive_int, default=None,
+                        help="LR tile side in pixels (default: the largest that fits the "
+                             "memory budget; no tiling if the frame fits)")
+  parser.add_argument("--tile-overlap", type=int, default=DEFAULT_TILE_OVERLAP,
+                      help=overlap_help)
+  if sized:
+    parser.add_argument("--memory-budget-gb", type=float, default=None,
+                        help="memory one forward may use per device (default: 60%% of the "
+                             "free memory)")
+
+
+def add_batch_size_argument(parser: argparse.ArgumentParser,
+                            help_text: str = "frame pairs (or tiles) per step over all "
+                                             "devices (default: one per local device)") -> None:
+  """``--batch-size N`` (N >= 1; default None: the tool's own choice, said in ``help_text``)."""
+  parser.add_argument("--batch-size", type=positive_int, default=None, help=help_text)
+
+
+def add_flow_backend_argument(parser: argparse.ArgumentParser, option: str = "--flow-backend",
+                              help_text: str = "optical-flow backend (coarse2fine = the "
+                                               "release's method)") -> None:
+  """``--flow-backend`` (``star_jax.flow.BACKENDS``, default coarse2fine); the flow tool
+  names it ``--backend``."""
+  parser.add_argument(option, default="coarse2fine", choices=sorted(BACKENDS), help=help_text)
+
+
+def add_overwrite_argument(parser: argparse.ArgumentParser,
+                           help_text: str = "replace an existing output (only once the new "
+                                            "one is complete)") -> None:
+  """``--overwrite``: replace existing outputs (each only once its replacement is complete)."""
+  parser.add_argument("--overwrite", action="store_true", help=help_text)
+
+
+def add_progress_argument(parser: argparse.ArgumentParser) -> None:
+  """``--no-progress``: no progress bars (``args.no_progress``)."""
+  parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def option_names(parser: argparse.ArgumentParser) -> Dict[str, str]:
+  """``{dest: "--long-option"}`` of ``parser`` and of all its subcommands' parsers: how a
+  library parameter (``tile_size``) is said on this command line (``--tile-size``)."""
+  names: Dict[str, str] = {}
+  for action in parser._actions:  # pylint: disable=protected-access (argparse has no public list)
+    if isinstance(action, argparse._SubParsersAction):  # pylint: disable=protected-access
+      for sub in action.choices.values():
+        names.update(option_names(sub))
+    elif action.option_strings:
+      names.setdefault(action.dest, max(action.option_strings, key=len))
+  return names
+
+
+def with_option_names(message: str, parameters: Iterable[str], options: Dict[str, str]) -> str:
+  """``message`` with each of ``parameters`` that ``options`` has, where it stands as a word
+  of its own (not inside a path, a file name or an option), replaced by its option."""
+  for parameter in parameters:
+    if parameter in options:
+      message = re.sub(rf"(?<![\w./\\-]){re.escape(parameter)}(?![\w/\\-]|\.\w)",
+                       options[parameter], message)
+  return message
+
+
+def call_reporting_errors(action: Callable[[], T], failed: str, consequence: str = "", *,
+                          debug: bool = False,
+                          input_errors: Tuple[Type[BaseException], ...] = (),
+                          options: Optional[Dict[str, str]] = None
+                          ) -> Tuple[Optional[T], Optional[int]]:
+  """``(action(), None)``, or ``(None, exit code)`` after printing one ``error:`` line to
+  stderr, by the module's error policy: 2 for a UserInputError or one of ``input_errors``
+  (its message as it is, parameters said as ``options`` names them), 130 for Ctrl-C, 1 for
+  anything else (``failed`` and the exception's type and message). ``failed`` says what
+  failed ("inference failed on clip.mp4"); ``consequence`` is appended ("; no output was
+  written"). ``debug`` prints the traceback first."""
+  try:
+    return action(), None
+  except KeyboardInterrupt as error:
+    caught, code, line = error, EXIT_INTERRUPTED, f"interrupted{consequence}"
+  except UserInputError as error:
+    caught, code = error, EXIT_USAGE
+    line = with_option_names(str(error), error.parameters, options or {})
+  except input_errors as error:  # pylint: disable=catching-non-exception (a tuple of types)
+    caught, code, line = error, EXIT_USAGE, str(error)
+  except Exception as error:  # pylint: disable=broad-except
+    caught, code = error, EXIT_FAILURE
+    line = f"{failed} ({type(error).__name__}: {error}){consequence}"
+  if debug:
+    traceback.print_exception(caught)
+  print(f"error: {line}", file=sys.stderr)
+  return None, code

@@ -1,0 +1,72 @@
+"""The package layering of star_jax: every import of one star_jax package by another goes
+down (to a lower layer), so there is no upward arrow and no cycle.
+
+Layers, lowest first: ``model`` and ``flow`` (independent of each other), ``data`` (its
+augmentation and flow cache use ``flow``), ``convert``, ``infer``, ``evaluate``, then
+``train`` and ``export`` (apart: neither imports the other). ``star_jax.cli`` (the
+command-line layer) and the entry points (``main``, ``showcase`` and every package's
+``__main__``) sit above them all; nothing in a package imports them.
+"""
+
+import ast
+import pathlib
+
+import star_jax
+
+LAYERS = {"model": 0, "flow": 0, "data": 1, "convert": 2, "infer": 3, "evaluate": 4,
+          "train": 5, "export": 5, "cli": 6, "entry point": 7}
+ENTRY_POINTS = ("main", "showcase")
+ROOT = pathlib.Path(star_jax.__file__).parent
+
+
+def _node(path: pathlib.Path) -> str:
+  """The layering node of a module file: its package, or 'entry point' / 'cli'."""
+  parts = path.relative_to(ROOT).with_suffix("").parts
+  if parts[-1] == "__main__" or parts == ("main",) or parts == ("showcase",):
+    return "entry point"
+  return parts[0] if parts != ("__init__",) else "star_jax"
+
+
+def _imported_nodes(path: pathlib.Path):
+  """(star_jax node, line) of every absolute star_jax import in ``path``."""
+  for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    names = []
+    if isinstance(node, ast.Import):
+      names = [alias.name for alias in node.names]
+    elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+      names = [node.module] + ([f"{node.module}.{a.name}" for a in node.names]
+                               if node.module == "star_jax" else [])
+    for name in names:
+      parts = name.split(".")
+      if parts[0] == "star_jax" and len(parts) > 1:
+        yield ("entry point" if parts[1] in ENTRY_POINTS else parts[1]), node.lineno
+
+
+def import_edges():
+  """{(importer node, imported node): ["file:line", ...]} over star_jax's modules."""
+  edges = {}
+  for path in sorted(ROOT.rglob("*.py")):
+    source = _node(path)
+    for target, line in _imported_nodes(path):
+      if target != source:
+        edges.setdefault((source, target), []).append(f"{path.relative_to(ROOT)}:{line}")
+  return edges
+
+
+def test_every_package_is_in_a_layer():
+  packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
+  assert packages | {"cli", "entry point"} == set(LAYERS)
+
+
+def test_imports_only_go_down():
+  upward = {edge: where for edge, where in import_edges().items()
+            if edge[0] != "star_jax" and LAYERS[edge[1]] >= LAYERS[edge[0]]}
+  assert not upward, "\n".join(f"{a} -> {b}: {', '.join(w)}" for (a, b), w in upward.items())
+
+
+def test_the_check_sees_imports():
+  """The edges the layering rests on are found (a parser that found none would pass)."""
+  edges = import_edges()
+  for edge in (("infer", "model"), ("evaluate", "infer"), ("data", "flow"),
+               ("entry point", "cli"), ("cli", "infer")):
+    assert edge in edges, edge
