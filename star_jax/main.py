@@ -123,7 +123,7 @@ def main(argv):
     jax.distributed.initialize(coordinator_address=env("JAX_COORDINATOR_ADDRESS"),
                                num_processes=env("JAX_NUM_PROCESSES", int),
                                process_id=env("JAX_PROCESS_ID", int))
-  from star_jax.train import trainer  # pylint: disable=g-import-not-at-top (after init)
+  from star_jax.train import evaluation, trainer  # pylint: disable=g-import-not-at-top (after init)
   logging.info("process %d/%d, %d local / %d global devices", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
   try:
@@ -132,7 +132,7 @@ def main(argv):
     print(f"error: {e}", file=sys.stderr)
     sys.exit(1)
   print(f"done: step {result.step}, workdir {FLAGS.workdir}", flush=True)
-  print(trainer.summary_line(result.eval_metrics), flush=True)
+  print(evaluation.summary_line(result.eval_metrics), flush=True)
 
 
 if __name__ == "__main__":
