@@ -245,3 +245,10 @@ def test_missing_or_mismatched_flow_cache_is_reported(cached_root, tmp_path):
 def test_unknown_options_are_named():
   with pytest.raises(ValueError, match="patchsize"):
     pipeline.PipelineConfig.from_mapping({"root": "x", "patchsize": 4})
+
+
+def test_a_cache_made_with_other_flow_settings_is_refused(cached_root):
+  medium_cache = flow_cache.default_cache_dir(cached_root, FLOW, SCALE)
+  with pytest.raises(ValueError, match=f"records .*delete {medium_cache}"):
+    pipeline.make_dataset(_config(cached_root, flow=FlowSettings("opencv_dis", {"preset": "fast"}),
+                                  flow_cache_dir=str(medium_cache)))
