@@ -20,8 +20,10 @@ import tempfile
 import time
 
 from star_jax.data import demo
+from star_jax.data import flow_cache
 from star_jax.data import pipeline
 from star_jax.data import tfds_vimeo
+from star_jax.flow import FlowSettings
 
 RELEASE_SECONDS_PER_SAMPLE_PER_CORE = 0.8
 
@@ -63,9 +65,10 @@ def main() -> None:
   root = demo.ensure_demo_dataset(args.root / "vimeo", frame_size=(448, 256),
                                   num_train_triplets=args.clips, num_test_triplets=2,
                                   num_train_septuplets=0, num_test_septuplets=0)
-  pipeline.ensure_flow_cache(root, "train", scale=4, backend=args.flow_backend)
+  flow = FlowSettings(args.flow_backend)
+  flow_cache.ensure_flow_cache(root, "train", scale=4, settings=flow)
   base = dict(root=str(root), split="train", scale=4, batch_size=args.batch_size, augment=True,
-              shuffle=True, num_threads=cores, num_workers=0, flow_backend=args.flow_backend,
+              shuffle=True, num_threads=cores, num_workers=0, flow=flow,
               shard_index=0, shard_count=1)
   sources = ("folder", "tfds", "tfds_x4") if args.source == "all" else (args.source,)
   for source in sources:

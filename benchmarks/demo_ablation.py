@@ -26,7 +26,7 @@ import jax
 
 from star_jax.data import pipeline
 from star_jax.model import build_model, sample_inputs
-from star_jax.train import sharding, trainer
+from star_jax.train import data_setup, evaluation, sharding, trainer
 from star_jax.train.state import create_state, learning_rate_schedule, make_optimizer
 
 
@@ -75,7 +75,7 @@ def step_cost(config, timed_steps: int):
   shardings = sharding.param_shardings(abstract, mesh, config.param_sharding)
   state = trainer.initial_state(config, model, tx, shardings)
   step = trainer.jit_train_step(config, model, tx, schedule, mesh, shardings)
-  batch = next(iter(pipeline.make_dataset(trainer._pipeline_config(  # pylint: disable=protected-access
+  batch = next(iter(pipeline.make_dataset(data_setup.pipeline_config(
       config, config.data.train_split, True, config.batch_size))))
   batch = sharding.global_batch(batch, mesh)
   for _ in range(2):
@@ -114,7 +114,7 @@ def main():
                   metrics=result.eval_metrics)
     with open(pathlib.Path(args.workdir) / "ablation.jsonl", "a") as f:
       f.write(json.dumps(record) + "\n")
-    print(f"[{name}] {overrides or '(demo config)'}: {trainer.summary_line(result.eval_metrics)}"
+    print(f"[{name}] {overrides or '(demo config)'}: {evaluation.summary_line(result.eval_metrics)}"
           f" | step {step_cpu * 1e3:.0f} ms CPU ({step_wall * 1e3:.0f} ms wall); run "
           f"{run_cpu:.0f} s CPU, {run_wall:.0f} s wall", flush=True)
 

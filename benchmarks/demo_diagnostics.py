@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from star_jax.convert import load_weights
-from star_jax.data import demo, frames, pipeline, vimeo
+from star_jax.data import demo, flow_cache, frames, pipeline, vimeo
 from star_jax.evaluate import metrics
 from star_jax import showcase
 from star_jax.model import build_model
@@ -49,7 +49,7 @@ def reference_points(root) -> None:
 def flow_ablation(root, weights) -> None:
   model_config, variables = load_weights(weights)
   model = build_model(model_config)
-  pipeline.ensure_flow_cache(root, "test", scale=int(model_config["scale"]), progress=False)
+  flow_cache.ensure_flow_cache(root, "test", scale=int(model_config["scale"]), progress=False)
   forward = jax.jit(lambda *inputs: model.apply(variables, *inputs, train=False)["ht"])
   dataset = pipeline.make_dataset(pipeline.PipelineConfig(
       root=str(root), split="test", scale=int(model_config["scale"]), batch_size=8,

@@ -143,7 +143,7 @@ def main(argv):
     jax.distributed.initialize(coordinator_address=env("JAX_COORDINATOR_ADDRESS"),
                                num_processes=env("JAX_NUM_PROCESSES", int),
                                process_id=env("JAX_PROCESS_ID", int))
-  from star_jax.train import trainer  # pylint: disable=g-import-not-at-top (after init)
+  from star_jax.train import evaluation, trainer  # pylint: disable=g-import-not-at-top (after init)
   logging.info("process %d/%d, %d local / %d global devices", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
   result, code = cli.call_reporting_errors(
@@ -152,7 +152,7 @@ def main(argv):
   if code is not None:
     sys.exit(code)
   print(f"done: step {result.step}, workdir {FLAGS.workdir}", flush=True)
-  print(trainer.summary_line(result.eval_metrics), flush=True)
+  print(evaluation.summary_line(result.eval_metrics), flush=True)
 
 
 if __name__ == "__main__":

@@ -28,7 +28,7 @@ The iterator is a grain ``DatasetIterator``: ``get_state()``/``set_state()`` (or
 import dataclasses
 import logging
 import pathlib
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 from absl import flags
 import grain
@@ -36,16 +36,15 @@ import numpy as np
 
 from star_jax.data import augment
 from star_jax.data import frames as frames_lib
+from star_jax.data import flow_cache
 from star_jax.data import vimeo
-from star_jax.flow import cache as flow_cache
+from star_jax.flow.backends import FlowSettings
 
-PathLike = Union[str, pathlib.Path]
 Sample = Dict[str, np.ndarray]
 
 FLOW_KEYS = flow_cache.CACHE_KEYS
 FRAME_KEYS = ("im1", "im2", "lr_t", "hr1", "hr_t", "hr2")
 _SKIPPED = "skipped_clip"  # Key of the marker element that stands in for an unreadable clip.
-_UNREADABLE = (frames_lib.FrameReadError, vimeo.MissingClipError)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +53,7 @@ class PipelineConfig:
 
   Attributes:
     root: Vimeo-layout root (``sequences/`` + split lists); also the default home of the
-      flow cache.
+      flow cache (``star_jax.data.flow_cache``).
     split: 'train' or 'test'.
     scale: spatial SR factor (HR frames are mod-cropped to it; LR = HR / scale).
     batch_size: samples per batch.
@@ -66,8 +65,9 @@ class PipelineConfig:
     num_workers: grain worker processes (0 = decode in this process with threads).
     num_threads: reader threads per process.
     hr_input: STAR-T-HR mode (HR inputs, HR flows, HR in-between target).
-    flow_backend: which cached flows to read (the cache's sub-folder).
-    flow_cache_dir: explicit cache folder (default: :func:`default_flow_cache_dir`).
+    flow: the flow backend and settings whose cached flows to read (they pick the cache's
+      sub-folder, and must equal the settings the cache records).
+    flow_cache_dir: explicit cache folder (default: ``flow_cache.default_cache_dir``).
     source: 'folder' (PNG frames) or 'tfds' (ArrayRecord built by ``tfds_vimeo``).
     tfds_data_dir: TFDS data_dir for ``source='tfds'``.
     tfds_config: which ``tfds_vimeo`` triplet config to read; one that stores LR frames at
@@ -93,7 +93,7 @@ class PipelineConfig:
   num_workers: int = 0
   num_threads: int = 2
   hr_input: bool = False
-  flow_backend: str = "coarse2fine"
+  flow: FlowSettings = FlowSettings()
   flow_cache_dir: Optional[str] = None
   source: str = "folder"
   tfds_data_dir: Optional[str] = None
@@ -106,65 +106,16 @@ class PipelineConfig:
 
   @classmethod
   def from_mapping(cls, mapping: Mapping[str, Any]) -> "PipelineConfig":
-    """From a dict / ml_collections ConfigDict; unknown keys are an error naming them."""
+    """From a dict / ml_collections ConfigDict (``flow`` may be a FlowSettings or a mapping
+    of its fields); unknown keys are an error naming them."""
     known = {field.name for field in dataclasses.fields(cls)}
     unknown = sorted(set(mapping) - known)
     if unknown:
       raise ValueError(f"unknown input pipeline options {unknown}; known: {sorted(known)}")
-    return cls(**dict(mapping))
-
-
-def default_flow_cache_dir(root: PathLike, backend: str, scale: int,
-                           hr_input: bool = False) -> pathlib.Path:
-  """The flow module's ``<root>/flow_cache/<backend>_x<scale>`` for flows on LR frames, or
-  ``<root>/flow_cache/<backend>_hr`` for STAR-T-HR's flows on HR frames (scale-free)."""
-  if hr_input:
-    return pathlib.Path(root) / "flow_cache" / f"{backend}_hr"
-  return flow_cache.default_cache_dir(root, backend, scale)
-
-
-def load_flow_frames(frames_uint8: np.ndarray, scale: int, hr_input: bool) -> List[np.ndarray]:
-  """The frames the flows are computed on, float32 [0, 1]: the LR frames (or, for
-  STAR-T-HR, the mod-cropped HR frames) of a clip, exactly as the pipeline derives them."""
-  hr = frames_lib.mod_crop(frames_uint8, scale)
-  inputs = hr if hr_input else [frames_lib.lr_from_hr(frame, scale) for frame in hr]
-  return [frames_lib.to_float(frame) for frame in inputs]
-
-
-def ensure_flow_cache(root: PathLike, split: str, *, scale: int = 4, hr_input: bool = False,
-                      backend: str = "coarse2fine", cache_dir: Optional[PathLike] = None,
-                      skip_corrupt: bool = False, batch_size: int = 8, progress: bool = True,
-                      **flow_params) -> pathlib.Path:
-  """Computes the flows of every triplet of ``split`` that the cache lacks; returns the cache dir.
-
-  Resumable (``build_flow_cache`` skips clips already cached). With ``skip_corrupt``, clips
-  whose frames cannot be read are left out (and logged) instead of failing the build; the
-  pipeline then skips them too.
-  """
-  clips = vimeo.VimeoClips.open(root, "triplet", split)
-  cache_dir = pathlib.Path(cache_dir) if cache_dir else default_flow_cache_dir(
-      root, backend, scale, hr_input)
-  wanted = list(clips.clips)
-  if skip_corrupt:
-    wanted = [clip for clip in wanted if _readable_or_cached(clips, cache_dir, clip)]
-
-  def load_frames(clip: str):
-    return tuple(load_flow_frames(clips.load_clip(clip), scale, hr_input))
-
-  flow_cache.build_flow_cache(wanted, load_frames, cache_dir, backend=backend,
-                              batch_size=batch_size, progress=progress, **flow_params)
-  return cache_dir
-
-
-def _readable_or_cached(clips: vimeo.VimeoClips, cache_dir: pathlib.Path, clip: str) -> bool:
-  if flow_cache.clip_cache_path(cache_dir, clip).is_file():
-    return True
-  try:
-    clips.load_clip(clip)
-  except _UNREADABLE as error:
-    logging.warning("flow cache: leaving out unreadable clip %s: %s", clip, error)
-    return False
-  return True
+    options = dict(mapping)
+    if isinstance(options.get("flow"), Mapping):
+      options["flow"] = FlowSettings(**options["flow"])
+    return cls(**options)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,7 +131,7 @@ class _ReadClip(grain.transforms.Map):
       clip = record
       try:
         frames = self.clips.load_clip(clip)
-      except _UNREADABLE as error:
+      except vimeo.UNREADABLE_CLIP as error:
         if not self.skip_corrupt:
           raise
         logging.warning("skipping unreadable clip %s: %s", clip, error)
@@ -320,12 +271,13 @@ def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.Iter
     raise ValueError(f"source must be 'folder' or 'tfds', got {config.source!r}")
   if config.batch_size < 1:
     raise ValueError(f"batch_size must be positive, got {config.batch_size}")
-  cache_dir = config.flow_cache_dir or default_flow_cache_dir(
-      config.root, config.flow_backend, config.scale, config.hr_input)
+  cache_dir = config.flow_cache_dir or flow_cache.default_cache_dir(
+      config.root, config.flow, config.scale, config.hr_input)
   if not pathlib.Path(cache_dir).is_dir():
     raise FileNotFoundError(
         f"flow cache {cache_dir} does not exist; build it first with "
-        "star_jax.data.pipeline.ensure_flow_cache(root, split, ...)")
+        "star_jax.data.flow_cache.ensure_flow_cache(root, split, ...)")
+  flow_cache.check_settings(cache_dir, config.flow)
 
   if config.source == "folder":
     clips = vimeo.VimeoClips.open(config.root, "triplet", config.split)

@@ -34,6 +34,10 @@ class MissingClipError(FileNotFoundError):
     super().__init__(f"clip folder {self.path} (listed in {list_path}) does not exist")
 
 
+# What ``VimeoClips.load_clip`` raises for a clip that cannot be read (``skip_corrupt``).
+UNREADABLE_CLIP = (MissingClipError, frames_lib.FrameReadError)
+
+
 def list_path(root: PathLike, kind: str, split: str) -> pathlib.Path:
   """Where the split list of ``kind`` ('triplet'|'septuplet') and ``split`` lives."""
   _check_kind_split(kind, split)

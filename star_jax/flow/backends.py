@@ -10,7 +10,9 @@ Every backend returns pixels in the spec's convention: im2(x + u, y + v) ~ im1(x
 """
 
 import dataclasses
-from typing import Callable, Dict
+import hashlib
+import json
+from typing import Any, Callable, Dict, Mapping
 
 import cv2
 import numpy as np
@@ -49,19 +51,12 @@ def _per_pair(flow_fn: Callable[[np.ndarray, np.ndarray], np.ndarray]):
   return batched
 
 
-def _opencv_dis(im1, im2, preset: str = "medium") -> np.ndarray:
-  if preset not in DIS_PRESETS:
-    raise ValueError(f"preset={preset!r} is not one of {sorted(DIS_PRESETS)}")
+def _opencv_dis(im1, im2, preset: str) -> np.ndarray:
   dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
   return _per_pair(lambda a, b: dis.calc(a, b, None))(im1, im2)
 
 
-def _opencv_farneback(im1, im2, **params) -> np.ndarray:
-  unknown = set(params) - set(FARNEBACK_DEFAULTS)
-  if unknown:
-    raise ValueError(f"unknown Farneback parameters {sorted(unknown)}; "
-                     f"known: {sorted(FARNEBACK_DEFAULTS)}")
-  p = {**FARNEBACK_DEFAULTS, **params}
+def _opencv_farneback(im1, im2, **p) -> np.ndarray:
   return _per_pair(lambda a, b: cv2.calcOpticalFlowFarneback(
       a, b, None, p["pyr_scale"], p["levels"], p["winsize"], p["iterations"], p["poly_n"],
       p["poly_sigma"], p["flags"]))(im1, im2)
@@ -80,14 +75,73 @@ BACKENDS: Dict[str, Callable[..., np.ndarray]] = {
 
 def resolved_params(backend: str, params: Dict) -> Dict:
   """``params`` with every default filled in, so that two spellings of the same settings
-  (``{}`` and ``{'mode': 'exact'}``) compare equal, e.g. in a flow cache's record."""
+  (``{}`` and ``{'mode': 'exact'}``) compare equal, e.g. in a flow cache's record.
+
+  Raises:
+    ValueError: an unknown backend, an unknown setting, or a value the backend refuses.
+  """
   if backend == "coarse2fine":
     return dataclasses.asdict(Coarse2FineParams(**params))
   if backend == "opencv_dis":
-    return {"preset": "medium", **params}
+    unknown = sorted(set(params) - {"preset"})
+    if unknown:
+      raise ValueError(f"unknown opencv_dis parameters {unknown}; known: ['preset']")
+    preset = params.get("preset", "medium")
+    if preset not in DIS_PRESETS:
+      raise ValueError(f"preset={preset!r} is not one of {sorted(DIS_PRESETS)}")
+    return {"preset": preset}
   if backend == "opencv_farneback":
+    unknown = sorted(set(params) - set(FARNEBACK_DEFAULTS))
+    if unknown:
+      raise ValueError(f"unknown Farneback parameters {unknown}; "
+                       f"known: {sorted(FARNEBACK_DEFAULTS)}")
     return {**FARNEBACK_DEFAULTS, **params}
   raise ValueError(f"backend={backend!r} is not one of {sorted(BACKENDS)}")
+
+
+@dataclasses.dataclass(frozen=True)
+class FlowSettings:
+  """One flow backend and all of its settings: what a flow cache is computed with and keyed by.
+
+  Attributes:
+    backend: a key of ``BACKENDS``.
+    params: the backend's settings; every default is filled in at construction
+      (:func:`resolved_params`), so ``FlowSettings('coarse2fine')`` equals
+      ``FlowSettings('coarse2fine', {'mode': 'exact'})``. Read-only by convention.
+
+  Raises:
+    ValueError: an unknown backend, or a setting the backend does not take or accept.
+  """
+
+  backend: str = "coarse2fine"
+  params: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+  def __post_init__(self):
+    object.__setattr__(self, "params", resolved_params(self.backend, dict(self.params)))
+
+  def __hash__(self) -> int:
+    return hash(self.digest)
+
+  @property
+  def record(self) -> Dict[str, Any]:
+    """``{'backend': ..., 'params': {...}}`` as JSON-compatible values (a cache's record)."""
+    return json.loads(json.dumps({"backend": self.backend, "params": dict(self.params)}))
+
+  @property
+  def digest(self) -> str:
+    """8 hex digits of SHA-256 over :attr:`record` (sorted keys): stable across runs,
+    processes and machines, different for any other backend or setting."""
+    text = json.dumps(self.record, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:8]
+
+  @property
+  def is_default(self) -> bool:
+    """True when these are the backend's own default settings."""
+    return self == FlowSettings(self.backend)
+
+  def compute(self, im1, im2) -> np.ndarray:
+    """:func:`compute_flow` with these settings."""
+    return compute_flow(im1, im2, backend=self.backend, **self.params)
 
 
 def compute_flow(im1, im2, backend: str = "coarse2fine", **params) -> np.ndarray:
@@ -101,4 +155,4 @@ def compute_flow(im1, im2, backend: str = "coarse2fine", **params) -> np.ndarray
     raise ValueError(f"backend={backend!r} is not one of {sorted(BACKENDS)}")
   if np.shape(im1) != np.shape(im2):
     raise ValueError(f"im1 has shape {np.shape(im1)} but im2 has shape {np.shape(im2)}")
-  return np.asarray(BACKENDS[backend](im1, im2, **params), np.float32)
+  return np.asarray(BACKENDS[backend](im1, im2, **resolved_params(backend, params)), np.float32)

@@ -1,1 +1,3 @@
-"""Training STARnet: objectives, sharded train step, checkpoints, the loop (``trainer``)."""
+"""Training STARnet: objectives, sharded train step, checkpoints, config checks
+(``config_checks``), data preparation (``data_setup``), held-out evaluation (``evaluation``),
+the run itself (``trainer``: ``setup`` + ``train_loop``)."""

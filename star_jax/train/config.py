@@ -10,6 +10,9 @@ samples/s, achieved TFLOP/s, MFU and the ETA. ``peak_flops_per_chip`` (FLOP/s of
 overrides the chip table in ``star_jax.train.chip_peaks`` (needed for MFU on CPUs and
 unlisted chips). ``profile_steps = (first_step, num_steps)`` writes a ``jax.profiler`` trace
 of those steps to ``<workdir>/profile`` (README, "Profiles").
+
+Impossible combinations (e.g. ``objective='STAR-T-HR'`` without ``data.hr_input``) are
+refused before anything runs, by ``star_jax.train.config_checks.validate``.
 """
 
 import ml_collections
@@ -34,6 +37,9 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.hr_input = False              # STAR-T-HR: HR frames in, flows on HR frames
   c.data.flow_backend = "coarse2fine"  # or opencv_dis / opencv_farneback (see star_jax.flow)
   c.data.flow_mode = "exact"           # coarse2fine solver: 'exact' (= pyflow) or 'fast'
+  # Flow cache folder; None = <data.dir>/flow_cache/<backend>_x<scale>[_<settings digest>]
+  # (star_jax.data.flow_cache: other flow settings get a folder of their own).
+  c.data.flow_cache_dir = ml_collections.FieldReference(None, field_type=str)
   c.data.num_workers = 0
   c.data.num_threads = 2
   c.data.skip_corrupt = False          # True: skip (and count) unreadable clips

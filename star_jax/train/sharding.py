@@ -14,25 +14,36 @@ from star_jax.train.state import path_name
 MESH_AXES = ("data", "model")
 
 
-def make_mesh(mesh_shape: Sequence[int], devices=None) -> Mesh:
-  """A ('data', 'model') mesh; one entry of ``mesh_shape`` may be -1 (all remaining).
+def mesh_axis_sizes(mesh_shape: Sequence[int], num_devices: int) -> Tuple[int, int]:
+  """``mesh_shape`` (data, model) with its one -1 (if any) resolved for ``num_devices``.
 
-  Axis types are Auto: jax 0.10's default (Explicit) makes sharded convolutions fail.
+  Raises:
+    ValueError: not two entries, more than one -1, or not a factorisation of
+      ``num_devices``.
   """
-  devices = list(jax.devices() if devices is None else devices)
   shape = list(mesh_shape)
   if len(shape) != 2 or shape.count(-1) > 1:
     raise ValueError(f"mesh_shape must be (data, model) with at most one -1, got {mesh_shape}")
   known = int(np.prod([s for s in shape if s != -1]))
   if -1 in shape:
-    if len(devices) % known:
-      raise ValueError(f"mesh_shape {tuple(mesh_shape)} does not divide {len(devices)} devices")
-    shape[shape.index(-1)] = len(devices) // known
-  if int(np.prod(shape)) != len(devices):
+    if num_devices % known:
+      raise ValueError(f"mesh_shape {tuple(mesh_shape)} does not divide {num_devices} devices")
+    shape[shape.index(-1)] = num_devices // known
+  if int(np.prod(shape)) != num_devices:
     raise ValueError(f"mesh_shape {tuple(shape)} needs {int(np.prod(shape))} devices, "
-                     f"{len(devices)} are present")
-  return jax.make_mesh(tuple(shape), MESH_AXES, axis_types=(AxisType.Auto,) * 2,
-                       devices=devices)
+                     f"{num_devices} are present")
+  return tuple(shape)
+
+
+def make_mesh(mesh_shape: Sequence[int], devices=None) -> Mesh:
+  """A ('data', 'model') mesh; one entry of ``mesh_shape`` may be -1 (all remaining)
+  (:func:`mesh_axis_sizes`).
+
+  Axis types are Auto: jax 0.10's default (Explicit) makes sharded convolutions fail.
+  """
+  devices = list(jax.devices() if devices is None else devices)
+  shape = mesh_axis_sizes(mesh_shape, len(devices))
+  return jax.make_mesh(shape, MESH_AXES, axis_types=(AxisType.Auto,) * 2, devices=devices)
 
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:

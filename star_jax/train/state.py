@@ -29,6 +29,10 @@ def learning_rate_schedule(base_lr: float, steps_per_epoch: int, decay_every_epo
                                  decay_rate=decay_factor, staircase=True)
 
 
+OPTIMIZERS = {"adamax": optax.adamax, "adam": optax.adam}  # config.optimizer.name
+INIT_TRANSPOSED = ("kaiming", "icnr")  # config.init_transposed
+
+
 def make_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransformation:
   """``config.optimizer.name``: 'adamax' as the paper (betas 0.9/0.999, eps 1e-8), or
   'adam' (the demo's choice: a from-scratch model learns faster per step with it).
@@ -38,10 +42,9 @@ def make_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransforma
   any non-vanishing gradient.
   """
   o = config.optimizer
-  optimizers = {"adamax": optax.adamax, "adam": optax.adam}
-  if o.name not in optimizers:
-    raise ValueError(f"optimizer.name must be one of {sorted(optimizers)}, got {o.name!r}")
-  return optimizers[o.name](schedule, b1=o.b1, b2=o.b2, eps=o.eps)
+  if o.name not in OPTIMIZERS:
+    raise ValueError(f"optimizer.name must be one of {sorted(OPTIMIZERS)}, got {o.name!r}")
+  return OPTIMIZERS[o.name](schedule, b1=o.b1, b2=o.b2, eps=o.eps)
 
 
 def path_name(path) -> str:
@@ -147,7 +150,7 @@ def create_state(model, tx, rng, sample_inputs, initial_variables=None,
   ``init_transposed='icnr'`` (:func:`checkerboard_free_kernel`), then every kernel scaled as
   :func:`scale_kernels` says. Raises ValueError for another ``init_transposed``.
   """
-  if init_transposed not in ("kaiming", "icnr"):
+  if init_transposed not in INIT_TRANSPOSED:
     raise ValueError(f"init_transposed must be 'kaiming' or 'icnr', got {init_transposed!r}")
   if initial_variables is not None:
     variables = initial_variables

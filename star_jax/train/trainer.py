@@ -1,7 +1,10 @@
-"""The training loop behind ``python -m star_jax.main``: data and flow cache, mesh, sharded
-jit train step (compiled ahead of the loop; its XLA FLOPs and peak memory are logged once),
-throughput and MFU (``star_jax.train.throughput``), optional profiles
-(``config.profile_steps``), periodic evaluation, metrics and checkpoints, exact resume."""
+"""The training run behind ``python -m star_jax.main``, in two parts: :func:`setup` (config
+checks, data and flow cache, mesh, model, state restored or created, jitted steps) and
+:func:`train_loop` (the sharded train step compiled ahead of the loop, its XLA FLOPs and peak
+memory logged once; throughput and MFU (``star_jax.train.throughput``), optional profiles
+(``config.profile_steps``), periodic held-out evaluation (``star_jax.train.evaluation``),
+metrics and checkpoints, exact resume). Data preparation is ``star_jax.train.data_setup``;
+the config checks are ``star_jax.train.config_checks``."""
 
 import contextlib
 import dataclasses
@@ -13,19 +16,16 @@ import time
 from typing import Any, Dict, Optional
 
 from clu import metric_writers, parameter_overview
+from flax import traverse_util
 import jax
-from jax.experimental import multihost_utils
 import jax.numpy as jnp
 import ml_collections
-import numpy as np
 
 from star_jax.convert import load_weights, save_checkpoint
-from star_jax.data import demo as demo_data
-from star_jax.data import pipeline, vimeo
-from star_jax.evaluate import metrics as frame_metrics
+from star_jax.data import pipeline
 from star_jax.model import build_model, sample_inputs
-from star_jax.model.layers import bicubic_upscale
-from star_jax.train import checkpoints, compiled_stats, objectives, profiling, sharding
+from star_jax.train import checkpoints, compiled_stats, config_checks, data_setup, evaluation
+from star_jax.train import profiling, sharding
 from star_jax.train import step as step_lib
 from star_jax.train import throughput
 from star_jax.train.state import TrainState, create_state, learning_rate_schedule, make_optimizer
@@ -40,50 +40,15 @@ class NonFiniteLossError(RuntimeError):
 
 @dataclasses.dataclass
 class TrainResult:
+  """The step a run ended at, and its last held-out metrics (``evaluation.evaluate``)."""
+
   step: int
   eval_metrics: Dict[str, float]
-
-
-def _pipeline_config(config, split: str, training: bool, batch_size: int):
-  d = config.data
-  return pipeline.PipelineConfig(
-      root=d.dir, split=split, scale=int(config.model.scale),
-      batch_size=batch_size // jax.process_count(),
-      patch_size=d.patch_size if training else 0, augment=d.augment and training,
-      shuffle=training, num_epochs=None if training else 1, seed=config.seed,
-      num_workers=d.num_workers if training else 0, num_threads=d.num_threads,
-      hr_input=d.hr_input, flow_backend=d.flow_backend, source=d.source,
-      tfds_data_dir=d.tfds_data_dir, tfds_config=d.tfds_config, skip_corrupt=d.skip_corrupt,
-      drop_remainder=training)
-
-
-def prepare_data(config) -> None:
-  """Generate the demo dataset if asked, and make sure both splits' flows are cached
-  (process 0 computes; the others wait)."""
-  if not config.data.dir:
-    raise ValueError("config.data.dir is not set (the Vimeo-90K root)")
-  if jax.process_index() == 0:
-    if config.data.generate_demo:
-      demo_data.ensure_demo_dataset(config.data.dir)
-    flow_params = {"mode": config.data.flow_mode} if config.data.flow_backend == "coarse2fine" else {}
-    for split in (config.data.train_split, config.data.eval_split):
-      pipeline.ensure_flow_cache(config.data.dir, split, scale=int(config.model.scale),
-                                 hr_input=config.data.hr_input, backend=config.data.flow_backend,
-                                 skip_corrupt=config.data.skip_corrupt, **flow_params)
-  if jax.process_count() > 1:
-    multihost_utils.sync_global_devices("flow cache ready")
-
-
-def _num_clips(config, split: str) -> int:
-  return len(vimeo.VimeoClips.open(config.data.dir, "triplet", split).clips)
 
 
 def _perceptual_features(config):
   if config.loss != "Lf":
     return None
-  if not config.vgg19_weights:
-    raise ValueError("loss 'Lf' needs config.vgg19_weights: torchvision's VGG19 ImageNet "
-                     "state dict (.pth)")
   from star_jax.convert.vgg import load_vgg19_variables  # pylint: disable=g-import-not-at-top
   from star_jax.model.vgg import VGG19Features  # pylint: disable=g-import-not-at-top
   vgg_variables = jax.tree_util.tree_map(jnp.asarray, load_vgg19_variables(config.vgg19_weights))
@@ -147,139 +112,87 @@ def _untimed(meter: throughput.ThroughputMeter, state):
     meter.exclude(time.perf_counter() - start)
 
 
-# What each output is compared with in the eval metrics (``eval/psnr_<name>_baseline``).
-BASELINES = {"h1": "bicubic", "h2": "bicubic", "ht": "bicubic + frame average",
-             "l": "LR average"}
+def hparams(config: ml_collections.ConfigDict) -> Dict[str, str]:
+  """Every config field, nested ones included, as '.'-joined names ('model.variant',
+  'data.dir', 'optimizer.learning_rate', ...) with ``str`` values, for TensorBoard's
+  hparams."""
+  flat = traverse_util.flatten_dict(config.to_dict(), sep=".")
+  return {name: str(value) for name, value in sorted(flat.items())}
 
 
-def _evaluate(config, model, state, mesh, eval_fn, writer, step: int) -> Dict[str, float]:
-  """Held-out metrics over the eval split: PSNR of every output and of its baseline
-  (``BASELINES``), SSIM of ht, and the checkerboard measure
-  (``frame_metrics.grid_energy_ratio``, period = the scale) of the HR outputs and of their
-  baselines."""
-  ds = pipeline.make_dataset(_pipeline_config(config, config.data.eval_split, False,
-                                              config.eval_batch_size))
-  psnr_sums: Dict[str, float] = {}
-  frames: Dict[str, list] = {}
-  ssim_sum, count = 0.0, 0
-  for batch_index, local in enumerate(ds):
-    if config.eval_num_batches and batch_index >= config.eval_num_batches:
-      break
-    # Pad every process's last batch to the full size (one compiled shape) and keep a mask
-    # of the real samples; outputs are replicated, so every process sums the same values.
-    local_size = config.eval_batch_size // jax.process_count()
-    valid = len(local["im1"])
-    local = {k: np.concatenate([v, np.repeat(v[-1:], local_size - valid, axis=0)])
-             for k, v in local.items()}
-    valid_per_process = multihost_utils.process_allgather(np.array([valid])).reshape(-1)
-    real = np.concatenate([np.arange(local_size) < v for v in valid_per_process])
-    psnr, images = jax.device_get(eval_fn(state, sharding.global_batch(local, mesh)))
-    for name, values in psnr.items():
-      psnr_sums[name] = psnr_sums.get(name, 0.0) + float(values[real].sum())
-    for name in ("ht", "h1", "h2"):
-      for key in (name, f"{name}_target", f"{name}_baseline"):
-        if key in images:
-          frames.setdefault(key, []).append(np.asarray(images[key])[real])
-    if "ht" in images:
-      ssim_sum += sum(frame_metrics.ssim(images["ht"][i], images["ht_target"][i])
-                      for i in np.flatnonzero(real))
-    count += int(real.sum())
-    if batch_index == 0 and "ht" in images:
-      writer.write_images(step, {"eval/lr_input_upsampled": np.asarray(images["lr_input"])[:3],
-                                 "eval/ht_prediction": np.asarray(images["ht"])[:3],
-                                 "eval/ht_ground_truth": np.asarray(images["ht_target"])[:3]})
-  if count == 0:
-    raise ValueError(f"eval split {config.data.eval_split!r} produced no samples")
-  result = {f"eval/psnr_{k}": v / count for k, v in psnr_sums.items()}
-  if "ht" in psnr_sums:
-    result["eval/ssim_ht"] = ssim_sum / count
-  period = int(config.model.scale)
-  for name in ("ht", "h1", "h2"):
-    if f"{name}_target" not in frames:
-      continue
-    target = np.concatenate(frames[f"{name}_target"])
-    for key, suffix in ((name, ""), (f"{name}_baseline", "_baseline")):
-      if key in frames and target.shape[1] % period == 0 and target.shape[2] % period == 0:
-        result[f"eval/grid_{name}{suffix}"] = frame_metrics.grid_energy_ratio(
-            np.concatenate(frames[key]), target, period)
-  result["eval/num_samples"] = count
-  writer.write_scalars(step, result)
-  return result
+@dataclasses.dataclass
+class TrainSetup:
+  """What :func:`setup` builds and :func:`train_loop` runs.
+
+  Attributes:
+    config, workdir: the run's config and (absolute) workdir.
+    mesh: the ('data', 'model') device mesh.
+    model, tx: the Flax module and the optax optimiser.
+    state: the train state (restored, fine-tuned from ``init_from``, or fresh), in
+      ``state_shardings``.
+    start_step: the step ``state`` holds (0 for a fresh run).
+    total_steps, steps_per_epoch: the run's length.
+    train_iter: the training data iterator, restored with the state.
+    manager: the orbax checkpoint manager of ``<workdir>/checkpoints``.
+    writer: the clu metric writer (TensorBoard, workdir).
+    train_fn: :func:`jit_train_step`'s function (compiled in :func:`train_loop`).
+    eval_fn: ``evaluation.jit_eval_step``'s function.
+  """
+
+  config: ml_collections.ConfigDict
+  workdir: pathlib.Path
+  mesh: jax.sharding.Mesh
+  model: Any
+  tx: Any
+  state: TrainState
+  start_step: int
+  total_steps: int
+  steps_per_epoch: int
+  train_iter: Any
+  manager: Any
+  writer: Any
+  train_fn: Any
+  eval_fn: Any
 
 
-def summary_line(eval_metrics: Dict[str, float]) -> str:
-  """The held-out metrics as one line: each output's PSNR next to its baseline's, then SSIM
-  and the checkerboard measure (ours vs baseline; ~1 = no grid beyond bicubic's)."""
-  m = {k.split("/")[-1]: v for k, v in eval_metrics.items()}
-  parts = []
-  for name in ("h1", "h2", "ht", "l"):
-    if f"psnr_{name}" not in m:
-      continue
-    part = f"{name} {m[f'psnr_{name}']:.2f} dB"
-    if f"psnr_{name}_baseline" in m:
-      base = m[f"psnr_{name}_baseline"]
-      part += f" ({BASELINES[name]} {base:.2f}, {m[f'psnr_{name}'] - base:+.2f})"
-    parts.append(part)
-  if "ssim_ht" in m:
-    parts.append(f"ssim_ht {m['ssim_ht']:.4f}")
-  grids = [f"{name} {m[f'grid_{name}']:.2f} (baseline {m[f'grid_{name}_baseline']:.2f})"
-           for name in ("ht", "h1", "h2") if f"grid_{name}" in m and f"grid_{name}_baseline" in m]
-  if grids:
-    parts.append("grid " + ", ".join(grids))
-  samples = f" on {int(m['num_samples'])} samples" if "num_samples" in m else ""
-  return f"held-out PSNR{samples}: " + " | ".join(parts)
+def setup(config: ml_collections.ConfigDict, workdir: str) -> TrainSetup:
+  """Everything a run needs before its first step: checks the config
+  (``config_checks.validate``), prepares the data and flow caches
+  (``data_setup.prepare_data``), builds the mesh, model, optimiser and shardings, restores
+  the latest checkpoint of ``workdir`` (or creates the initial state), opens the metric
+  writer (a fresh run logs the parameter overview and the flattened config as hparams) and
+  jits the train and eval steps.
 
-
-def _eval_step_with_baseline(state, batch, *, model, scale: int):
-  """``step_lib.eval_step`` plus each output's baseline (``BASELINES``): its per-sample
-  PSNR (under '<name>_baseline') and 8-bit frames (images '<name>_baseline')."""
-  psnr, images = step_lib.eval_step(state, batch, model=model)
-  up1, up2 = bicubic_upscale(batch["im1"], scale), bicubic_upscale(batch["im2"], scale)
-  predictions = {"h1": up1, "h2": up2, "ht": (up1 + up2) / 2,
-                 "l": (batch["im1"] + batch["im2"]) / 2}
-  for name, prediction in predictions.items():
-    target_key = objectives.TARGET_KEYS[name]
-    if name not in psnr or batch[target_key].shape != prediction.shape:
-      continue
-    baseline = step_lib.to_uint8_range(prediction)
-    mse = jnp.mean(jnp.square(baseline - step_lib.to_uint8_range(batch[target_key])),
-                   axis=(1, 2, 3))
-    psnr[f"{name}_baseline"] = 10.0 * jnp.log10(255.0 ** 2 / jnp.maximum(mse, 1e-10))
-    if name != "l":
-      images[f"{name}_baseline"] = baseline.astype(jnp.uint8)
-  if "ht" in images:
-    b, h, w, c = batch["im1"].shape
-    images["lr_input"] = step_lib.to_uint8_range(jax.image.resize(
-        batch["im1"], (b, h * scale, w * scale, c), "nearest")).astype(jnp.uint8)
-  return psnr, images
-
-
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:
+  Args:
+    config: the training config (``star_jax.train.config``).
+    workdir: where checkpoints, logs and the final weights go (created if missing).
+  Returns:
+    a :class:`TrainSetup`.
+  Raises:
+    ValueError: an impossible config (``config_checks.validate``), a flow cache made with
+      other settings, a checkpoint or ``init_from`` that holds another model.
+    FileNotFoundError: a missing dataset, split list or clip.
+  """
   workdir = pathlib.Path(workdir).absolute()
   workdir.mkdir(parents=True, exist_ok=True)
-  if config.batch_size % jax.process_count() or config.eval_batch_size % jax.process_count():
-    raise ValueError(f"batch sizes must divide over {jax.process_count()} processes")
-  prepare_data(config)
+  config_checks.validate(config)
+  data_setup.prepare_data(config)
   mesh = sharding.make_mesh(config.mesh_shape)
-  if config.batch_size % mesh.shape["data"]:
-    raise ValueError(f"batch_size {config.batch_size} is not divisible by the mesh's data "
-                     f"axis ({mesh.shape['data']})")
 
-  steps_per_epoch = max(1, _num_clips(config, config.data.train_split) // config.batch_size)
+  steps_per_epoch = max(1, data_setup.num_clips(config, config.data.train_split)
+                        // config.batch_size)
   total_steps = config.total_steps or config.num_epochs * steps_per_epoch
   schedule = learning_rate_schedule(config.optimizer.learning_rate, steps_per_epoch,
                                     config.lr_decay_every_epochs, config.lr_decay_factor)
   tx = make_optimizer(config, schedule)
   model = build_model(config.model)
-  objectives.objective_weights(config.objective)  # fail fast on a typo
 
   abstract_state = jax.eval_shape(functools.partial(
       create_state, model, tx, sample_inputs=sample_inputs()), jax.random.key(0))
   state_shardings = sharding.param_shardings(abstract_state, mesh, config.param_sharding)
-  data_sharding = sharding.batch_sharding(mesh)
 
-  train_ds = pipeline.make_dataset(_pipeline_config(config, config.data.train_split, True,
-                                                    config.batch_size))
+  train_ds = pipeline.make_dataset(data_setup.pipeline_config(
+      config, config.data.train_split, True, config.batch_size))
   train_iter = iter(train_ds)
   manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
   state = checkpoints.restore_latest(
@@ -296,17 +209,38 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
       str(workdir), just_logging=jax.process_index() > 0, asynchronous=True)
   if start_step == 0:
     parameter_overview.log_parameter_overview(state.params)
-    writer.write_hparams({k: str(v) for k, v in config.to_dict().items()
-                          if not isinstance(v, dict)})
+    writer.write_hparams(hparams(config))
 
   features = _perceptual_features(config)
   train_fn = jit_train_step(config, model, tx, schedule, mesh, state_shardings, features)
-  eval_fn = jax.jit(functools.partial(_eval_step_with_baseline, model=model,
-                                      scale=int(config.model.scale)),
-                    in_shardings=(state_shardings, data_sharding),
-                    out_shardings=sharding.replicated(mesh))
+  eval_fn = evaluation.jit_eval_step(model, int(config.model.scale), mesh, state_shardings)
+  return TrainSetup(config=config, workdir=workdir, mesh=mesh, model=model, tx=tx, state=state,
+                    start_step=start_step, total_steps=total_steps,
+                    steps_per_epoch=steps_per_epoch, train_iter=train_iter, manager=manager,
+                    writer=writer, train_fn=train_fn, eval_fn=eval_fn)
 
-  profiler = profiling.StepProfiler(config.profile_steps, workdir, start_step)
+
+def train_loop(run: TrainSetup) -> TrainResult:
+  """Trains from ``run.start_step`` to ``run.total_steps``: compiles the step ahead of the
+  loop (logging its FLOPs, peak memory and the chip's peak), then per step: profile window,
+  finiteness check (one step late, so the host does not wait), scalars and rates every
+  ``log_every_steps``, held-out evaluation every ``eval_every_steps`` and checkpoints every
+  ``checkpoint_every_steps`` (both also at the last step; their time is left out of the
+  rates). A resumed finished run is evaluated once. Waits for the last checkpoint.
+
+  Args:
+    run: :func:`setup`'s result; ``run.state`` is donated to the step and not usable after.
+  Returns:
+    a :class:`TrainResult` (the last step and the last held-out metrics); the final state
+    is in the last checkpoint.
+  Raises:
+    NonFiniteLossError: a NaN/Inf loss with ``halt_on_nonfinite`` (the last good checkpoint
+      is left intact).
+  """
+  config, mesh, manager, writer = run.config, run.mesh, run.manager, run.writer
+  state, start_step, total_steps = run.state, run.start_step, run.total_steps
+  train_iter = run.train_iter
+  profiler = profiling.StepProfiler(config.profile_steps, run.workdir, start_step)
   eval_metrics: Dict[str, float] = {}
   pending: Optional[Dict[str, Any]] = None  # last step's metrics, checked one step late
 
@@ -319,11 +253,11 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
           f"(step {manager.latest_step()}) in {manager.directory} is intact.")
 
   logging.info("training %s for %d steps (%d per epoch), mesh %s", config.model.variant,
-               total_steps, steps_per_epoch, dict(mesh.shape))
+               total_steps, run.steps_per_epoch, dict(mesh.shape))
   first_step = start_step + 1
   if first_step <= total_steps:
     batch = sharding.global_batch(next(train_iter), mesh)
-    compiled_step, stats, compile_seconds = compile_train_step(train_fn, state, batch)
+    compiled_step, stats, compile_seconds = compile_train_step(run.train_fn, state, batch)
     peak, peak_note = throughput.resolve_peak(jax.devices()[0].device_kind,
                                               _compute_dtype(config), config.peak_flops_per_chip)
     logging.info(compiled_stats.format_step_stats(stats, compile_seconds))
@@ -360,7 +294,7 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
         writer.write_scalars(step, scalars)
       if step % config.eval_every_steps == 0 or step == total_steps:
         with _untimed(meter, state):
-          eval_metrics = _evaluate(config, model, state, mesh, eval_fn, writer, step)
+          eval_metrics = evaluation.evaluate(config, state, mesh, run.eval_fn, writer, step)
       if step % config.checkpoint_every_steps == 0 or step == total_steps:
         if config.halt_on_nonfinite:
           check_finite(metrics, step)  # never write a checkpoint from a diverged state
@@ -370,12 +304,38 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
   finally:
     profiler.close()
   if not eval_metrics:  # resumed a finished run: report its held-out metrics anyway
-    eval_metrics = _evaluate(config, model, state, mesh, eval_fn, writer, int(state.step))
+    eval_metrics = evaluation.evaluate(config, state, mesh, run.eval_fn, writer,
+                                       int(state.step))
   manager.wait_until_finished()
-  # The final weights in the converter's format: what infer/evaluate/init_from load.
-  variables = {"params": state.params}
-  if state.batch_stats:
-    variables["batch_stats"] = state.batch_stats
-  save_checkpoint(workdir / EXPORT_DIR, config.model, variables)
-  writer.flush()
+  run.state = state
   return TrainResult(step=int(state.step), eval_metrics=eval_metrics)
+
+
+def export_final_weights(run: TrainSetup) -> pathlib.Path:
+  """Writes ``run.state``'s parameters (and BatchNorm statistics) in the converter's format
+  to ``<workdir>/model`` (what infer, evaluate and ``init_from`` load); returns the folder."""
+  variables = {"params": run.state.params}
+  if run.state.batch_stats:
+    variables["batch_stats"] = run.state.batch_stats
+  save_checkpoint(run.workdir / EXPORT_DIR, run.config.model, variables)
+  return run.workdir / EXPORT_DIR
+
+
+def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:
+  """Runs ``python -m star_jax.main``'s training: :func:`setup`, :func:`train_loop`,
+  :func:`export_final_weights`, then flushes the metrics.
+
+  Args:
+    config: the training config (``star_jax.train.config``).
+    workdir: checkpoints, TensorBoard logs and ``model/`` (the final weights).
+  Returns:
+    a :class:`TrainResult`.
+  Raises:
+    ValueError, FileNotFoundError: as :func:`setup`.
+    NonFiniteLossError: as :func:`train_loop`.
+  """
+  run = setup(config, workdir)
+  result = train_loop(run)
+  export_final_weights(run)
+  run.writer.flush()
+  return result

@@ -8,14 +8,15 @@ import numpy as np
 import pytest
 
 from star_jax.data import augment
+from star_jax.data import flow_cache
 from star_jax.data import frames
 from star_jax.data import pipeline
 from star_jax.data import tfds_vimeo
 from star_jax.data import vimeo
-from star_jax.flow import cache as flow_cache
+from star_jax.flow import FlowSettings
 
 # A fast flow backend: the pipeline only moves cached flows around, so any flow will do.
-FLOW_BACKEND = "opencv_dis"
+FLOW = FlowSettings("opencv_dis")
 SCALE = 4
 
 
@@ -23,15 +24,13 @@ SCALE = 4
 def cached_root(demo_root):
   """The demo dataset with LR flow caches for both splits and an HR cache for 'test'."""
   for split in vimeo.SPLITS:
-    pipeline.ensure_flow_cache(demo_root, split, scale=SCALE, backend=FLOW_BACKEND,
-                               progress=False)
-  pipeline.ensure_flow_cache(demo_root, "test", hr_input=True, backend=FLOW_BACKEND,
-                             progress=False)
+    flow_cache.ensure_flow_cache(demo_root, split, scale=SCALE, settings=FLOW, progress=False)
+  flow_cache.ensure_flow_cache(demo_root, "test", hr_input=True, settings=FLOW, progress=False)
   return demo_root
 
 
 def _config(root, **overrides):
-  options = dict(root=str(root), scale=SCALE, batch_size=4, flow_backend=FLOW_BACKEND,
+  options = dict(root=str(root), scale=SCALE, batch_size=4, flow=FLOW,
                  num_threads=1, shard_index=0, shard_count=1)
   options.update(overrides)
   return pipeline.PipelineConfig(**options)
@@ -69,7 +68,7 @@ def test_batch_keys_shapes_dtypes_and_normalisation(cached_root):
     np.testing.assert_allclose(frames.denormalize(batch[key][0]), frames.to_float(want),
                                atol=2e-6, err_msg=key)
   cached = flow_cache.load_cached_flows(
-      pipeline.default_flow_cache_dir(cached_root, FLOW_BACKEND, SCALE), clip)
+      flow_cache.default_cache_dir(cached_root, FLOW, SCALE), clip)
   for key in pipeline.FLOW_KEYS:
     np.testing.assert_array_equal(batch[key][0], cached[key])
 
@@ -128,7 +127,7 @@ def _find_augmentation(im1, lr_first, patch):
 def test_patches_and_flips_are_consistent_across_frames_and_flows(cached_root):
   patch = 12
   samples = _in_order(cached_root, "train", normalize=False, augment=True, patch_size=patch)
-  cache_dir = pipeline.default_flow_cache_dir(cached_root, FLOW_BACKEND, SCALE)
+  cache_dir = flow_cache.default_cache_dir(cached_root, FLOW, SCALE)
   seen_flips = set()
   for sample, clip in zip(samples, vimeo.read_clip_list(cached_root, "triplet", "train")):
     sample = {key: value[0] for key, value in sample.items()}
@@ -225,19 +224,18 @@ def test_corrupt_clip_is_skipped_and_counted(root_with_corrupt_clip):
 
 def test_flow_cache_build_skips_unreadable_clips(root_with_corrupt_clip):
   root, clip = root_with_corrupt_clip
-  cache_dir = pipeline.default_flow_cache_dir(root, FLOW_BACKEND, SCALE)
+  cache_dir = flow_cache.default_cache_dir(root, FLOW, SCALE)
   flow_cache.clip_cache_path(cache_dir, clip).unlink()
   with pytest.raises(frames.FrameReadError, match=f"{clip}/im2.png"):
-    pipeline.ensure_flow_cache(root, "test", backend=FLOW_BACKEND, progress=False)
-  pipeline.ensure_flow_cache(root, "test", backend=FLOW_BACKEND, skip_corrupt=True,
-                             progress=False)
+    flow_cache.ensure_flow_cache(root, "test", settings=FLOW, progress=False)
+  flow_cache.ensure_flow_cache(root, "test", settings=FLOW, skip_corrupt=True, progress=False)
   assert not flow_cache.clip_cache_path(cache_dir, clip).exists()
 
 
 def test_missing_or_mismatched_flow_cache_is_reported(cached_root, tmp_path):
   with pytest.raises(FileNotFoundError, match="ensure_flow_cache"):
-    pipeline.make_dataset(_config(cached_root, flow_backend="no_such_backend"))
-  lr_cache_at_scale_4 = pipeline.default_flow_cache_dir(cached_root, FLOW_BACKEND, SCALE)
+    pipeline.make_dataset(_config(cached_root, flow=FlowSettings("opencv_farneback")))
+  lr_cache_at_scale_4 = flow_cache.default_cache_dir(cached_root, FLOW, SCALE)
   mismatched = pipeline.make_dataset(_config(cached_root, split="test", scale=2,
                                              flow_cache_dir=str(lr_cache_at_scale_4)))
   with pytest.raises(ValueError, match="rebuild it"):
@@ -247,3 +245,10 @@ def test_missing_or_mismatched_flow_cache_is_reported(cached_root, tmp_path):
 def test_unknown_options_are_named():
   with pytest.raises(ValueError, match="patchsize"):
     pipeline.PipelineConfig.from_mapping({"root": "x", "patchsize": 4})
+
+
+def test_a_cache_made_with_other_flow_settings_is_refused(cached_root):
+  medium_cache = flow_cache.default_cache_dir(cached_root, FLOW, SCALE)
+  with pytest.raises(ValueError, match=f"records .*delete {medium_cache}"):
+    pipeline.make_dataset(_config(cached_root, flow=FlowSettings("opencv_dis", {"preset": "fast"}),
+                                  flow_cache_dir=str(medium_cache)))

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from star_jax.flow import BACKENDS, compute_flow
+from star_jax.flow import BACKENDS, FlowSettings, compute_flow
 
 
 @pytest.fixture(scope="module")
@@ -43,3 +43,17 @@ def test_unknown_backend_and_parameters_are_refused(shifted_pair):
     compute_flow(im1, im2, backend="opencv_farneback", window=3)
   with pytest.raises(ValueError, match="shape"):
     compute_flow(im1, im2[:, :-1], backend="opencv_dis")
+
+
+def test_flow_settings_fill_defaults_compare_and_digest():
+  assert FlowSettings() == FlowSettings("coarse2fine", {"mode": "exact"})
+  assert FlowSettings().is_default and not FlowSettings("coarse2fine", {"mode": "fast"}).is_default
+  assert FlowSettings("opencv_dis").params == {"preset": "medium"}
+  assert FlowSettings("opencv_dis").digest != FlowSettings("opencv_farneback").digest
+  assert len(FlowSettings().digest) == 8 and hash(FlowSettings()) == hash(FlowSettings())
+  with pytest.raises(ValueError, match="no_such"):
+    FlowSettings("no_such")
+  with pytest.raises(ValueError, match="sor"):
+    FlowSettings("opencv_dis", {"sor": 3})
+  with pytest.raises(ValueError, match="mode='slow'"):
+    FlowSettings("coarse2fine", {"mode": "slow"})

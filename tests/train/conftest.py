@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-from star_jax.data import demo, pipeline
+from star_jax.data import demo, flow_cache
+from star_jax.flow import FlowSettings
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 
@@ -26,7 +27,8 @@ def tiny_dataset(tmp_path_factory) -> pathlib.Path:
                                   num_train_septuplets=1, num_test_septuplets=1,
                                   show_progress=False)
   for split in ("train", "test"):
-    pipeline.ensure_flow_cache(root, split, backend="opencv_dis", progress=False)
+    flow_cache.ensure_flow_cache(root, split, settings=FlowSettings("opencv_dis"),
+                                   progress=False)
   return root
 
 

@@ -1,22 +1,43 @@
-"""The trainer's one-line summary of held-out metrics (the training loop itself runs end to
-end in test_main.py)."""
+"""One train step and one held-out evaluation in this process (after flax's examples'
+``train_test.py``), and the TensorBoard hparams. The CLI end to end (resume, multi-process,
+divergence) is test_main.py."""
 
-from star_jax.train import trainer
+import importlib.util
+import math
 
-
-def test_summary_line_puts_every_output_next_to_its_baseline():
-  metrics = {"eval/psnr_h1": 26.0, "eval/psnr_h1_baseline": 25.6, "eval/psnr_h2": 25.5,
-             "eval/psnr_h2_baseline": 25.7, "eval/psnr_ht": 23.2,
-             "eval/psnr_ht_baseline": 21.67, "eval/psnr_l": 27.0, "eval/psnr_l_baseline": 24.77,
-             "eval/ssim_ht": 0.6, "eval/grid_ht": 1.1, "eval/grid_ht_baseline": 1.0,
-             "eval/num_samples": 32}
-  line = trainer.summary_line(metrics)
-  assert line == ("held-out PSNR on 32 samples: h1 26.00 dB (bicubic 25.60, +0.40) | "
-                  "h2 25.50 dB (bicubic 25.70, -0.20) | ht 23.20 dB (bicubic + frame average "
-                  "21.67, +1.53) | l 27.00 dB (LR average 24.77, +2.23) | ssim_ht 0.6000 | "
-                  "grid ht 1.10 (baseline 1.00)")
+from star_jax.train import checkpoints, trainer
+from tests.train.conftest import REPO
 
 
-def test_summary_line_without_baselines_shows_the_outputs_alone():
-  line = trainer.summary_line({"eval/psnr_h1": 26.0})
-  assert line == "held-out PSNR: h1 26.00 dB"
+def _tiny_demo_config(data_dir):
+  spec = importlib.util.spec_from_file_location("demo_config", REPO / "configs" / "demo.py")
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  config = module.get_config()
+  config.model.update(variant="V3", base_filter=8, feat=4, n_resblock=1)
+  config.data.update(dir=str(data_dir), flow_backend="opencv_dis", generate_demo=False,
+                     patch_size=8)
+  config.update(batch_size=4, eval_batch_size=4, eval_num_batches=1, total_steps=1,
+                log_every_steps=1)
+  return config
+
+
+def test_one_train_and_eval_step_in_process(tiny_dataset, tmp_path):
+  result = trainer.train_and_evaluate(_tiny_demo_config(tiny_dataset), str(tmp_path))
+  assert result.step == 1
+  assert result.eval_metrics["eval/num_samples"] == 4
+  for name in ("ht", "h1", "h2", "l"):
+    for key in (f"eval/psnr_{name}", f"eval/psnr_{name}_baseline"):
+      assert math.isfinite(result.eval_metrics[key]) and result.eval_metrics[key] > 0, key
+  assert 0 < result.eval_metrics["eval/ssim_ht"] <= 1
+  assert (tmp_path / trainer.EXPORT_DIR / "model_config.json").is_file()
+  assert (tmp_path / checkpoints.CHECKPOINT_DIR / "1").is_dir()
+
+
+def test_hparams_hold_the_nested_fields():
+  config = _tiny_demo_config("/data/x")
+  hparams = trainer.hparams(config)
+  assert hparams["model.variant"] == "V3" and hparams["data.dir"] == "/data/x"
+  assert hparams["optimizer.learning_rate"] == "0.001" and hparams["batch_size"] == "4"
+  assert hparams["init_kernel_gains"] == "(('motion_feat/conv/kernel', 25.0),)"
+  assert not any(isinstance(value, dict) for value in hparams.values())
