@@ -14,7 +14,6 @@ audio (see ``--help``'s closing paragraph for what is kept and what is not).
 
 import argparse
 import fractions
-import pathlib
 import sys
 from typing import List, Optional
 
