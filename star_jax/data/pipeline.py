@@ -36,6 +36,7 @@ import numpy as np
 
 from star_jax.data import augment
 from star_jax.data import frames as frames_lib
+from star_jax.data import pixels
 from star_jax.data import vimeo
 from star_jax.flow import cache as flow_cache
 
@@ -128,7 +129,7 @@ def load_flow_frames(frames_uint8: np.ndarray, scale: int, hr_input: bool) -> Li
   STAR-T-HR, the mod-cropped HR frames) of a clip, exactly as the pipeline derives them."""
   hr = frames_lib.mod_crop(frames_uint8, scale)
   inputs = hr if hr_input else [frames_lib.lr_from_hr(frame, scale) for frame in hr]
-  return [frames_lib.to_float(frame) for frame in inputs]
+  return [pixels.to_float(frame) for frame in inputs]
 
 
 def ensure_flow_cache(root: PathLike, split: str, *, scale: int = 4, hr_input: bool = False,
@@ -279,7 +280,7 @@ class _SkipCountingBatchIterator(grain.DatasetIterator):
       out = np.empty((len(samples),) + first.shape, np.float32 if normalized else first.dtype)
       for index, sample in enumerate(samples):
         if normalized:
-          frames_lib.normalize_uint8(sample[key], out=out[index])
+          pixels.normalize_uint8(sample[key], out=out[index])
         else:
           out[index] = sample[key]
       batch[key] = out

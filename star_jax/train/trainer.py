@@ -21,10 +21,9 @@ import numpy as np
 
 from star_jax.convert import load_weights, save_checkpoint
 from star_jax.data import demo as demo_data
-from star_jax.data import pipeline, vimeo
+from star_jax.data import pipeline, pixels, vimeo
 from star_jax.evaluate import metrics as frame_metrics
 from star_jax.model import build_model, sample_inputs
-from star_jax.model.layers import bicubic_upscale
 from star_jax.train import checkpoints, compiled_stats, objectives, profiling, sharding
 from star_jax.train import step as step_lib
 from star_jax.train import throughput
@@ -147,14 +146,9 @@ def _untimed(meter: throughput.ThroughputMeter, state):
     meter.exclude(time.perf_counter() - start)
 
 
-# What each output is compared with in the eval metrics (``eval/psnr_<name>_baseline``).
-BASELINES = {"h1": "bicubic", "h2": "bicubic", "ht": "bicubic + frame average",
-             "l": "LR average"}
-
-
 def _evaluate(config, model, state, mesh, eval_fn, writer, step: int) -> Dict[str, float]:
   """Held-out metrics over the eval split: PSNR of every output and of its baseline
-  (``BASELINES``), SSIM of ht, and the checkerboard measure
+  (``pixels.BASELINES``), SSIM of ht, and the checkerboard measure
   (``frame_metrics.grid_energy_ratio``, period = the scale) of the HR outputs and of their
   baselines."""
   ds = pipeline.make_dataset(_pipeline_config(config, config.data.eval_split, False,
@@ -218,7 +212,7 @@ def summary_line(eval_metrics: Dict[str, float]) -> str:
     part = f"{name} {m[f'psnr_{name}']:.2f} dB"
     if f"psnr_{name}_baseline" in m:
       base = m[f"psnr_{name}_baseline"]
-      part += f" ({BASELINES[name]} {base:.2f}, {m[f'psnr_{name}'] - base:+.2f})"
+      part += f" ({pixels.BASELINES[name]} {base:.2f}, {m[f'psnr_{name}'] - base:+.2f})"
     parts.append(part)
   if "ssim_ht" in m:
     parts.append(f"ssim_ht {m['ssim_ht']:.4f}")
@@ -231,26 +225,23 @@ def summary_line(eval_metrics: Dict[str, float]) -> str:
 
 
 def _eval_step_with_baseline(state, batch, *, model, scale: int):
-  """``step_lib.eval_step`` plus each output's baseline (``BASELINES``): its per-sample
+  """``step_lib.eval_step`` plus each output's baseline (``pixels.BASELINES``): its per-sample
   PSNR (under '<name>_baseline') and 8-bit frames (images '<name>_baseline')."""
   psnr, images = step_lib.eval_step(state, batch, model=model)
-  up1, up2 = bicubic_upscale(batch["im1"], scale), bicubic_upscale(batch["im2"], scale)
-  predictions = {"h1": up1, "h2": up2, "ht": (up1 + up2) / 2,
-                 "l": (batch["im1"] + batch["im2"]) / 2}
+  predictions = pixels.baseline_predictions(batch["im1"], batch["im2"], scale)
   for name, prediction in predictions.items():
     target_key = objectives.TARGET_KEYS[name]
     if name not in psnr or batch[target_key].shape != prediction.shape:
       continue
-    baseline = step_lib.to_uint8_range(prediction)
-    mse = jnp.mean(jnp.square(baseline - step_lib.to_uint8_range(batch[target_key])),
-                   axis=(1, 2, 3))
-    psnr[f"{name}_baseline"] = 10.0 * jnp.log10(255.0 ** 2 / jnp.maximum(mse, 1e-10))
+    baseline = pixels.normalised_to_uint8(prediction)
+    psnr[f"{name}_baseline"] = pixels.psnr_per_sample(
+        baseline, pixels.normalised_to_uint8(batch[target_key]))
     if name != "l":
-      images[f"{name}_baseline"] = baseline.astype(jnp.uint8)
+      images[f"{name}_baseline"] = baseline
   if "ht" in images:
     b, h, w, c = batch["im1"].shape
-    images["lr_input"] = step_lib.to_uint8_range(jax.image.resize(
-        batch["im1"], (b, h * scale, w * scale, c), "nearest")).astype(jnp.uint8)
+    images["lr_input"] = pixels.normalised_to_uint8(jax.image.resize(
+        batch["im1"], (b, h * scale, w * scale, c), "nearest"))
   return psnr, images
 
 

@@ -14,7 +14,7 @@ from PIL import Image
 
 from star_jax.convert import save_checkpoint
 from star_jax.data import demo, frames, vimeo
-from star_jax.evaluate.metrics import psnr
+from star_jax.data.pixels import psnr
 from star_jax.infer import showcase, video_file
 
 HR_WIDTH, HR_HEIGHT, SCALE = 128, 96, 4
