@@ -25,8 +25,7 @@ from typing import Callable, Dict, List
 
 import numpy as np
 
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
+from star_jax.pixels import normalize
 OUTPUT_NAMES = ("ht", "h1", "h2", "l")
 OUTPUT_WEIGHTS = {"ht": 1.0, "h1": 0.5, "h2": 0.5, "l": 1.0}
 STAGE_WEIGHTS = (0.4, 1.0)
@@ -71,7 +70,7 @@ def make_batch(batch: int, h: int, w: int, scale: int, seed: int = 0) -> Dict[st
   rng = np.random.default_rng(seed)
 
   def image(hh, ww):
-    return ((rng.random((batch, hh, ww, 3), np.float32) - IMAGENET_MEAN) / IMAGENET_STD)
+    return normalize(rng.random((batch, hh, ww, 3), np.float32))
 
   def flow():
     return rng.uniform(-0.1, 0.1, (batch, h, w, 2)).astype(np.float32)

@@ -27,14 +27,12 @@ import time
 import jax
 import numpy as np
 
+from star_jax import pixels
 from star_jax.model import build_model, sample_inputs
 from star_jax.train import sharding, step as step_lib, trainer
 from star_jax.train.compiled_stats import compiled_step_stats
 from star_jax.train.state import create_state, learning_rate_schedule, make_optimizer
 from timing import median_seconds
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], np.float32)
 
 
 def parse_args(argv=None):
@@ -88,7 +86,7 @@ def make_batch(batch: int, h: int, w: int, scale: int, seed: int = 0):
   rng = np.random.default_rng(seed)
 
   def image(hh, ww):
-    return (rng.random((batch, hh, ww, 3), np.float32) - IMAGENET_MEAN) / IMAGENET_STD
+    return pixels.normalize(rng.random((batch, hh, ww, 3), np.float32))
 
   def flow():
     return rng.uniform(-0.1, 0.1, (batch, h, w, 2)).astype(np.float32)

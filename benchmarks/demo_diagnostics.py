@@ -18,10 +18,9 @@ import numpy as np
 
 from star_jax.convert import load_weights
 from star_jax.data import demo, flow_cache, frames, pipeline, vimeo
-from star_jax.evaluate import metrics
+from star_jax import pixels
 from star_jax import showcase
 from star_jax.model import build_model
-from star_jax.train import step as step_lib
 
 SCALE = 4
 
@@ -37,10 +36,10 @@ def reference_points(root) -> None:
     # bicubic_average of a frame with itself is that frame's bicubic upscale.
     up = [showcase.bicubic_average(frame, frame, SCALE) for frame in lr]
     predictions = (up[0], up[1], showcase.bicubic_average(lr[0], lr[2], SCALE),
-                   frames.to_uint8((frames.to_float(hr[0]) + frames.to_float(hr[2])) / 2), up[0])
+                   pixels.to_uint8((pixels.to_float(hr[0]) + pixels.to_float(hr[2])) / 2), up[0])
     targets = (hr[0], hr[1], hr[1], hr[1], hr[1])
     for values, prediction, target in zip(rows.values(), predictions, targets):
-      values.append(metrics.psnr(prediction, target))
+      values.append(pixels.psnr(prediction, target))
   print(f"{len(clips.clips)} held-out triplets of {root}")
   for name, values in rows.items():
     print(f"  {np.mean(values):6.2f} dB  {name}")
@@ -57,11 +56,11 @@ def flow_ablation(root, weights) -> None:
   factors = {"as computed": 1.0, "zeroed": 0.0, "negated": -1.0, "tripled": 3.0}
   psnrs = {name: [] for name in factors}
   for batch in dataset:
-    target = np.asarray(step_lib.to_uint8_range(batch["hr_t"])).astype(np.uint8)
+    target = np.asarray(pixels.normalised_to_uint8(batch["hr_t"]))
     for name, factor in factors.items():
       ht = forward(batch["im1"], batch["im2"], factor * batch["flow_f"], factor * batch["flow_b"])
-      ht = np.asarray(step_lib.to_uint8_range(ht)).astype(np.uint8)
-      psnrs[name].extend(metrics.psnr(p, t) for p, t in zip(ht, target))
+      ht = np.asarray(pixels.normalised_to_uint8(ht))
+      psnrs[name].extend(pixels.psnr(p, t) for p, t in zip(ht, target))
   print(f"ht PSNR of {weights} on the held-out triplets of {root}, flow inputs:")
   for name, values in psnrs.items():
     print(f"  {np.mean(values):6.2f} dB  {name}")

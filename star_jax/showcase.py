@@ -16,9 +16,10 @@ dataset, generated with its defaults if the folder is missing or empty), and wri
   7 frames), made by the same engine and frame schedule as ``python -m star_jax.infer``;
 * ``strip.png``: one row per output time 0..6, columns input (the LR frame at that time,
   or the earlier neighbouring one at an in-between time, nearest-neighbour upscaled),
-  bicubic (each output's own baseline, as in the training summary: plain bicubic of the
-  LR frame at the input times, the two neighbouring LR frames averaged and bicubic
-  upscaled at the in-between times), ours, and ground truth;
+  bicubic (each output's own baseline, ``star_jax.pixels.baseline_predictions``, as in
+  the training summary: plain bicubic of the LR frame at the input times, the two
+  neighbouring LR frames averaged and bicubic upscaled at the in-between times), ours, and
+  ground truth;
 
 and prints the PSNR of the baseline and ours for each row, their means for the input and the
 in-between times, and the checkerboard measure (``grid_energy_ratio``) of both.
@@ -42,7 +43,8 @@ from star_jax import cli
 from star_jax.data import demo as demo_data
 from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
-from star_jax.evaluate.metrics import grid_energy_ratio, psnr
+from star_jax import pixels
+from star_jax.evaluate.metrics import grid_energy_ratio
 from star_jax.infer import atomic_output, schedule, timeline
 from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError
@@ -129,14 +131,13 @@ def nearest_upscale(frame: np.ndarray, scale: int) -> np.ndarray:
 
 
 def bicubic_average(before: np.ndarray, after: np.ndarray, scale: int) -> np.ndarray:
-  """The training demo's in-between baseline: the mean of the two neighbouring LR frames,
-  bicubic upscaled (bicubic is linear, so this is the mean of the two upscales). Each channel
-  is resized in PIL's float mode, so the mean is not rounded before upscaling."""
-  mean = (before.astype(np.float32) + after.astype(np.float32)) / 2.0
-  height, width = mean.shape[:2]
-  channels = [np.asarray(Image.fromarray(np.ascontiguousarray(mean[..., c])).resize(
-      (width * scale, height * scale), resample=Image.BICUBIC)) for c in range(3)]
-  return np.round(np.clip(np.stack(channels, axis=-1), 0.0, 255.0)).astype(np.uint8)
+  """The training summary's in-between baseline (``pixels.baseline_predictions``' ht) of two
+  (H, W, 3) uint8 LR frames, as (scale*H, scale*W, 3) uint8: the mean of their bicubic
+  upscales, computed in [0, 1] floats and rounded once; of a frame with itself, its bicubic
+  upscale."""
+  ht = pixels.baseline_predictions(pixels.to_float(before)[None], pixels.to_float(after)[None],
+                                   scale)["ht"]
+  return np.asarray(pixels.to_uint8(ht))[0]
 
 
 def open_septuplets(data_dir: pathlib.Path, progress: bool) -> vimeo.VimeoClips:
@@ -270,7 +271,7 @@ def run_showcase(options: ShowcaseOptions) -> ShowcaseResult:
     after = lr[time + 1] if time % 2 else before  # averaging a frame with itself: bicubic
     bicubic = bicubic_average(before, after, scale)
     rows.append(StripRow(time, (nearest_upscale(before, scale), bicubic, outputs[time], hr[time]),
-                         psnr(bicubic, hr[time]), psnr(outputs[time], hr[time])))
+                         pixels.psnr(bicubic, hr[time]), pixels.psnr(outputs[time], hr[time])))
   write_png(strip_path, compose_strip(rows, len(inputs)), options.overwrite)
   truth = np.stack([row.tiles[3] for row in rows])
   grid = [grid_energy_ratio(np.stack([row.tiles[column] for row in rows]), truth, scale)

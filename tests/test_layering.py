@@ -1,7 +1,8 @@
 """The package layering of star_jax: every import of one star_jax package by another goes
 down (to a lower layer), so there is no upward arrow and no cycle.
 
-Layers, lowest first: ``model`` and ``flow`` (independent of each other), ``data`` (its
+Layers, lowest first: ``star_jax.pixels`` (the pixel conventions: NumPy and JAX only), then
+``model`` and ``flow`` (independent of each other), ``data`` (its
 augmentation and flow cache use ``flow``), ``convert``, ``infer``, ``evaluate``, then
 ``train`` and ``export`` (apart: neither imports the other). ``star_jax.cli`` (the
 command-line layer) and the entry points (``main``, ``showcase`` and every package's
@@ -13,8 +14,8 @@ import pathlib
 
 import star_jax
 
-LAYERS = {"model": 0, "flow": 0, "data": 1, "convert": 2, "infer": 3, "evaluate": 4,
-          "train": 5, "export": 5, "cli": 6, "entry point": 7}
+LAYERS = {"pixels": 0, "model": 1, "flow": 1, "data": 2, "convert": 3, "infer": 4,
+          "evaluate": 5, "train": 6, "export": 6, "cli": 7, "entry point": 8}
 ENTRY_POINTS = ("main", "showcase")
 ROOT = pathlib.Path(star_jax.__file__).parent
 
@@ -55,7 +56,7 @@ def import_edges():
 
 def test_every_package_is_in_a_layer():
   packages = {p.name for p in ROOT.iterdir() if (p / "__init__.py").is_file()}
-  assert packages | {"cli", "entry point"} == set(LAYERS)
+  assert packages | {"pixels", "cli", "entry point"} == set(LAYERS)
 
 
 def test_imports_only_go_down():

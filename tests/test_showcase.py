@@ -15,8 +15,8 @@ from PIL import Image
 from star_jax import showcase
 from star_jax.convert import load_weights, save_checkpoint
 from star_jax.data import demo, frames, vimeo
-from star_jax.evaluate.metrics import psnr
 from star_jax.infer import video_file
+from star_jax.pixels import psnr
 
 HR_WIDTH, HR_HEIGHT, SCALE = 128, 96, 4
 

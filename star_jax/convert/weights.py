@@ -11,7 +11,7 @@ import orbax.checkpoint as ocp
 
 from star_jax.convert import mapping, torch_io
 from star_jax.convert.detect import detect_model_config
-from star_jax.model import build_model, default_model_config, sample_inputs
+from star_jax.model import SHAPE_FIELDS, build_model, default_model_config, sample_inputs
 
 MODEL_CONFIG_FILE = "model_config.json"
 VARIABLES_DIR = "variables"
@@ -49,10 +49,6 @@ def save_checkpoint(directory, model_cfg, variables) -> pathlib.Path:
   if jax.process_index() == 0:
     (directory / MODEL_CONFIG_FILE).write_text(json.dumps(model_cfg.to_dict(), indent=2) + "\n")
   return directory
-
-
-# Model config fields that the weights' shapes determine (``detect_model_config``).
-SHAPE_FIELDS = ("variant", "scale", "base_filter", "feat", "n_resblock")
 
 
 def stored_state_dict_shapes(directory) -> Dict[str, jax.ShapeDtypeStruct]:

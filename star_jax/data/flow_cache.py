@@ -34,6 +34,7 @@ import numpy as np
 from tqdm import tqdm
 
 from star_jax.data import frames as frames_lib
+from star_jax import pixels
 from star_jax.data import vimeo
 from star_jax.flow.backends import FlowSettings
 from star_jax.flow.network_input import fr_targets, to_network_input
@@ -219,7 +220,7 @@ def load_flow_frames(frames_uint8: np.ndarray, scale: int, hr_input: bool) -> Li
   the pipeline derives them."""
   hr = frames_lib.mod_crop(frames_uint8, scale)
   inputs = hr if hr_input else [frames_lib.lr_from_hr(frame, scale) for frame in hr]
-  return [frames_lib.to_float(frame) for frame in inputs]
+  return [pixels.to_float(frame) for frame in inputs]
 
 
 def ensure_flow_cache(root: PathLike, split: str, *, settings: FlowSettings = FlowSettings(),

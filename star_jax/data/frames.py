@@ -1,29 +1,20 @@
-"""Single video frames: reading, mod-crop, the release's bicubic LR, and pixel normalisation.
+"""Single video frames: reading, writing, mod-crop and the release's bicubic LR.
 
 Everything here mirrors one fact of the authors' release so that our data is theirs bit for
-bit: HR frames are mod-cropped keeping the top-left corner, LR frames are PIL
-``Image.resize(BICUBIC)`` of the HR frame to 1/scale, and the network sees ImageNet-normalised
-RGB in [0, 1].
+bit: HR frames are mod-cropped keeping the top-left corner and LR frames are PIL
+``Image.resize(BICUBIC)`` of the HR frame to 1/scale. Value ranges and the ImageNet
+normalisation the network sees are in ``star_jax.pixels``.
 """
 
-import functools
 import pathlib
 import sys
-from typing import Optional, Tuple, Union
+from typing import Tuple, Union
 
 import cv2
 import numpy as np
 from PIL import ExifTags, Image
 
 PathLike = Union[str, pathlib.Path]
-
-IMAGENET_MEAN = np.array([0.485, 0.456, 0.406], dtype=np.float32)
-IMAGENET_STD = np.array([0.229, 0.224, 0.225], dtype=np.float32)
-
-# normalize(u8 / 255) folded into one multiply-add per value (see normalize_uint8).
-_UINT8_NORM_SCALE = (1.0 / (255.0 * IMAGENET_STD)).astype(np.float32)
-_UINT8_NORM_OFFSET = (-IMAGENET_MEAN / IMAGENET_STD).astype(np.float32)
-
 
 class FrameReadError(OSError):
   """A frame file that is missing or cannot be decoded; ``path`` names it."""
@@ -214,58 +205,3 @@ def lr_from_hr(hr_uint8: np.ndarray, scale: int) -> np.ndarray:
     raise ValueError(f"frame {hr_uint8.shape} is smaller than the scale {scale}")
   image = Image.fromarray(np.ascontiguousarray(hr))
   return np.asarray(image.resize((width // scale, height // scale), resample=Image.BICUBIC))
-
-
-def to_float(frame_uint8: np.ndarray) -> np.ndarray:
-  """uint8 [0, 255] -> float32 [0, 1] (``x / 255``, as the release's ToTensor)."""
-  return np.asarray(frame_uint8, dtype=np.float32) * np.float32(1.0 / 255.0)
-
-
-def to_uint8(frame_float: np.ndarray) -> np.ndarray:
-  """float [0, 1] -> uint8 after clamping and rounding (how evaluation quantises outputs)."""
-  return np.round(np.clip(np.asarray(frame_float, dtype=np.float32), 0.0, 1.0) * 255.0).astype(
-      np.uint8)
-
-
-def normalize(frame01: np.ndarray) -> np.ndarray:
-  """ImageNet normalisation of RGB in [0, 1] (last axis = channels), float32."""
-  return (np.asarray(frame01, dtype=np.float32) - IMAGENET_MEAN) / IMAGENET_STD
-
-
-def denormalize(frame: np.ndarray) -> np.ndarray:
-  """Inverse of :func:`normalize`: back to RGB in [0, 1] (unclamped), float32."""
-  return np.asarray(frame, dtype=np.float32) * IMAGENET_STD + IMAGENET_MEAN
-
-
-def normalize_uint8(frame_uint8: np.ndarray, out: Optional[np.ndarray] = None) -> np.ndarray:
-  """``normalize(to_float(frame))`` as one fused multiply-add (same values to float rounding).
-
-  The frame is processed as rows of W*3 values against per-channel constants tiled to the
-  row: broadcasting a length-3 channel axis would make numpy's inner loop 3 long, which is
-  several times slower on HR frames (this runs for every frame of every sample).
-
-  Args:
-    frame_uint8: (..., H, W, 3) uint8, any strides (flipped views are fine).
-    out: optional C-contiguous float32 array of the same shape to write into (e.g. a slot of
-      a preallocated batch), saving a copy.
-  """
-  frame = np.ascontiguousarray(frame_uint8)
-  if frame.dtype != np.uint8 or frame.ndim < 3 or frame.shape[-1] != 3:
-    raise ValueError(f"expected (..., H, W, 3) uint8 frames, got {frame.dtype} {frame.shape}")
-  if out is None:
-    out = np.empty(frame.shape, np.float32)
-  elif out.shape != frame.shape or out.dtype != np.float32 or not out.flags.c_contiguous:
-    raise ValueError(f"out must be a C-contiguous float32 array of shape {frame.shape}")
-  row_scale, row_offset = _row_constants(frame.shape[-2])
-  rows = out.reshape(-1, row_scale.size)
-  np.multiply(frame.reshape(rows.shape), row_scale, out=rows)
-  rows += row_offset
-  return out
-
-
-@functools.lru_cache(maxsize=32)
-def _row_constants(width: int):
-  scale = np.tile(_UINT8_NORM_SCALE, width)
-  offset = np.tile(_UINT8_NORM_OFFSET, width)
-  scale.flags.writeable = offset.flags.writeable = False
-  return scale, offset

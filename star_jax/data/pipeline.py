@@ -37,6 +37,7 @@ import numpy as np
 from star_jax.data import augment
 from star_jax.data import frames as frames_lib
 from star_jax.data import flow_cache
+from star_jax import pixels
 from star_jax.data import vimeo
 from star_jax.flow.backends import FlowSettings
 
@@ -230,7 +231,7 @@ class _SkipCountingBatchIterator(grain.DatasetIterator):
       out = np.empty((len(samples),) + first.shape, np.float32 if normalized else first.dtype)
       for index, sample in enumerate(samples):
         if normalized:
-          frames_lib.normalize_uint8(sample[key], out=out[index])
+          pixels.normalize_uint8(sample[key], out=out[index])
         else:
           out[index] = sample[key]
       batch[key] = out

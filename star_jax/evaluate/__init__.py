@@ -2,7 +2,8 @@
 
 from star_jax.evaluate.datasets import DATASETS, Triplet, list_triplets
 from star_jax.evaluate.evaluator import TASKS, FrameScore, evaluate_triplets, summarise
-from star_jax.evaluate.metrics import interpolation_error, psnr, ssim
+from star_jax.pixels import psnr
+from star_jax.evaluate.metrics import interpolation_error, ssim
 
 __all__ = ["DATASETS", "TASKS", "FrameScore", "Triplet", "evaluate_triplets",
            "interpolation_error", "list_triplets", "psnr", "ssim", "summarise"]

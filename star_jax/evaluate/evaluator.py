@@ -20,10 +20,11 @@ import numpy as np
 import tqdm
 from PIL import Image
 
-from star_jax.data.frames import lr_from_hr, mod_crop, to_float, to_uint8
+from star_jax import pixels
+from star_jax.data.frames import lr_from_hr, mod_crop
 from star_jax.evaluate import metrics
 from star_jax.evaluate.datasets import Triplet
-from star_jax.infer.engine import PairEngine, to_unit_range
+from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError
 
 TASKS = ("st", "s", "t")
@@ -53,7 +54,7 @@ def parse_tasks(text: str) -> Tuple[str, ...]:
 
 def _score(sample: str, task: str, output: str, prediction: np.ndarray,
            target: np.ndarray) -> FrameScore:
-  return FrameScore(sample, task, output, metrics.psnr(prediction, target),
+  return FrameScore(sample, task, output, pixels.psnr(prediction, target),
                     metrics.ssim(prediction, target),
                     metrics.interpolation_error(prediction, target))
 
@@ -96,20 +97,20 @@ def evaluate_triplets(engine: PairEngine, triplets: Sequence[Triplet], tasks: Se
         loaded.append((triplet, hr))
       for group in _groups_of_equal_size(loaded):
         if "st" in tasks or "s" in tasks:
-          pairs = [(to_float(lr_from_hr(hr[0], scale)), to_float(lr_from_hr(hr[2], scale)))
-                   for _, hr in group]
+          pairs = [(pixels.to_float(lr_from_hr(hr[0], scale)),
+                    pixels.to_float(lr_from_hr(hr[2], scale))) for _, hr in group]
           names = (("ht",) if "st" in tasks else ()) + (("h1", "h2") if "s" in tasks else ())
-          for (triplet, hr), result in zip(group, engine.run(pairs, names)):
+          for (triplet, hr), result in zip(group, engine.run(pairs, names, as_uint8=True)):
             targets = {"ht": hr[1], "h1": hr[0], "h2": hr[2]}
             for name in names:
-              frame = to_uint8(to_unit_range(result[name]))
+              frame = result[name]
               _save(save_frames, "st" if name == "ht" else "s", triplet.name, name, frame)
               yield _score(triplet.name, "st" if name == "ht" else "s", name, frame,
                            targets[name])
         if "t" in tasks:
-          pairs = [(to_float(hr[0]), to_float(hr[2])) for _, hr in group]
-          for (triplet, hr), result in zip(group, engine.run(pairs, ("l",))):
-            frame = to_uint8(to_unit_range(result["l"]))
+          pairs = [(pixels.to_float(hr[0]), pixels.to_float(hr[2])) for _, hr in group]
+          for (triplet, hr), result in zip(group, engine.run(pairs, ("l",), as_uint8=True)):
+            frame = result["l"]
             _save(save_frames, "t", triplet.name, "l", frame)
             yield _score(triplet.name, "t", "l", frame, hr[1])
         bar.update(len(group))

@@ -1,5 +1,6 @@
-"""Frame quality metrics as the paper reports them: PSNR, SSIM and interpolation error (IE),
-all on 8-bit RGB frames over the whole frame (no border crop, no luma conversion).
+"""Frame quality metrics as the paper reports them: SSIM and interpolation error (IE), on
+8-bit RGB frames over the whole frame (no border crop, no luma conversion), as PSNR
+(``star_jax.pixels.psnr``, the project's one PSNR).
 
 SSIM definition used (Wang, Bovik, Sheikh and Simoncelli, IEEE TIP 2004, with the authors'
 reference settings): local statistics under an 11x11 Gaussian window with sigma 1.5
@@ -15,40 +16,22 @@ over those positions and then over the three RGB channels. This equals
 sigma=1.5, use_sample_covariance=False, data_range=255)`` and dm-pix's ``ssim`` with
 ``max_val=255`` (both checked in tests/evaluate).
 
-PSNR = 10 log10(255^2 / MSE) with the MSE over all pixels and channels of the frame (infinite
-for identical frames). IE = mean absolute difference over all pixels and channels.
+IE = mean absolute difference over all pixels and channels.
 """
 
 import numpy as np
+
+from star_jax.pixels import PEAK, check_frame_pair
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
 SSIM_K1 = 0.01
 SSIM_K2 = 0.03
-DATA_RANGE = 255.0
-
-
-def _check_pair(prediction: np.ndarray, target: np.ndarray) -> None:
-  if prediction.shape != target.shape:
-    raise ValueError(f"frames differ in shape: {prediction.shape} vs {target.shape}")
-  if prediction.ndim != 3 or prediction.shape[-1] != 3:
-    raise ValueError(f"expected (H, W, 3) RGB frames, got {prediction.shape}")
-  if prediction.dtype != np.uint8 or target.dtype != np.uint8:
-    raise ValueError(f"expected uint8 frames, got {prediction.dtype} and {target.dtype}")
-
-
-def psnr(prediction: np.ndarray, target: np.ndarray) -> float:
-  """PSNR in dB of two (H, W, 3) uint8 frames."""
-  _check_pair(prediction, target)
-  mse = np.mean((prediction.astype(np.float64) - target.astype(np.float64)) ** 2)
-  if mse == 0:
-    return float("inf")
-  return float(10.0 * np.log10(DATA_RANGE ** 2 / mse))
 
 
 def interpolation_error(prediction: np.ndarray, target: np.ndarray) -> float:
   """IE: mean absolute 8-bit difference of two (H, W, 3) uint8 frames."""
-  _check_pair(prediction, target)
+  check_frame_pair(prediction, target)
   return float(np.mean(np.abs(prediction.astype(np.float64) - target.astype(np.float64))))
 
 
@@ -68,7 +51,7 @@ def _valid_filter(image: np.ndarray, taps: np.ndarray) -> np.ndarray:
 
 def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
   """Mean SSIM of two (H, W, 3) uint8 frames, as defined in the module docstring."""
-  _check_pair(prediction, target)
+  check_frame_pair(prediction, target)
   if min(prediction.shape[:2]) < SSIM_WINDOW:
     raise ValueError(f"frames of {prediction.shape[1]}x{prediction.shape[0]} are smaller than "
                      f"the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window")
@@ -79,8 +62,8 @@ def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
   var_x = _valid_filter(x * x, taps) - mu_x * mu_x
   var_y = _valid_filter(y * y, taps) - mu_y * mu_y
   cov_xy = _valid_filter(x * y, taps) - mu_x * mu_y
-  c1 = (SSIM_K1 * DATA_RANGE) ** 2
-  c2 = (SSIM_K2 * DATA_RANGE) ** 2
+  c1 = (SSIM_K1 * PEAK) ** 2
+  c2 = (SSIM_K2 * PEAK) ** 2
   ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)
               / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2)))
   return float(ssim_map.mean())

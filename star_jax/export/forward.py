@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import star_jax
-from star_jax.data.frames import IMAGENET_MEAN, IMAGENET_STD
+from star_jax.pixels import IMAGENET_MEAN, IMAGENET_STD
 from star_jax.export import sidecar as sidecar_lib
 from star_jax.flow.network_input import MAX_FLOW_PX
 from star_jax.infer.engine import eval_forward

@@ -15,12 +15,12 @@ names, so the engine and the schedule import with JAX, NumPy and Pillow alone (a
 
 import importlib
 
-from star_jax.infer.engine import PairEngine, to_unit_range
+from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError
 from star_jax.infer.schedule import MODES, generate_output_frames
 
 __all__ = ["MODES", "InferenceOptions", "InferenceSummary", "PairEngine", "UserInputError",
-           "generate_output_frames", "run_inference", "to_unit_range"]
+           "generate_output_frames", "run_inference"]
 _RUNNER_NAMES = ("InferenceOptions", "InferenceSummary", "run_inference")
 
 

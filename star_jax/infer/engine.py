@@ -1,7 +1,8 @@
 """The model applied to frame pairs: flows, normalisation, padding, tiling, batching, devices.
 
 :class:`PairEngine` turns pairs of frames (float RGB in [0, 1], any size) into the network's
-outputs at exactly ``scale x`` (ht, h1, h2) or ``1 x`` (l) the input size. Everything that
+outputs at exactly ``scale x`` (ht, h1, h2) or ``1 x`` (l) the input size, as RGB clamped to
+[0, 1] (float32) or, on request, uint8 (``star_jax.pixels``). Everything that
 makes "a video of any size on any machine" work lives here:
 
 * flows: computed on the whole (unpadded) frames with ``star_jax.flow.compute_flow`` in the
@@ -36,7 +37,7 @@ import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec
 
 from star_jax import flow as flow_lib
-from star_jax.data.frames import denormalize, normalize
+from star_jax import pixels
 from star_jax.infer import memory, padding, tiling
 from star_jax.infer.errors import UserInputError
 from star_jax.infer.weights import load_inference_weights
@@ -97,11 +98,6 @@ class PreparedPairs:
 
   def __len__(self) -> int:
     return len(self.arrays[0])
-
-
-def to_unit_range(normalised: np.ndarray) -> np.ndarray:
-  """Network output (ImageNet-normalised) -> RGB clamped to [0, 1], float32."""
-  return np.clip(denormalize(normalised), 0.0, 1.0)
 
 
 class PairEngine:
@@ -263,19 +259,23 @@ class PairEngine:
     flow_f, flow_b = self._flows(first, second)
     padded_h, padded_w = self.padded_frame_size(flow_height, flow_width)
     arrays = tuple(padding.pad_bottom_right(array, padded_h, padded_w)
-                   for array in (normalize(first), normalize(second), flow_f, flow_b))
+                   for array in (pixels.normalize(first), pixels.normalize(second), flow_f,
+                                 flow_b))
     return PreparedPairs(arrays, height, width)
 
-  def run(self, pairs: Sequence[Tuple[np.ndarray, np.ndarray]],
-          names: Sequence[str]) -> List[Dict[str, np.ndarray]]:
-    """Model outputs ``names`` (ImageNet-normalised float32, cropped to exactly ``scale x``
-    or, for 'l', ``1 x`` the input size) for each pair of (H, W, 3) frames in [0, 1]."""
+  def run(self, pairs: Sequence[Tuple[np.ndarray, np.ndarray]], names: Sequence[str], *,
+          as_uint8: bool = False) -> List[Dict[str, np.ndarray]]:
+    """Model outputs ``names`` for each pair of (H, W, 3) frames in [0, 1], cropped to
+    exactly ``scale x`` or, for 'l', ``1 x`` the input size: RGB clamped to [0, 1], float32
+    (``pixels.to_unit_range``), or uint8 with ``as_uint8`` (``pixels.normalised_to_uint8``:
+    clamped, times 255, rounded). Tiles are blended in the network's normalised space before
+    either conversion."""
     if not pairs:
       return []
-    return self.run_prepared(self.prepare(pairs), names)
+    return self.run_prepared(self.prepare(pairs), names, as_uint8=as_uint8)
 
-  def run_prepared(self, prepared: PreparedPairs,
-                   names: Sequence[str]) -> List[Dict[str, np.ndarray]]:
+  def run_prepared(self, prepared: PreparedPairs, names: Sequence[str], *,
+                   as_uint8: bool = False) -> List[Dict[str, np.ndarray]]:
     """:meth:`run` on pairs already through :meth:`prepare`."""
     names = tuple(names)
     padded_h, padded_w = prepared.arrays[0].shape[1:3]
@@ -304,8 +304,9 @@ class PairEngine:
       pending = (chunk, outputs)
     collect(*pending)
     height, width = prepared.height, prepared.width
-    return [{name: padding.crop_top_left(blender[name].result(), height * factors[name],
-                                         width * factors[name])
+    convert = pixels.normalised_to_uint8 if as_uint8 else pixels.to_unit_range
+    return [{name: convert(padding.crop_top_left(blender[name].result(), height * factors[name],
+                                                 width * factors[name]))
              for name in names} for blender in blenders]
 
 

@@ -30,8 +30,8 @@ from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
 
 import numpy as np
 
-from star_jax.data.frames import to_float, to_uint8
-from star_jax.infer.engine import PairEngine, PreparedPairs, to_unit_range
+from star_jax.pixels import to_float, to_uint8
+from star_jax.infer.engine import PairEngine, PreparedPairs
 from star_jax.infer.errors import UserInputError
 from star_jax.infer.prefetch import prefetched
 
@@ -70,7 +70,7 @@ def _in_between(engine: PairEngine, pairs: Sequence[Tuple[np.ndarray, np.ndarray
                 prepared: PreparedPairs, levels: int, frame_name: str,
                 extra_names: Sequence[str]
                 ) -> Tuple[List[List[np.ndarray]], List[Dict[str, np.ndarray]]]:
-  """For each pair, the ``2**levels - 1`` in-between output frames (normalised, time
+  """For each pair, the ``2**levels - 1`` in-between output frames (float [0, 1], time
   order), and the first level's outputs ``extra_names`` of each original pair;
   ``prepared`` is ``engine.prepare(pairs)``."""
   sequences = [[(a, None), (b, None)] for a, b in pairs]  # (input-size frame, output frame)
@@ -91,7 +91,7 @@ def _in_between(engine: PairEngine, pairs: Sequence[Tuple[np.ndarray, np.ndarray
       first_level = results
     refined = [[sequence[0]] for sequence in sequences]
     for (s, j), result in zip(jobs, results):
-      refined[s].append((to_unit_range(result["l"]) if "l" in result else None,
+      refined[s].append((result.get("l"),
                          result[frame_name]))
       refined[s].append(sequences[s][j + 1])
     sequences = refined
@@ -105,27 +105,28 @@ def _chunk_outputs(engine: PairEngine, frames: List[np.ndarray],
   already through ``engine.prepare``), the last frame's own output only when ``is_last``
   (otherwise it opens the next chunk)."""
   if mode == "space":
-    results = engine.run_prepared(prepared, ("h1", "h2") if is_last else ("h1",))
+    results = engine.run_prepared(prepared, ("h1", "h2") if is_last else ("h1",),
+                                  as_uint8=True)
     for result in results:
-      yield to_uint8(to_unit_range(result["h1"]))
+      yield result["h1"]
     if is_last:
-      yield to_uint8(to_unit_range(results[-1]["h2"]))
+      yield results[-1]["h2"]
     return
   if mode == "space-time":
     extras = ("h1", "h2") if is_last else ("h1",)
     between, first_level = _in_between(engine, pairs, prepared, levels, "ht", extras)
     for index, result in enumerate(first_level):
-      yield to_uint8(to_unit_range(result["h1"]))
+      yield to_uint8(result["h1"])
       for frame in between[index]:
-        yield to_uint8(to_unit_range(frame))
+        yield to_uint8(frame)
     if is_last:
-      yield to_uint8(to_unit_range(first_level[-1]["h2"]))
+      yield to_uint8(first_level[-1]["h2"])
     return
   between, _ = _in_between(engine, pairs, prepared, levels, "l", ())
   for index in range(len(pairs)):
     yield frames[index]
     for frame in between[index]:
-      yield to_uint8(to_unit_range(frame))
+      yield to_uint8(frame)
   if is_last:
     yield frames[-1]
 

@@ -243,18 +243,6 @@ class BatchNorm2d(nn.Module):
     return y.astype(self.dtype)
 
 
-def bicubic_upscale(x, factor: int):
-  """Bicubic upscaling of NHWC images by an integer ``factor``: (B, H, W, C) ->
-  (B, factor*H, factor*W, C), same dtype, no clamping.
-
-  Keys' cubic convolution with a = -0.5 and half-pixel centres (``jax.image.resize``
-  'cubic'), PIL's BICUBIC for upscaling; the weights are renormalised at the borders.
-  Linear, and it keeps constants, so it commutes with the ImageNet normalisation.
-  """
-  b, h, w, c = x.shape
-  return jax.image.resize(x, (b, h * factor, w * factor, c), "cubic")
-
-
 def _align_corners_matrix(n_in: int, n_out: int) -> np.ndarray:
   """Row-stochastic (n_out, n_in) matrix of 1-D linear interpolation, align_corners=True."""
   m = np.zeros((n_out, n_in), np.float64)

@@ -16,8 +16,9 @@ from typing import Any, Dict
 import flax.linen as nn
 import jax.numpy as jnp
 
+from star_jax.pixels import bicubic_upscale
 from star_jax.model.blocks import ConvBlock, DeconvBlock, ResidualStack, projection_ksp
-from star_jax.model.layers import bicubic_upscale, leaky_relu, upsample_bilinear_align_corners
+from star_jax.model.layers import leaky_relu, upsample_bilinear_align_corners
 from star_jax.model.pyramid import PyramidModule
 from star_jax.model.rbpn import RBPN
 from star_jax.model.remat import subnet

@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
+from star_jax.model.model_config import ModelConfig
 from star_jax.model.remat import check_remat, subnet
 from star_jax.model.star import STARCore
 from star_jax.model.unet import FlowUNet
@@ -56,20 +57,10 @@ class FlowRefinedSTAR(nn.Module):
 
 
 def default_model_config() -> ml_collections.ConfigDict:
-  """The released STARnet: V4 with flow refinement, 4x, full width.
-
-  ``dtype``: 'float32' or 'bfloat16' -- the precision of convolutions and activations
-  (mixed precision: parameters, and so optimiser state, stay ``param_dtype``; BatchNorm
-  statistics, flows, output images and losses stay float32). Measured bfloat16 vs
-  float32 differences are in ``benchmarks/RESULTS.md`` and the README.
-  ``remat``: 'none' | 'blocks' | 'full' (``star_jax.model.remat``).
-  ``residual_bicubic`` (default False = the release) is the opt-in output over bicubic of
-  ``STARCore``; the release cannot express it, so ``convert to-torch`` refuses it.
-  """
-  return ml_collections.ConfigDict(dict(
-      variant="V4_REF", scale=4, base_filter=256, feat=64, n_resblock=5,
-      dtype="float32", param_dtype="float32", remat="none", skip_refinement=False,
-      flow_noise_std=0.0, residual_bicubic=False))
+  """The released STARnet (``ModelConfig``'s defaults and fields, documented there) as the
+  ConfigDict an experiment config holds, so ``--config.model.x=y`` overrides it. Measured
+  bfloat16 vs float32 differences are in ``benchmarks/RESULTS.md`` and the README."""
+  return ml_collections.ConfigDict(ModelConfig().to_dict())
 
 
 def sample_inputs():
@@ -88,13 +79,9 @@ def parse_variant(variant: str):
 
 
 def build_model(cfg: Mapping[str, Any]) -> nn.Module:
-  """The Flax module for a model config (fields as in ``default_model_config``; missing
-  fields take the defaults there)."""
-  full = default_model_config()
-  unknown = set(dict(cfg)) - set(full)
-  if unknown:
-    raise ValueError(f"unknown model config fields: {sorted(unknown)}")
-  full.update(dict(cfg))
+  """The Flax module for a model config (any mapping of ``ModelConfig``'s fields; missing
+  fields take its defaults). Raises ValueError for an unknown field, variant or dtype."""
+  full = ModelConfig.from_mapping(cfg)
   version, refine = parse_variant(full.variant)
   if full.dtype not in COMPUTE_DTYPES:
     raise ValueError(f"model dtype must be one of {', '.join(COMPUTE_DTYPES)}; got "

@@ -1,5 +1,5 @@
 """Held-out evaluation during training: every output's PSNR next to its baseline's
-(``BASELINES``), SSIM of ht, the checkerboard measure, TensorBoard images, and the one-line
+(``pixels.BASELINES``), SSIM of ht, the checkerboard measure, TensorBoard images, and the one-line
 summary the run ends with."""
 
 import functools
@@ -7,19 +7,13 @@ from typing import Dict
 
 import jax
 from jax.experimental import multihost_utils
-import jax.numpy as jnp
 import numpy as np
 
+from star_jax import pixels
 from star_jax.data import pipeline
 from star_jax.evaluate import metrics as frame_metrics
-from star_jax.model.layers import bicubic_upscale
 from star_jax.train import data_setup, objectives, sharding
 from star_jax.train import step as step_lib
-
-
-# What each output is compared with in the eval metrics (``eval/psnr_<name>_baseline``).
-BASELINES = {"h1": "bicubic", "h2": "bicubic", "ht": "bicubic + frame average",
-             "l": "LR average"}
 
 
 def evaluate(config, state, mesh, eval_fn, writer, step: int) -> Dict[str, float]:
@@ -101,7 +95,7 @@ def summary_line(eval_metrics: Dict[str, float]) -> str:
     part = f"{name} {m[f'psnr_{name}']:.2f} dB"
     if f"psnr_{name}_baseline" in m:
       base = m[f"psnr_{name}_baseline"]
-      part += f" ({BASELINES[name]} {base:.2f}, {m[f'psnr_{name}'] - base:+.2f})"
+      part += f" ({pixels.BASELINES[name]} {base:.2f}, {m[f'psnr_{name}'] - base:+.2f})"
     parts.append(part)
   if "ssim_ht" in m:
     parts.append(f"ssim_ht {m['ssim_ht']:.4f}")
@@ -122,24 +116,21 @@ def jit_eval_step(model, scale: int, mesh, state_shardings):
 
 
 def eval_step_with_baseline(state, batch, *, model, scale: int):
-  """``step_lib.eval_step`` plus each output's baseline (``BASELINES``): its per-sample
+  """``step_lib.eval_step`` plus each output's baseline (``pixels.BASELINES``): its per-sample
   PSNR (under '<name>_baseline') and 8-bit frames (images '<name>_baseline')."""
   psnr, images = step_lib.eval_step(state, batch, model=model)
-  up1, up2 = bicubic_upscale(batch["im1"], scale), bicubic_upscale(batch["im2"], scale)
-  predictions = {"h1": up1, "h2": up2, "ht": (up1 + up2) / 2,
-                 "l": (batch["im1"] + batch["im2"]) / 2}
+  predictions = pixels.baseline_predictions(batch["im1"], batch["im2"], scale)
   for name, prediction in predictions.items():
     target_key = objectives.TARGET_KEYS[name]
     if name not in psnr or batch[target_key].shape != prediction.shape:
       continue
-    baseline = step_lib.to_uint8_range(prediction)
-    mse = jnp.mean(jnp.square(baseline - step_lib.to_uint8_range(batch[target_key])),
-                   axis=(1, 2, 3))
-    psnr[f"{name}_baseline"] = 10.0 * jnp.log10(255.0 ** 2 / jnp.maximum(mse, 1e-10))
+    baseline = pixels.normalised_to_uint8(prediction)
+    psnr[f"{name}_baseline"] = pixels.psnr_per_sample(
+        baseline, pixels.normalised_to_uint8(batch[target_key]))
     if name != "l":
-      images[f"{name}_baseline"] = baseline.astype(jnp.uint8)
+      images[f"{name}_baseline"] = baseline
   if "ht" in images:
     b, h, w, c = batch["im1"].shape
-    images["lr_input"] = step_lib.to_uint8_range(jax.image.resize(
-        batch["im1"], (b, h * scale, w * scale, c), "nearest")).astype(jnp.uint8)
+    images["lr_input"] = pixels.normalised_to_uint8(jax.image.resize(
+        batch["im1"], (b, h * scale, w * scale, c), "nearest"))
   return psnr, images

@@ -6,12 +6,10 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from star_jax import pixels
 from star_jax.model import OUTPUT_NAMES
 from star_jax.train import objectives
 from star_jax.train.state import TrainState
-
-IMAGENET_MEAN = jnp.array([0.485, 0.456, 0.406], jnp.float32)
-IMAGENET_STD = jnp.array([0.229, 0.224, 0.225], jnp.float32)
 
 
 def _model_inputs(batch):
@@ -49,15 +47,10 @@ def train_step(state: TrainState, batch: Dict[str, jnp.ndarray], *, model, tx, s
   return new_state, metrics
 
 
-def to_uint8_range(normalised):
-  """ImageNet-normalised -> 8-bit values (clamped, rounded), as the paper evaluates."""
-  x = normalised.astype(jnp.float32) * IMAGENET_STD + IMAGENET_MEAN
-  return jnp.round(jnp.clip(x, 0.0, 1.0) * 255.0)
-
-
 def eval_step(state: TrainState, batch, *, model):
-  """Eval-mode forward; returns per-sample PSNR of every output vs its target and the
-  8-bit predictions (for SSIM and image summaries)."""
+  """Eval-mode forward; returns per-sample PSNR of every output vs its target
+  (``pixels.psnr_per_sample`` of the 8-bit frames, (B,) float32 dB) and the uint8
+  predictions and targets (for SSIM and image summaries)."""
   variables = {"params": state.params}
   if state.batch_stats:
     variables["batch_stats"] = state.batch_stats
@@ -67,9 +60,9 @@ def eval_step(state: TrainState, batch, *, model):
     key = objectives.TARGET_KEYS[name]
     if key not in batch:
       continue
-    pred, target = to_uint8_range(outputs[name]), to_uint8_range(batch[key])
-    mse = jnp.mean(jnp.square(pred - target), axis=(1, 2, 3))
-    psnr[name] = 10.0 * jnp.log10(255.0 ** 2 / jnp.maximum(mse, 1e-10))
-    images[name] = pred.astype(jnp.uint8)
-    images[f"{name}_target"] = target.astype(jnp.uint8)
+    pred = pixels.normalised_to_uint8(outputs[name])
+    target = pixels.normalised_to_uint8(batch[key])
+    psnr[name] = pixels.psnr_per_sample(pred, target)
+    images[name] = pred
+    images[f"{name}_target"] = target
   return psnr, images

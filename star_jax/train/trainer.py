@@ -23,7 +23,7 @@ import ml_collections
 
 from star_jax.convert import load_weights, save_checkpoint
 from star_jax.data import pipeline
-from star_jax.model import build_model, sample_inputs
+from star_jax.model import SHAPE_FIELDS, build_model, sample_inputs
 from star_jax.train import checkpoints, compiled_stats, config_checks, data_setup, evaluation
 from star_jax.train import profiling, sharding
 from star_jax.train import step as step_lib
@@ -67,7 +67,7 @@ def initial_state(config, model, tx, shardings) -> TrainState:
     return jax.jit(init, out_shardings=shardings)(jax.random.key(config.seed))
   model_cfg, variables = load_weights(config.init_from)
   mismatched = {k: (model_cfg[k], config.model[k])
-                for k in ("variant", "scale", "base_filter", "feat", "n_resblock")
+                for k in SHAPE_FIELDS
                 if model_cfg[k] != config.model[k]}
   if mismatched:
     raise ValueError(f"init_from {config.init_from} holds a different model "

@@ -8,6 +8,7 @@ import pytest
 from star_jax import flow
 from star_jax.data import augment
 from star_jax.data import frames
+from star_jax import pixels
 from star_jax.data import vimeo
 
 
@@ -51,7 +52,7 @@ def test_flipping_frames_then_computing_flow_equals_flipping_the_flow(demo_root)
   """The cached-flow shortcut is sound: recompute the flow on flipped frames and compare."""
   clips = vimeo.VimeoClips.open(demo_root, "triplet", "test")
   hr = clips.load_clip(clips.clips[0], (1, 3))
-  im1, im3 = (frames.to_float(frames.lr_from_hr(frame, 4)) for frame in hr)
+  im1, im3 = (pixels.to_float(frames.lr_from_hr(frame, 4)) for frame in hr)
   reference = np.asarray(flow.compute_flow(im1, im3))
   for flips in (augment.Flips(True, False, False), augment.Flips(False, True, False),
                 augment.Flips(False, False, True)):

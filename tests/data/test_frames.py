@@ -1,4 +1,4 @@
-"""Frame reading, mod-crop, the release's bicubic LR and normalisation."""
+"""Frame reading, writing, mod-crop and the release's bicubic LR."""
 
 import struct
 import zlib
@@ -81,29 +81,6 @@ def test_lr_of_a_smooth_frame_is_its_subsampling():
 def test_lr_rejects_float_input():
   with pytest.raises(ValueError, match="uint8"):
     frames.lr_from_hr(np.zeros((8, 8, 3), np.float32), 2)
-
-
-def test_normalisation_is_imagenet_and_invertible():
-  white = np.ones((1, 1, 3), np.float32)
-  np.testing.assert_allclose(frames.normalize(white)[0, 0],
-                             (1 - np.array([0.485, 0.456, 0.406])) / [0.229, 0.224, 0.225],
-                             rtol=1e-6)
-  x = np.random.default_rng(1).random((5, 6, 3)).astype(np.float32)
-  np.testing.assert_allclose(frames.denormalize(frames.normalize(x)), x, atol=1e-6)
-
-
-def test_fused_uint8_normalisation_matches_the_two_step_one():
-  frame = _random_frame(9, 11)
-  np.testing.assert_allclose(frames.normalize_uint8(frame),
-                             frames.normalize(frames.to_float(frame)), atol=1e-5)
-  assert frames.normalize_uint8(frame).dtype == np.float32
-
-
-def test_uint8_round_trip_clamps_and_rounds():
-  frame = _random_frame(4, 4)
-  np.testing.assert_array_equal(frames.to_uint8(frames.to_float(frame)), frame)
-  np.testing.assert_array_equal(frames.to_uint8(np.array([-0.5, 0.499 / 255, 1.7])),
-                                [0, 0, 255])
 
 
 # --- one reader for every bit depth, pixel mode and orientation ------------------------------

@@ -10,6 +10,7 @@ import pytest
 from star_jax.data import augment
 from star_jax.data import flow_cache
 from star_jax.data import frames
+from star_jax import pixels
 from star_jax.data import pipeline
 from star_jax.data import tfds_vimeo
 from star_jax.data import vimeo
@@ -65,7 +66,7 @@ def test_batch_keys_shapes_dtypes_and_normalisation(cached_root):
   lr, hr = _lr_and_hr(cached_root, "test", clip)
   for key, want in (("im1", lr[0]), ("im2", lr[2]), ("lr_t", lr[1]), ("hr1", hr[0]),
                     ("hr_t", hr[1]), ("hr2", hr[2])):
-    np.testing.assert_allclose(frames.denormalize(batch[key][0]), frames.to_float(want),
+    np.testing.assert_allclose(pixels.denormalize(batch[key][0]), pixels.to_float(want),
                                atol=2e-6, err_msg=key)
   cached = flow_cache.load_cached_flows(
       flow_cache.default_cache_dir(cached_root, FLOW, SCALE), clip)

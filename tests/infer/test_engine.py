@@ -1,5 +1,9 @@
 """PairEngine: exact padding/cropping, tiles (batched) against untiled, memory-chosen tiles,
-bfloat16, several devices."""
+bfloat16, several devices, outputs in [0, 1] or uint8.
+
+The engine returns RGB clamped to [0, 1]; the comparisons below are made after
+``pixels.normalize`` (in the network's normalised units, as the tolerances were chosen),
+with the model applied by hand clamped the same way."""
 
 import json
 import os
@@ -11,13 +15,19 @@ import pytest
 
 from star_jax import flow as flow_lib
 from star_jax.convert import load_weights
-from star_jax.data.frames import normalize, to_float
+from star_jax import pixels
+from star_jax.pixels import normalize, to_float
 from star_jax.infer import padding
 from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError
 from star_jax.model import build_model
 
 ALL_OUTPUTS = ("ht", "h1", "h2", "l")
+
+
+def _normalised(results):
+  """Engine outputs ([0, 1]) back in the network's normalised units."""
+  return [{name: normalize(value) for name, value in result.items()} for result in results]
 
 
 def _direct(model_cfg, variables, first, second, pad_to):
@@ -31,8 +41,9 @@ def _direct(model_cfg, variables, first, second, pad_to):
       variables, pad(normalize(first)), pad(normalize(second)), pad(flows[0]), pad(flows[1]),
       train=False)
   scale = int(model_cfg["scale"])
-  return {name: np.asarray(value)[0, :height * (1 if name == "l" else scale),
-                                  :width * (1 if name == "l" else scale)]
+  return {name: normalize(pixels.to_unit_range(
+      np.asarray(value)[0, :height * (1 if name == "l" else scale),
+                        :width * (1 if name == "l" else scale)]))
           for name, value in outputs.items()}
 
 
@@ -42,7 +53,15 @@ def test_outputs_match_the_model_at_an_odd_size_that_needs_padding(release_weigh
   exactly 90x70."""
   model_cfg, variables = load_weights(release_weights("V4_x2"))
   first, second = (to_float(f) for f in frames_factory(2, 45, 35))
-  result = PairEngine(model_cfg, variables).run([(first, second)], ALL_OUTPUTS)[0]
+  engine = PairEngine(model_cfg, variables)
+  raw = engine.run([(first, second)], ALL_OUTPUTS)[0]
+  assert all(value.dtype == np.float32 and value.min() >= 0 and value.max() <= 1
+             for value in raw.values())
+  as_uint8 = engine.run([(first, second)], ALL_OUTPUTS, as_uint8=True)[0]
+  for name in ALL_OUTPUTS:
+    assert as_uint8[name].dtype == np.uint8
+    np.testing.assert_array_equal(as_uint8[name], pixels.to_uint8(raw[name]), err_msg=name)
+  result = _normalised([raw])[0]
   assert result["ht"].shape == result["h1"].shape == (70, 90, 3)
   assert result["l"].shape == (35, 45, 3)
   expected = _direct(model_cfg, variables, first, second, (36, 46))
@@ -52,7 +71,7 @@ def test_outputs_match_the_model_at_an_odd_size_that_needs_padding(release_weigh
 
 def test_frames_below_the_flow_minimum_are_padded_for_the_flow(v4_x4, frames_factory):
   first, second = (to_float(f) for f in frames_factory(2, 29, 21))
-  result = PairEngine(*v4_x4).run([(first, second)], ("ht", "l"))[0]
+  result = _normalised(PairEngine(*v4_x4).run([(first, second)], ("ht", "l")))[0]
   assert result["ht"].shape == (84, 116, 3) and result["l"].shape == (21, 29, 3)
   padded = [padding.pad_bottom_right(f, 32, 32) for f in (first, second)]
   expected = _direct(*v4_x4, *padded, (32, 32))
@@ -66,16 +85,16 @@ def test_tiles_equal_untiled(v4_x4, frames_factory):
   align_corners=True, whose sample positions depend on the input size."""
   frames = [to_float(f) for f in frames_factory(3, 100, 40)]
   pairs = list(zip(frames[:-1], frames[1:]))
-  untiled = PairEngine(*v4_x4).run(pairs, ALL_OUTPUTS)
+  untiled = _normalised(PairEngine(*v4_x4).run(pairs, ALL_OUTPUTS))
   engine = PairEngine(*v4_x4, tile_size=56, batch_size=4)
   assert len(engine.tile_plan(40, 100)) == 3
-  tiled = engine.run(pairs, ALL_OUTPUTS)
+  tiled = _normalised(engine.run(pairs, ALL_OUTPUTS))
   for one_tiled, one_untiled in zip(tiled, untiled):
     for name in ALL_OUTPUTS:
       assert np.abs(one_tiled[name] - one_untiled[name]).max() < 1e-3, name
   assert np.abs(tiled[0]["ht"] - tiled[1]["ht"]).max() > 0.05  # the pairs really differ
   # A lone tile is far off near its cut edge: the overlap handling is what passes the test.
-  lone = engine.run([(frames[0][:, :56], frames[1][:, :56])], ("ht",))[0]
+  lone = _normalised(engine.run([(frames[0][:, :56], frames[1][:, :56])], ("ht",)))[0]
   assert np.abs(lone["ht"][:, -8:] - untiled[0]["ht"][:, 216:224]).max() > 1e-2
 
 
@@ -95,10 +114,10 @@ def test_tile_size_follows_the_memory_budget(v4_x4):
 
 def test_bfloat16_stays_close_to_float32(v4_x4, frames_factory):
   pair = tuple(to_float(f) for f in frames_factory(2, 40, 32))
-  reference = PairEngine(*v4_x4).run([pair], ("ht",))[0]["ht"]
+  reference = normalize(PairEngine(*v4_x4).run([pair], ("ht",))[0]["ht"])
   low = PairEngine(*v4_x4, compute_dtype="bfloat16").run([pair], ("ht",))[0]["ht"]
   assert low.dtype == np.float32
-  error = np.abs(low - reference).max()
+  error = np.abs(normalize(low) - reference).max()
   assert 0 < error < 0.25
 
 
@@ -110,7 +129,8 @@ def test_batched_equals_unbatched_with_a_partial_last_batch(v4_x4, frames_factor
   single, batched = PairEngine(*v4_x4, batch_size=1), PairEngine(*v4_x4, batch_size=3)
   for a, b in zip(single.prepare(pairs).arrays, batched.prepare(pairs).arrays):
     np.testing.assert_allclose(a, b, atol=1e-6)
-  one, many = single.run(pairs, ALL_OUTPUTS), batched.run(pairs, ALL_OUTPUTS)
+  one = _normalised(single.run(pairs, ALL_OUTPUTS))
+  many = _normalised(batched.run(pairs, ALL_OUTPUTS))
   assert len(many) == 4
   for index, (x, y) in enumerate(zip(one, many)):
     for name in ALL_OUTPUTS:
@@ -129,7 +149,7 @@ import jax, numpy as np
 sys.path.insert(0, sys.argv[2])
 from conftest import moving_frames
 from star_jax.convert import load_weights
-from star_jax.data.frames import to_float
+from star_jax.pixels import normalize, to_float
 from star_jax.infer.engine import PairEngine
 cfg, variables = load_weights(sys.argv[1])
 frames = [to_float(f) for f in moving_frames(4, 40, 32)]
@@ -141,7 +161,8 @@ flows = [np.abs(x - y).max() for x, y in zip(both.prepare(pairs).arrays[2:],
 a, b = both.run(pairs, ("ht",)), single.run(pairs, ("ht",))
 print(json.dumps({"devices": len(both.devices), "batch": both.batch_size,
                   "flow_diff": float(max(flows)),
-                  "diff": max(float(np.abs(x["ht"] - y["ht"]).max()) for x, y in zip(a, b))}))
+                  "diff": max(float(np.abs(normalize(x["ht"]) - normalize(y["ht"])).max())
+                              for x, y in zip(a, b))}))
 """
 
 

@@ -5,9 +5,9 @@ few or changing frames (also when they arise in the prefetch thread)."""
 import numpy as np
 import pytest
 
-from star_jax.data.frames import to_float, to_uint8
+from star_jax.pixels import to_float, to_uint8
 from star_jax.infer import schedule
-from star_jax.infer.engine import PairEngine, to_unit_range
+from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError
 
 
@@ -19,10 +19,6 @@ def engine(v4_x4):
 @pytest.fixture(scope="module")
 def frames(frames_factory):
   return frames_factory(3, 40, 32)
-
-
-def _u8(normalised):
-  return to_uint8(to_unit_range(normalised))
 
 
 def _run(engine, frames, mode, factor, pairs_per_step=1, prefetch=schedule.DEFAULT_PREFETCH):
@@ -37,8 +33,8 @@ def test_space_time_order_and_chunking(engine, frames):
   assert all(frame.shape == (128, 160, 3) and frame.dtype == np.uint8 for frame in outputs)
   f = [to_float(frame) for frame in frames]
   first, second = engine.run([(f[0], f[1]), (f[1], f[2])], ("h1", "ht", "h2"))
-  expected = [_u8(first["h1"]), _u8(first["ht"]), _u8(second["h1"]), _u8(second["ht"]),
-              _u8(second["h2"])]
+  expected = [to_uint8(first["h1"]), to_uint8(first["ht"]), to_uint8(second["h1"]),
+              to_uint8(second["ht"]), to_uint8(second["h2"])]
   for got, want in zip(outputs, expected):
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
   # Two pairs per step gives the same stream.
@@ -52,10 +48,10 @@ def test_space_time_4x_applies_the_half_step_recursively(engine, frames):
   assert len(outputs) == 5
   f0, f1 = to_float(frames[0]), to_float(frames[1])
   half = engine.run([(f0, f1)], ("h1", "ht", "l", "h2"))[0]
-  middle = to_unit_range(half["l"])
+  middle = half["l"]
   quarter, three_quarter = engine.run([(f0, middle), (middle, f1)], ("ht",))
-  expected = [_u8(half["h1"]), _u8(quarter["ht"]), _u8(half["ht"]),
-              _u8(three_quarter["ht"]), _u8(half["h2"])]
+  expected = [to_uint8(half["h1"]), to_uint8(quarter["ht"]), to_uint8(half["ht"]),
+              to_uint8(three_quarter["ht"]), to_uint8(half["h2"])]
   for got, want in zip(outputs, expected):
     assert np.abs(got.astype(int) - want.astype(int)).max() <= 1
 
@@ -75,7 +71,7 @@ def test_time_mode_keeps_input_frames_and_size(engine, frames, factor):
   for index, frame in enumerate(frames):  # the input frames pass through unchanged
     np.testing.assert_array_equal(outputs[index * factor], frame)
   middle = engine.run([(to_float(frames[0]), to_float(frames[1]))], ("l",))[0]["l"]
-  assert np.abs(outputs[factor // 2].astype(int) - _u8(middle).astype(int)).max() <= 1
+  assert np.abs(outputs[factor // 2].astype(int) - to_uint8(middle).astype(int)).max() <= 1
 
 
 def test_too_few_or_changing_frames(engine, frames):
