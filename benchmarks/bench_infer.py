@@ -24,7 +24,8 @@ import jax
 import numpy as np
 
 from star_jax import flow as flow_lib
-from star_jax.convert import abstract_variables, load_weights
+from star_jax.model import abstract_variables
+from star_jax.weights import load_weights
 from star_jax.infer import padding
 from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine
 from star_jax.model import default_model_config

@@ -99,7 +99,7 @@ def run_jax(variant, state_dict, data, args) -> Dict[str, float]:
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
   import optax  # pylint: disable=import-outside-toplevel
 
-  from star_jax.convert.weights import release_to_variables  # pylint: disable=import-outside-toplevel
+  from star_jax.convert import release_to_variables  # pylint: disable=import-outside-toplevel
   from star_jax.model import build_model  # pylint: disable=import-outside-toplevel
 
   cfg, variables = release_to_variables(state_dict, {"scale": args.scale})

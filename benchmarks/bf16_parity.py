@@ -1,7 +1,7 @@
 """Benchmark: bfloat16 vs float32 eval outputs on the release parity fixtures.
 
 Not a test. For every folder of ``tests/fixtures/parity`` (or ``$STAR_JAX_SHARED/parity``)
-the release weights are converted (``star_jax.convert.load_weights``) and the eval forward
+the release weights are converted (``star_jax.weights.load_weights``) and the eval forward
 runs on the fixture's inputs with ``model.dtype`` float32 and bfloat16; one JSON line per
 fixture gives, per output, the max abs difference bfloat16 - float32, the max abs
 difference float32 - release (the parity the tests assert), and the output's max abs value
@@ -17,7 +17,7 @@ import sys
 import jax
 import numpy as np
 
-from star_jax.convert import load_weights
+from star_jax.weights import load_weights
 from star_jax.model import OUTPUT_NAMES, build_model
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))

@@ -16,7 +16,7 @@ import argparse
 import jax
 import numpy as np
 
-from star_jax.convert import load_weights
+from star_jax.weights import load_weights
 from star_jax.data import demo, flow_cache, frames, pipeline, vimeo
 from star_jax import pixels
 from star_jax import showcase

@@ -74,7 +74,7 @@ print("6 flow CLI interior mean (u, v) px:", np.load(d / "f.npz")["flow"][8:-8, 
 # Case 10: a checkpoint whose model_config.json was edited.
 import json  # noqa: E402
 import shutil  # noqa: E402
-from star_jax.convert import weights  # noqa: E402
+from star_jax import weights  # noqa: E402
 cfg, variables = weights.load_weights(FIXTURES / "V4_x2/model.pth.gz")
 weights.save_checkpoint(d / "ck", cfg, variables)
 for field, value in [("scale", 4), ("feat", 16), ("variant", "V2"), ("n_resblock", 3)]:

@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from star_jax import showcase
-from star_jax.convert import load_weights, save_checkpoint
+from star_jax.weights import load_weights, save_checkpoint
 from star_jax.data import demo, frames, vimeo
 from star_jax.infer import video_file
 from star_jax.pixels import psnr

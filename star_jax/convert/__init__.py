@@ -1,19 +1,19 @@
-"""Weight conversion between the authors' PyTorch release and star_jax, and parity checks.
+"""Conversion between the authors' PyTorch release and star_jax: reading and writing
+release ``.pth`` files, the key-by-key mapping to Flax variables, detecting which STARnet a
+state dict holds, and parity checks against the release's outputs.
 
 Library use::
 
-    from star_jax.convert import load_weights
-    model_cfg, variables = load_weights("STAR_4x.pth")     # or a star_jax checkpoint dir
+    from star_jax.convert import release_to_variables, torch_io
+    model_cfg, variables = release_to_variables(torch_io.load_release_state_dict("STAR_4x.pth"))
 
+Loading either a ``.pth`` or a star_jax checkpoint directory is ``star_jax.weights.load_weights``.
 Command line: ``python -m star_jax.convert --help``.
 """
 
 from star_jax.convert.detect import detect_model_config
-from star_jax.convert.mapping import (CheckpointMismatchError, state_dict_to_variables,
-                                      variables_to_state_dict)
-from star_jax.convert.weights import (abstract_variables, load_checkpoint, load_weights,
-                                      release_to_variables, save_checkpoint)
+from star_jax.convert.mapping import (CheckpointMismatchError, release_to_variables,
+                                      state_dict_to_variables, variables_to_state_dict)
 
-__all__ = ["CheckpointMismatchError", "abstract_variables", "detect_model_config",
-           "load_checkpoint", "load_weights", "release_to_variables", "save_checkpoint",
+__all__ = ["CheckpointMismatchError", "detect_model_config", "release_to_variables",
            "state_dict_to_variables", "variables_to_state_dict"]

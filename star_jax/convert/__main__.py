@@ -17,8 +17,8 @@ import sys
 
 import numpy as np
 
-from star_jax import cli
-from star_jax.convert import mapping, torch_io, verify, weights
+from star_jax import cli, weights
+from star_jax.convert import mapping, torch_io, verify
 from star_jax.convert.detect import detect_model_config
 from star_jax.model import VARIANTS
 
@@ -43,7 +43,7 @@ def _describe(cfg):
 
 
 def cmd_to_flax(args):
-  cfg, variables = weights.release_to_variables(
+  cfg, variables = mapping.release_to_variables(
       torch_io.load_release_state_dict(args.checkpoint), _overrides(args))
   out = weights.save_checkpoint(args.out_dir, cfg, variables)
   print(f"{args.checkpoint}: {_describe(cfg)} -> {out}")

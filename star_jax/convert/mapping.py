@@ -7,10 +7,14 @@ its own variable tree -- which is what lets us refuse any checkpoint that does n
 key for key and shape for shape.
 """
 
-from typing import Dict, Mapping, Tuple
+from typing import Any, Dict, Mapping, Optional, Tuple
 
 import flax
+import ml_collections
 import numpy as np
+
+from star_jax.convert.detect import detect_model_config
+from star_jax.model import abstract_variables
 
 # (collection, flax leaf) -> torch leaf.
 _LEAF_TO_TORCH = {
@@ -109,3 +113,24 @@ def variables_to_state_dict(variables) -> Dict[str, np.ndarray]:
         value = value.astype(np.float32)
       out[torch_key(collection, path)] = np.array(value, order="C")  # keeps 0-d shapes
   return out
+
+
+def release_to_variables(state_dict: Mapping[str, np.ndarray], overrides: Optional[dict] = None
+                         ) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
+  """Release state dict (``module.`` already stripped) -> (model config, Flax variables).
+
+  The config is detected from the keys and shapes (``detect_model_config``); ``overrides``
+  replace detected fields (e.g. ``{'scale': 4}``; ``None`` values are ignored) and the state
+  dict must then still match key for key and shape for shape.
+
+  Raises:
+    ValueError: not a STARnet state dict, or ambiguous (``detect_model_config``).
+    CheckpointMismatchError: the state dict does not fit the (overridden) config.
+  """
+  cfg = detect_model_config(state_dict)
+  if overrides:
+    cfg.update({k: v for k, v in overrides.items() if v is not None})
+  variables = state_dict_to_variables(
+      state_dict, abstract_variables(cfg), context=f"for {cfg.variant} x{cfg.scale} "
+      f"(base_filter {cfg.base_filter}, feat {cfg.feat}, n_resblock {cfg.n_resblock})")
+  return cfg, variables

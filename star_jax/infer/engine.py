@@ -104,7 +104,7 @@ class PairEngine:
   """Runs one model on batches of frame pairs.
 
   Args:
-    model_cfg: model config (as ``star_jax.convert.load_weights`` returns it).
+    model_cfg: model config (as ``star_jax.weights.load_weights`` returns it).
     variables: its Flax variables.
     compute_dtype: 'float32' or 'bfloat16' activations (parameters keep their dtype).
     flow_backend, flow_params: passed to ``star_jax.flow.compute_flow``.

@@ -5,8 +5,9 @@ STARnet, or weights for another scale than the one asked for."""
 import pathlib
 from typing import Any, Optional, Tuple, Union
 
-from star_jax.convert import CheckpointMismatchError, load_weights
+from star_jax.convert import CheckpointMismatchError
 from star_jax.infer.errors import UserInputError
+from star_jax.weights import load_weights
 
 PathLike = Union[str, pathlib.Path]
 

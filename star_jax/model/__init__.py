@@ -1,10 +1,11 @@
 """STARnet networks in Flax (linen, NHWC), mirroring the authors' PyTorch release."""
 
-from star_jax.model.starnet import (COMPUTE_DTYPES, VARIANTS, FlowRefinedSTAR, build_model,
-                                    default_model_config, parse_variant, sample_inputs)
+from star_jax.model.starnet import (COMPUTE_DTYPES, VARIANTS, FlowRefinedSTAR, abstract_variables,
+                                    build_model, default_model_config, parse_variant,
+                                    sample_inputs)
 from star_jax.model.model_config import SHAPE_FIELDS, ModelConfig
 from star_jax.model.star import OUTPUT_NAMES, STARCore
 
 __all__ = ["COMPUTE_DTYPES", "VARIANTS", "OUTPUT_NAMES", "SHAPE_FIELDS", "FlowRefinedSTAR",
-           "ModelConfig", "STARCore", "build_model", "default_model_config", "parse_variant",
-           "sample_inputs"]
+           "ModelConfig", "STARCore", "abstract_variables", "build_model", "default_model_config",
+           "parse_variant", "sample_inputs"]

@@ -71,6 +71,13 @@ def sample_inputs():
   return im, im, flow, flow
 
 
+def abstract_variables(cfg: Mapping[str, Any]) -> Dict[str, Any]:
+  """The variable tree of a model config as ``jax.ShapeDtypeStruct`` leaves
+  (``{'params': ..., 'batch_stats': ...}``), without computing any array."""
+  model = build_model(cfg)
+  return jax.eval_shape(lambda: model.init(jax.random.key(0), *sample_inputs()))
+
+
 def parse_variant(variant: str):
   """'V4_REF' -> (4, True); 'V2' -> (2, False)."""
   if variant not in VARIANTS:

@@ -21,13 +21,13 @@ import jax
 import jax.numpy as jnp
 import ml_collections
 
-from star_jax.convert import load_weights, save_checkpoint
 from star_jax.data import pipeline
 from star_jax.model import SHAPE_FIELDS, build_model, sample_inputs
 from star_jax.train import checkpoints, compiled_stats, config_checks, data_setup, evaluation
 from star_jax.train import profiling, sharding
 from star_jax.train import step as step_lib
 from star_jax.train import throughput
+from star_jax.weights import load_weights, save_checkpoint
 from star_jax.train.state import TrainState, create_state, learning_rate_schedule, make_optimizer
 
 

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 import torch
 
-from star_jax.convert import (CheckpointMismatchError, abstract_variables, detect_model_config,
-                              release_to_variables, save_checkpoint, torch_io,
-                              variables_to_state_dict)
+from star_jax.convert import (CheckpointMismatchError, detect_model_config, release_to_variables,
+                              torch_io, variables_to_state_dict)
 from star_jax.convert import __main__ as convert_cli
-from star_jax.model import VARIANTS, default_model_config
+from star_jax.model import VARIANTS, abstract_variables, default_model_config
+from star_jax.weights import save_checkpoint
 
 
 def _exported_state_dict(**fields):

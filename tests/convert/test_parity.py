@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from star_jax.convert import load_weights
+from star_jax.weights import load_weights
 from star_jax.convert import __main__ as convert_cli
 from star_jax.convert.verify import compare_to_reference
 

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
-from star_jax.convert import (load_checkpoint, mapping, release_to_variables, save_checkpoint,
-                              torch_io)
+from star_jax.convert import mapping, release_to_variables, torch_io
 from star_jax.convert import __main__ as convert_cli
+from star_jax.weights import load_checkpoint, save_checkpoint
 from third_party import starnet_torch
 
 

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from star_jax.convert import load_weights, torch_io
+from star_jax.convert import torch_io
 from star_jax.convert import __main__ as convert_cli
+from star_jax.weights import load_weights
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ from skimage import data as skimage_data
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from star_jax import flow as flow_lib
-from star_jax.convert import load_weights
+from star_jax.weights import load_weights
 from star_jax.evaluate import __main__ as evaluate_cli
 from star_jax.evaluate.__main__ import main
 from star_jax.model import build_model

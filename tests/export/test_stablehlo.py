@@ -10,7 +10,7 @@ import jax
 import numpy as np
 import pytest
 
-from star_jax.convert import load_weights
+from star_jax.weights import load_weights
 from star_jax.export.forward import load_export_source
 from star_jax.export.loader import load_stablehlo
 from star_jax.export.stablehlo import export_stablehlo

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from skimage import data as skimage_data
 
-from star_jax.convert import load_weights
+from star_jax.weights import load_weights
 
 
 @pytest.fixture(scope="session")

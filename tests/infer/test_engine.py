@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 
 from star_jax import flow as flow_lib
-from star_jax.convert import load_weights
+from star_jax.weights import load_weights
 from star_jax import pixels
 from star_jax.pixels import normalize, to_float
 from star_jax.infer import padding
@@ -148,7 +148,7 @@ import json, sys
 import jax, numpy as np
 sys.path.insert(0, sys.argv[2])
 from conftest import moving_frames
-from star_jax.convert import load_weights
+from star_jax.weights import load_weights
 from star_jax.pixels import normalize, to_float
 from star_jax.infer.engine import PairEngine
 cfg, variables = load_weights(sys.argv[1])

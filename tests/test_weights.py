@@ -6,8 +6,9 @@ import shutil
 
 import pytest
 
-from star_jax.convert import load_checkpoint, release_to_variables, save_checkpoint, torch_io
-from star_jax.convert import weights
+from star_jax import weights
+from star_jax.convert import release_to_variables, torch_io
+from star_jax.weights import load_checkpoint, save_checkpoint
 from star_jax.infer.errors import UserInputError
 from star_jax.infer.weights import load_inference_weights
 

@@ -1,5 +1,16 @@
-"""Model weights on disk: converting release ``.pth`` files, and our own checkpoint directory
-(``model_config.json`` + an orbax ``variables/`` tree) that training and inference load."""
+"""Model weights on disk: star_jax's own checkpoint directory, and one loader for it or a
+release ``.pth``.
+
+A checkpoint directory holds ``model_config.json`` (the fields of
+``star_jax.model.ModelConfig``) and ``variables/``, an orbax tree of the Flax variables
+(``params`` and ``batch_stats``, float32 unless the model was trained with another
+``param_dtype``). Training exports one to ``<workdir>/model``; ``python -m star_jax.convert
+to-flax`` writes one from a release ``.pth``; infer, evaluate, export and
+``config.init_from`` load either kind through :func:`load_weights`.
+
+This module sits above ``star_jax.convert`` (its config check names fields through the
+release's shape detection) and below infer, evaluate and train.
+"""
 
 import json
 import pathlib
@@ -11,29 +22,10 @@ import orbax.checkpoint as ocp
 
 from star_jax.convert import mapping, torch_io
 from star_jax.convert.detect import detect_model_config
-from star_jax.model import SHAPE_FIELDS, build_model, default_model_config, sample_inputs
+from star_jax.model import SHAPE_FIELDS, abstract_variables, default_model_config
 
 MODEL_CONFIG_FILE = "model_config.json"
 VARIABLES_DIR = "variables"
-
-
-def abstract_variables(model_cfg) -> Dict[str, Any]:
-  """The variable tree (as ShapeDtypeStructs) of a model config, without computing it."""
-  model = build_model(model_cfg)
-  return jax.eval_shape(lambda: model.init(jax.random.key(0), *sample_inputs()))
-
-
-def release_to_variables(state_dict, overrides: Optional[dict] = None
-                         ) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
-  """Release state dict -> (model config, Flax variables). ``overrides`` replace detected
-  config fields (e.g. {'scale': 4}); the state dict must then still match exactly."""
-  cfg = detect_model_config(state_dict)
-  if overrides:
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
-  variables = mapping.state_dict_to_variables(
-      state_dict, abstract_variables(cfg), context=f"for {cfg.variant} x{cfg.scale} "
-      f"(base_filter {cfg.base_filter}, feat {cfg.feat}, n_resblock {cfg.n_resblock})")
-  return cfg, variables
 
 
 def save_checkpoint(directory, model_cfg, variables) -> pathlib.Path:
@@ -119,11 +111,19 @@ def load_checkpoint(directory) -> Tuple[ml_collections.ConfigDict, Dict[str, Any
 
 def load_weights(path, overrides: Optional[dict] = None
                  ) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
-  """(model config, variables) from a release ``.pth``/``.pth.gz`` or a star_jax checkpoint
-  directory; the kind is recognised from the path."""
+  """(model config, variables) from a release ``.pth``/``.pth.gz`` (converted on the fly;
+  ``overrides`` as in ``star_jax.convert.release_to_variables``) or a star_jax checkpoint
+  directory (:func:`load_checkpoint`); a directory is a checkpoint, a file a ``.pth``.
+
+  Raises:
+    FileNotFoundError: ``path`` does not exist, or is a directory without the checkpoint's
+      files.
+    ValueError: weights that match no STARnet or contradict their config (one line);
+      ``CheckpointMismatchError`` (a ValueError) lists every offending key.
+  """
   path = pathlib.Path(path)
   if path.is_dir():
     return load_checkpoint(path)
   if not path.exists():
     raise FileNotFoundError(f"weights {path} do not exist")
-  return release_to_variables(torch_io.load_release_state_dict(path), overrides)
+  return mapping.release_to_variables(torch_io.load_release_state_dict(path), overrides)
