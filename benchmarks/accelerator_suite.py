@@ -10,7 +10,7 @@ timed steps, after one untimed warm-up, with ``block_until_ready`` / ``cuda.sync
     64x112), batch 10, the release's objective (STAR, L_r: pixel L1 of every output and
     stage + 0.1 flow MSE) and Adamax: star_jax (``star_jax.train.step.train_step``) in
     float32 and bfloat16 (``model.dtype``), and the PyTorch restatement
-    (``third_party/starnet_torch``) on the same device in float32 (as the release trains;
+    (``starnet_torch/``) on the same device in float32 (as the release trains;
     PyTorch's default TF32 settings) and in ``torch.autocast`` bfloat16. Samples/s,
     XLA's FLOP count of the compiled step (``cost_analysis``, counted once), achieved
     TFLOP/s and MFU against ``star_jax.train.chip_peaks`` (the PyTorch rows use the same FLOP count: the
@@ -67,7 +67,7 @@ import jax  # pylint: disable=wrong-import-position
 import optax  # pylint: disable=wrong-import-position
 
 from star_jax import flow as flow_lib  # pylint: disable=wrong-import-position
-from star_jax.infer import padding, schedule  # pylint: disable=wrong-import-position
+from star_jax.infer import frame_schedule, padding  # pylint: disable=wrong-import-position
 from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine  # pylint: disable=wrong-import-position
 from star_jax.model import build_model, default_model_config, sample_inputs  # pylint: disable=wrong-import-position
 from star_jax.train import chip_peaks, objectives, throughput  # pylint: disable=wrong-import-position
@@ -210,7 +210,7 @@ def torch_train(sizes: Sizes, dtype: str, flops: Optional[float], device_kind: s
                 ) -> Dict[str, Any]:
   """The PyTorch restatement's train step (same objective, Adamax) on CUDA if present."""
   import torch  # pylint: disable=import-outside-toplevel
-  from third_party.starnet_torch import build_model as build_torch  # pylint: disable=import-outside-toplevel
+  from starnet_torch import build_model as build_torch  # pylint: disable=import-outside-toplevel
 
   cfg = dict(default_model_config(), **sizes.model)
   device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -280,7 +280,7 @@ def inference(sizes: Sizes, dtype: str) -> Dict[str, Any]:
 
   def run(frames):
     count = 0
-    for frame in schedule.generate_output_frames(
+    for frame in frame_schedule.generate_output_frames(
         engine, frames, "space-time", 2, "synthetic clip", pairs_per_step=engine.batch_size):
       count += 1
       last = frame

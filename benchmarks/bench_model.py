@@ -18,8 +18,10 @@ median of ``--repeats`` runs after ``--warmups`` (default 1) untimed runs.
 import argparse
 import gc
 import os
+import pathlib
 import platform
 import statistics
+import sys
 import time
 from typing import Callable, Dict, List
 
@@ -175,7 +177,9 @@ def run_jax(variant, state_dict, data, args) -> Dict[str, float]:
 def build_torch(variant, args):
   import torch  # pylint: disable=import-outside-toplevel
 
-  from third_party.starnet_torch import build_model  # pylint: disable=import-outside-toplevel
+  # starnet_torch/ is not installed: it is imported from the repository root.
+  sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+  from starnet_torch import build_model  # pylint: disable=import-outside-toplevel
 
   torch.manual_seed(0)
   return build_model(variant, scale_factor=args.scale)

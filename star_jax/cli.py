@@ -38,7 +38,7 @@ from typing import Callable, Dict, Iterable, Optional, Tuple, Type, TypeVar
 from star_jax.flow import BACKENDS
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
 from star_jax.infer.errors import UserInputError
-from star_jax.infer.schedule import MODES
+from star_jax.infer.frame_schedule import MODES
 from star_jax.model import COMPUTE_DTYPES
 
 T = TypeVar("T")

@@ -45,11 +45,11 @@ from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
 from star_jax import pixels
 from star_jax.evaluate.metrics import grid_energy_ratio
-from star_jax.infer import atomic_output, schedule, timeline
+from star_jax.infer import atomic_output, frame_schedule, timeline
 from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError
 from star_jax.infer.video_file import VideoWriter, check_output
-from star_jax.infer.weights import load_inference_weights
+from star_jax.infer.inference_weights import load_inference_weights
 
 INPUT_VIDEO = "input_lr.mp4"
 OUTPUT_VIDEO = "output_st.mp4"
@@ -253,11 +253,11 @@ def run_showcase(options: ShowcaseOptions) -> ShowcaseResult:
   print(f"{source_name} of {clips.root}: {len(inputs)} LR frames "
         f"{inputs[0].shape[1]}x{inputs[0].shape[0]} -> {model_cfg.variant} x{scale}",
         file=sys.stderr)
-  expected = schedule.output_frame_count("space-time", TIME_FACTOR, len(inputs))
+  expected = frame_schedule.output_frame_count("space-time", TIME_FACTOR, len(inputs))
   with tqdm.tqdm(total=expected, unit="frame", desc="frames out", disable=not options.progress,
                  file=sys.stderr) as progress:
     outputs = []
-    for frame in schedule.generate_output_frames(engine, inputs, "space-time", TIME_FACTOR,
+    for frame in frame_schedule.generate_output_frames(engine, inputs, "space-time", TIME_FACTOR,
                                                  source_name, pairs_per_step=engine.batch_size):
       outputs.append(frame)
       progress.update(1)

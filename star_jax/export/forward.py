@@ -25,7 +25,7 @@ from star_jax.export import sidecar as sidecar_lib
 from star_jax.flow.network_input import MAX_FLOW_PX
 from star_jax.infer.engine import eval_forward
 from star_jax.infer.padding import lr_side_multiple
-from star_jax.infer.weights import load_inference_weights
+from star_jax.infer.inference_weights import load_inference_weights
 from star_jax.model import OUTPUT_NAMES
 
 DTYPES = ("float32", "bfloat16")

@@ -13,7 +13,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
-from star_jax.flow import features, linear_system, pyramid, resample, sor, warp
+from star_jax.flow import features, image_pyramid, linear_system, resample, sor, warp
 
 SOLVERS = {"exact": sor.solve_wavefront, "fast": sor.solve_red_black}
 DTYPES = ("float32", "float64")
@@ -93,9 +93,9 @@ def _refine_level(features1, features2, warped2, flow, num_outer, num_sweeps, pa
 def _coarse2fine_pair(image1, image2, params: Coarse2FineParams) -> Coarse2FineResult:
   """One (H, W, C) pair -> flow (H, W, 2) and im2W (H, W, C)."""
   height, width = image1.shape[:2]
-  plan = pyramid.plan_pyramid(height, width, params.ratio, params.min_width)
-  pyramid1 = pyramid.build_pyramid(image1, plan)
-  pyramid2 = pyramid.build_pyramid(image2, plan)
+  plan = image_pyramid.plan_pyramid(height, width, params.ratio, params.min_width)
+  pyramid1 = image_pyramid.build_pyramid(image1, plan)
+  pyramid2 = image_pyramid.build_pyramid(image2, plan)
   flow = None
   for k in reversed(range(len(plan))):
     level = plan[k]
@@ -149,7 +149,7 @@ def coarse2fine_flow(im1, im2, **params) -> Coarse2FineResult:
   if not batched:
     im1, im2 = im1[None], im2[None]
   # Raises a clear error for sizes where the reference is undefined (before tracing).
-  pyramid.plan_pyramid(im1.shape[1], im1.shape[2], config.ratio, config.min_width)
+  image_pyramid.plan_pyramid(im1.shape[1], im1.shape[2], config.ratio, config.min_width)
   flow, im2w = _coarse2fine_batch(im1, im2, config)
   if not batched:
     flow, im2w = flow[0], im2w[0]

@@ -17,7 +17,7 @@ import importlib
 
 from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError
-from star_jax.infer.schedule import MODES, generate_output_frames
+from star_jax.infer.frame_schedule import MODES, generate_output_frames
 
 __all__ = ["MODES", "InferenceOptions", "InferenceSummary", "PairEngine", "UserInputError",
            "generate_output_frames", "run_inference"]

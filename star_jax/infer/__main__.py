@@ -19,7 +19,7 @@ from typing import List, Optional
 
 from star_jax import cli
 from star_jax.infer.runner import InferenceOptions, run_inference
-from star_jax.infer.schedule import DEFAULT_PREFETCH
+from star_jax.infer.frame_schedule import DEFAULT_PREFETCH
 
 
 def _fraction(text: str) -> fractions.Fraction:

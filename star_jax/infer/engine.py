@@ -40,7 +40,7 @@ from star_jax import flow as flow_lib
 from star_jax import pixels
 from star_jax.infer import memory, padding, tiling
 from star_jax.infer.errors import UserInputError
-from star_jax.infer.weights import load_inference_weights
+from star_jax.infer.inference_weights import load_inference_weights
 from star_jax.model import build_model
 
 ALL_OUTPUT_NAMES = ("ht", "h1", "h2", "l")  # ht, h1, h2 at ``scale x`` the input; l at 1 x

@@ -10,7 +10,7 @@ from typing import Callable, Optional
 
 import tqdm
 
-from star_jax.infer import atomic_output, schedule, sources, timeline, video_file
+from star_jax.infer import atomic_output, frame_schedule, sources, timeline, video_file
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine, load_engine
 
 
@@ -27,7 +27,7 @@ class InferenceOptions:
   tile_overlap: int = DEFAULT_TILE_OVERLAP
   memory_budget_gb: Optional[float] = None
   batch_size: Optional[int] = None
-  prefetch: int = schedule.DEFAULT_PREFETCH
+  prefetch: int = frame_schedule.DEFAULT_PREFETCH
   flow_backend: str = "coarse2fine"
   fps: Optional[fractions.Fraction] = None  # frame rate of a frame-folder input
   scale: Optional[int] = None  # expected model scale, checked against the weights
@@ -67,7 +67,7 @@ def run_inference(options: InferenceOptions,
   the output path or the options; no output is left behind on any failure.
   """
   time_factor = options.time_factor or (1 if options.mode == "space" else 2)
-  schedule.check_mode(options.mode, time_factor)
+  frame_schedule.check_mode(options.mode, time_factor)
   kind = sources.output_kind(options.output)
   atomic_output.check_destination(options.output, options.overwrite)
   if kind == "video":
@@ -75,11 +75,11 @@ def run_inference(options: InferenceOptions,
   source = sources.open_source(options.input, options.fps)
 
   engine = engine_loader(options)
-  factor = schedule.output_size_factor(options.mode, engine.scale)
+  factor = frame_schedule.output_size_factor(options.mode, engine.scale)
   width, height = source.width * factor, source.height * factor
   times = timeline.output_timeline(source.timeline, options.mode, time_factor)
   fps = source.fps * time_factor  # nominal; the frames keep the input's own times
-  expected = schedule.output_frame_count(options.mode, time_factor, source.frame_count)
+  expected = frame_schedule.output_frame_count(options.mode, time_factor, source.frame_count)
   rate_kind = "" if source.timeline.is_constant_rate() else " (variable frame rate)"
   print(f"{source.name}: {source.width}x{source.height} at {float(source.fps):.3f} fps"
         f"{rate_kind} -> "
@@ -95,7 +95,7 @@ def run_inference(options: InferenceOptions,
       print(f"notice: {notice}", file=sys.stderr)
     success = False
     try:
-      frames = schedule.generate_output_frames(
+      frames = frame_schedule.generate_output_frames(
           engine, source.frames(), options.mode, time_factor, source.name,
           pairs_per_step=engine.batch_size, prefetch=options.prefetch)
       with tqdm.tqdm(total=expected, unit="frame", desc="frames out",

@@ -4,7 +4,7 @@ from star_jax.model.starnet import (COMPUTE_DTYPES, VARIANTS, FlowRefinedSTAR, a
                                     build_model, default_model_config, parse_variant,
                                     sample_inputs)
 from star_jax.model.model_config import SHAPE_FIELDS, ModelConfig
-from star_jax.model.star import OUTPUT_NAMES, STARCore
+from star_jax.model.star_core import OUTPUT_NAMES, STARCore
 
 __all__ = ["COMPUTE_DTYPES", "VARIANTS", "OUTPUT_NAMES", "SHAPE_FIELDS", "FlowRefinedSTAR",
            "ModelConfig", "STARCore", "abstract_variables", "build_model", "default_model_config",

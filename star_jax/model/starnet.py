@@ -10,7 +10,7 @@ import ml_collections
 
 from star_jax.model.model_config import ModelConfig
 from star_jax.model.remat import check_remat, subnet
-from star_jax.model.star import STARCore
+from star_jax.model.star_core import STARCore
 from star_jax.model.unet import FlowUNet
 
 Dtype = Any
@@ -25,8 +25,9 @@ class FlowRefinedSTAR(nn.Module):
 
   ``skip_refinement`` and ``flow_noise_std`` are the V1 wrapper's switches (no refinement;
   N(0, std^2) noise added to the flows before refinement during training, which needs a
-  ``'noise'`` rng). The flows stay float32 in every ``dtype`` (the UNet's output is
-  float32); ``remat`` as in STARCore.
+  ``'noise'`` rng; std is in the network's flow units, pixels / 150, so 0.01 is 1.5 px).
+  The flows stay float32 in every ``dtype`` (the UNet's output is float32); ``remat`` as
+  in STARCore.
   """
 
   model: STARCore  # adopted as the child named ``model``, as in the release

@@ -19,8 +19,26 @@ def _model_inputs(batch):
 def train_step(state: TrainState, batch: Dict[str, jnp.ndarray], *, model, tx, seed: int,
                objective: str, loss_type: str, schedule: Callable,
                features: Optional[Callable] = None):
-  """One optimisation step; returns (new state, metrics). The step's rng is derived from
-  (seed, step) so a resumed run draws the same noise as an uninterrupted one."""
+  """One optimisation step; returns (new state, metrics).
+
+  Args:
+    state: the replicated or sharded ``TrainState``.
+    batch: the pipeline's batch (``star_jax.data.pipeline``), NHWC float32, batch size B:
+      ``im1``, ``im2`` (B, H, W, 3) ImageNet-normalised LR frames; ``flow_f``, ``flow_b``
+      (B, H, W, 2) flows in network units ``-clip(px, -150, 150) / 150``; targets ``hr1``,
+      ``hr_t``, ``hr2`` (B, scale*H, scale*W, 3) and ``lr_t`` (B, H, W, 3), normalised
+      like the inputs; FR models also ``gt_flow_f``, ``gt_flow_b`` (B, H, W, 2), network
+      units. Only the targets ``objective`` trains need be present.
+    model, tx: the Flax module and the optax transformation.
+    seed: the run's seed; the step's rng is ``fold_in(key(seed), step)``, so a resumed
+      run draws the same noise (``flow_noise_std``) as an uninterrupted one.
+    objective, loss_type, features: as in ``objectives.star_loss``.
+    schedule: step -> learning rate, logged as ``learning_rate``.
+
+  Returns:
+    (new state, metrics): metrics are float32 scalars ``loss/<term>`` (``loss/total``
+    included), ``learning_rate`` and ``grad_norm`` (global L2 norm of the gradients).
+  """
   rng = jax.random.fold_in(jax.random.key(seed), state.step)
   has_batch_stats = bool(state.batch_stats)
 

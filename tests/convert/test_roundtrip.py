@@ -7,7 +7,7 @@ import torch
 from star_jax.convert import mapping, release_to_variables, torch_io
 from star_jax.convert import __main__ as convert_cli
 from star_jax.weights import load_checkpoint, save_checkpoint
-from third_party import starnet_torch
+import starnet_torch
 
 
 @pytest.mark.parametrize("name", ["V1_x4", "V4_REF_x4"])

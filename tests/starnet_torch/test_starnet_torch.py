@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from third_party.starnet_torch import build_model, load_release_state_dict
+from starnet_torch import build_model, load_release_state_dict
 
 FOLDERS = ["V1_x4", "V2_x4", "V3_x4", "V4_x4", "V4_x2", "V4_x8", "V4_REF_x4"]
 OUTPUT_NAMES = ("ht", "h1", "h2", "l")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from star_jax.pixels import to_float, to_uint8
-from star_jax.infer import schedule
+from star_jax.infer import frame_schedule
 from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError
 
@@ -21,15 +21,15 @@ def frames(frames_factory):
   return frames_factory(3, 40, 32)
 
 
-def _run(engine, frames, mode, factor, pairs_per_step=1, prefetch=schedule.DEFAULT_PREFETCH):
-  return list(schedule.generate_output_frames(engine, iter(frames), mode, factor, "clip",
+def _run(engine, frames, mode, factor, pairs_per_step=1, prefetch=frame_schedule.DEFAULT_PREFETCH):
+  return list(frame_schedule.generate_output_frames(engine, iter(frames), mode, factor, "clip",
                                               pairs_per_step=pairs_per_step,
                                               prefetch=prefetch))
 
 
 def test_space_time_order_and_chunking(engine, frames):
   outputs = _run(engine, frames, "space-time", 2, pairs_per_step=1)
-  assert len(outputs) == schedule.output_frame_count("space-time", 2, 3) == 5
+  assert len(outputs) == frame_schedule.output_frame_count("space-time", 2, 3) == 5
   assert all(frame.shape == (128, 160, 3) and frame.dtype == np.uint8 for frame in outputs)
   f = [to_float(frame) for frame in frames]
   first, second = engine.run([(f[0], f[1]), (f[1], f[2])], ("h1", "ht", "h2"))
@@ -104,7 +104,7 @@ def test_errors_of_the_frame_reader_surface_through_the_prefetch_thread(engine, 
     raise OSError("clip.mp4: corrupt packet at frame 3")
 
   with pytest.raises(OSError, match="corrupt packet at frame 3"):
-    list(schedule.generate_output_frames(engine, failing_reader(), "space-time", 2, "clip",
+    list(frame_schedule.generate_output_frames(engine, failing_reader(), "space-time", 2, "clip",
                                          pairs_per_step=1, prefetch=2))
   with pytest.raises(UserInputError, match="frame size changes"):
     _run(engine, frames[:2] + [frames[2][:30]], "space-time", 2, prefetch=2)
@@ -115,4 +115,4 @@ def test_errors_of_the_frame_reader_surface_through_the_prefetch_thread(engine, 
 @pytest.mark.parametrize("mode,factor", [("space-time", 3), ("time", 1), ("warp", 2)])
 def test_bad_mode_combinations(mode, factor):
   with pytest.raises(UserInputError):
-    schedule.check_mode(mode, factor)
+    frame_schedule.check_mode(mode, factor)

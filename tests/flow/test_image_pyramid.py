@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from star_jax.flow import pyramid
+from star_jax.flow import image_pyramid
 
 # Spec §3.1, "verified level sizes" (W x H), identical in the reference.
 SPEC_LEVEL_SIZES = {
@@ -19,12 +19,12 @@ SPEC_LEVEL_SIZES = {
 @pytest.mark.parametrize("size", sorted(SPEC_LEVEL_SIZES))
 def test_level_sizes_match_spec_table(size):
   width, height = size
-  plan = pyramid.plan_pyramid(height, width, 0.75, 20)
+  plan = image_pyramid.plan_pyramid(height, width, 0.75, 20)
   assert [(level.width, level.height) for level in plan] == SPEC_LEVEL_SIZES[size]
 
 
 def test_blur_taps_and_sources_follow_truncated_half_widths():
-  plan = pyramid.plan_pyramid(256, 448, 0.75, 20)
+  plan = image_pyramid.plan_pyramid(256, 448, 0.75, 20)
   # Half-widths trunc(3 sigma) are 0, 1, 2, 3 for levels 1..4: level 1 is not blurred.
   assert [len(level.taps) for level in plan[1:]] == [1, 3, 5, 7] + [7] * 5
   assert plan[1].taps == (1.0,)
@@ -38,21 +38,21 @@ def test_blur_taps_and_sources_follow_truncated_half_widths():
 
 
 def test_widths_below_27_are_refused_with_clear_error():
-  assert len(pyramid.plan_pyramid(64, 27, 0.75, 20)) == 1
+  assert len(image_pyramid.plan_pyramid(64, 27, 0.75, 20)) == 1
   with pytest.raises(ValueError, match=r"width 26 px.*at least 27 px"):
-    pyramid.plan_pyramid(64, 26, 0.75, 20)
+    image_pyramid.plan_pyramid(64, 26, 0.75, 20)
   with pytest.raises(ValueError, match="width 10 px"):
-    pyramid.plan_pyramid(64, 10, 0.75, 20)
+    image_pyramid.plan_pyramid(64, 10, 0.75, 20)
 
 
 def test_ratio_guard_applies_to_pyramid():
-  assert pyramid.guarded_ratio(0.99) == 0.75
-  assert pyramid.guarded_ratio(0.3) == 0.75
-  assert pyramid.guarded_ratio(0.5) == 0.5
-  guarded = pyramid.plan_pyramid(64, 112, 0.99, 20)
+  assert image_pyramid.guarded_ratio(0.99) == 0.75
+  assert image_pyramid.guarded_ratio(0.3) == 0.75
+  assert image_pyramid.guarded_ratio(0.5) == 0.5
+  guarded = image_pyramid.plan_pyramid(64, 112, 0.99, 20)
   assert [(level.width, level.height) for level in guarded] == SPEC_LEVEL_SIZES[(112, 64)]
 
 
 def test_flat_images_are_refused():
   with pytest.raises(ValueError, match="too flat"):
-    pyramid.plan_pyramid(2, 112, 0.75, 20)
+    image_pyramid.plan_pyramid(2, 112, 0.75, 20)

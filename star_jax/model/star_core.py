@@ -19,7 +19,7 @@ import jax.numpy as jnp
 from star_jax.pixels import bicubic_upscale
 from star_jax.model.blocks import ConvBlock, DeconvBlock, ResidualStack, projection_ksp
 from star_jax.model.layers import leaky_relu, upsample_bilinear_align_corners
-from star_jax.model.pyramid import PyramidModule
+from star_jax.model.pyramid_module import PyramidModule
 from star_jax.model.rbpn import RBPN
 from star_jax.model.remat import subnet
 
@@ -30,9 +30,18 @@ OUTPUT_NAMES = ("ht", "h1", "h2", "l")
 class STARCore(nn.Module):
   """Space-time super-resolution of the frame pair (im1, im2) and their in-between frame.
 
-  ``__call__(im1, im2, flow_f, flow_b, train)`` returns a dict of ``ht`` (HR t+1/2),
-  ``h1``, ``h2`` (HR t, t+1) and ``l`` (LR t+1/2). With ``train=True`` each value is the
-  pair ``(stage1, stage2)`` the release supervises; otherwise only the final stage.
+  ``__call__(im1, im2, flow_f, flow_b, train)``:
+    im1, im2: (B, H, W, 3) float32 LR frames at times t and t+1, RGB, ImageNet-normalised
+      (``star_jax.pixels.normalize``: (x / 255 - mean) / std, so roughly [-2.1, 2.6]).
+    flow_f, flow_b: (B, H, W, 2) float32 optical flow im1 -> im2 and im2 -> im1, channels
+      (u, v) = (x, y) displacement, in the release's network units ``-clip(flow_px, -150,
+      150) / 150`` (note the sign; ``star_jax.flow.to_network_input`` makes them), so
+      values lie in [-1, 1].
+    train: training mode (BatchNorm batch statistics; both stages returned).
+  Returns a dict of float32 NHWC images in the inputs' normalisation: ``ht`` (HR t+1/2),
+  ``h1``, ``h2`` (HR t, t+1), each (B, scale*H, scale*W, 3), and ``l`` (LR t+1/2,
+  (B, H, W, 3)). With ``train=True`` each value is the pair ``(stage1, stage2)`` the
+  release supervises; otherwise only the final stage.
 
   Precision: convolutions and activations run in ``dtype`` (float32 or bfloat16; the
   parameters stay ``param_dtype``); every output image is float32, produced by its last
