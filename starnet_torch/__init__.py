@@ -9,12 +9,12 @@ from .blocks import (ConvBlock, DeconvBlock, DownBlock, PyramidModule, ResnetBlo
                      projection_geometry)
 from .flow_refinement import UNet, STARNetFR
 from .rbpn import DBPNS, RBPN
-from .release import VARIANTS, build_model, load_release_state_dict, strip_dataparallel_prefix
+from .release import VARIANTS, build_model, load_release_state_dict
 from .star import STARNet
 from .vgg import VGG19Features
 
 __all__ = [
     "ConvBlock", "DeconvBlock", "DownBlock", "PyramidModule", "ResnetBlock", "UpBlock",
     "projection_geometry", "UNet", "STARNetFR", "DBPNS", "RBPN", "VARIANTS", "build_model",
-    "load_release_state_dict", "strip_dataparallel_prefix", "STARNet", "VGG19Features",
+    "load_release_state_dict", "STARNet", "VGG19Features",
 ]

@@ -4,9 +4,6 @@ Upstream trains through ``torch.nn.DataParallel``, so every key of a released st
 starts with ``module.``; the bare modules here expect the keys without it.
 """
 
-import gzip
-import io
-import pathlib
 from typing import Dict
 
 import torch
@@ -44,21 +41,9 @@ def build_model(variant: str, base_filter=256, feat=64, num_stages=3, n_resblock
   return cls(base_filter, feat, num_stages, n_resblock, scale_factor, version=version)
 
 
-def strip_dataparallel_prefix(state_dict: Dict[str, torch.Tensor]) -> Dict[str, torch.Tensor]:
-  """Drop the leading ``module.`` that DataParallel adds; keys without it are kept as is."""
-  prefix = "module."
-  return {(k[len(prefix):] if k.startswith(prefix) else k): v for k, v in state_dict.items()}
-
-
 def load_release_state_dict(path) -> Dict[str, torch.Tensor]:
-  """Read a release ``.pth`` (or a gzip of one, ``.gz``) onto the CPU, ``module.`` stripped."""
-  path = pathlib.Path(path)
-  if not path.is_file():
-    raise FileNotFoundError(f"release checkpoint {path} does not exist")
-  raw = path.read_bytes()
-  if raw[:2] == b"\x1f\x8b":
-    raw = gzip.decompress(raw)
-  state_dict = torch.load(io.BytesIO(raw), map_location="cpu", weights_only=True)
-  if not isinstance(state_dict, dict):
-    raise ValueError(f"{path} holds a {type(state_dict).__name__}, not a state dict")
-  return strip_dataparallel_prefix(state_dict)
+  """A release ``.pth`` (or a gzip of one) as CPU tensors, ``module.`` stripped: star_jax's
+  reader (``star_jax.convert.torch_io.load_release_state_dict``: safe loading, floats as
+  float32), so the restatement and the port read a file the same way."""
+  from star_jax.convert import torch_io  # pylint: disable=import-outside-toplevel
+  return {k: torch.from_numpy(v) for k, v in torch_io.load_release_state_dict(path).items()}
