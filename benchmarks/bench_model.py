@@ -99,7 +99,6 @@ def median_seconds(fn: Callable[[], None], repeats: int, warmups: int) -> float:
 def run_jax(variant, state_dict, data, args) -> Dict[str, float]:
   import jax  # pylint: disable=import-outside-toplevel
   import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
-  import optax  # pylint: disable=import-outside-toplevel
 
   from star_jax.convert import release_to_variables  # pylint: disable=import-outside-toplevel
   from star_jax.model import build_model  # pylint: disable=import-outside-toplevel
@@ -129,48 +128,59 @@ def run_jax(variant, state_dict, data, args) -> Dict[str, float]:
     result["eval_outputs"] = {k: np.asarray(v) for k, v in outputs.items()}
 
   if "train" in args.modes:
-    has_batch_stats = "batch_stats" in variables
-    tx = optax.adamax(1e-4, 0.9, 0.999, 1e-8)
-
-    def loss_fn(params, batch_stats, inputs, targets):
-      tree = {"params": params}
-      if has_batch_stats:
-        tree["batch_stats"] = batch_stats
-        outputs, updates = model.apply(tree, *inputs, train=True, mutable=["batch_stats"])
-        batch_stats = updates["batch_stats"]
-      else:
-        outputs = model.apply(tree, *inputs, train=True)
-      loss = 0.0
-      for stage, stage_weight in enumerate(STAGE_WEIGHTS):
-        for name in OUTPUT_NAMES:
-          error = jnp.mean(jnp.abs(outputs[name][stage] - targets[f"target_{name}"]))
-          loss = loss + stage_weight * OUTPUT_WEIGHTS[name] * error
-      for name in ("flow_f", "flow_b"):
-        if name in outputs:
-          loss = loss + jnp.mean(jnp.abs(outputs[name] - targets[f"target_{name}"]))
-      return loss, batch_stats
-
-    def train_step(params, batch_stats, opt_state, inputs, targets):
-      (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
-          params, batch_stats, inputs, targets)
-      updates, opt_state = tx.update(grads, opt_state, params)
-      return optax.apply_updates(params, updates), batch_stats, opt_state, loss
-
-    state = [variables["params"], variables.get("batch_stats", {}),
-             tx.init(variables["params"])]
     start = time.perf_counter()
-    compiled = jax.jit(train_step, donate_argnums=(0, 1, 2)).lower(
-        *state, inputs, targets).compile()
+    compiled, run_train = jax_train_step(model, variables, inputs, targets)
     result["train_compile"] = time.perf_counter() - start
-
-    def run_train():
-      *new_state, loss = compiled(*state, inputs, targets)
-      state[:] = new_state
-      if not np.isfinite(float(loss)):
-        raise FloatingPointError(f"JAX {variant} train loss is {float(loss)}")
-
     result["train"] = median_seconds(run_train, args.repeats, args.warmups)
   return result
+
+
+def jax_train_step(model, variables, inputs, targets):
+  """(compiled step, run_train): the benchmark's JAX train step compiled for these arrays,
+  and a function that runs one step in place (state donated) and checks the loss."""
+  import jax  # pylint: disable=import-outside-toplevel
+  import jax.numpy as jnp  # pylint: disable=import-outside-toplevel
+  import optax  # pylint: disable=import-outside-toplevel
+
+  has_batch_stats = "batch_stats" in variables
+  tx = optax.adamax(1e-4, 0.9, 0.999, 1e-8)
+
+  def loss_fn(params, batch_stats, inputs, targets):
+    tree = {"params": params}
+    if has_batch_stats:
+      tree["batch_stats"] = batch_stats
+      outputs, updates = model.apply(tree, *inputs, train=True, mutable=["batch_stats"])
+      batch_stats = updates["batch_stats"]
+    else:
+      outputs = model.apply(tree, *inputs, train=True)
+    loss = 0.0
+    for stage, stage_weight in enumerate(STAGE_WEIGHTS):
+      for name in OUTPUT_NAMES:
+        error = jnp.mean(jnp.abs(outputs[name][stage] - targets[f"target_{name}"]))
+        loss = loss + stage_weight * OUTPUT_WEIGHTS[name] * error
+    for name in ("flow_f", "flow_b"):
+      if name in outputs:
+        loss = loss + jnp.mean(jnp.abs(outputs[name] - targets[f"target_{name}"]))
+    return loss, batch_stats
+
+  def train_step(params, batch_stats, opt_state, inputs, targets):
+    (loss, batch_stats), grads = jax.value_and_grad(loss_fn, has_aux=True)(
+        params, batch_stats, inputs, targets)
+    updates, opt_state = tx.update(grads, opt_state, params)
+    return optax.apply_updates(params, updates), batch_stats, opt_state, loss
+
+  state = [variables["params"], variables.get("batch_stats", {}),
+           tx.init(variables["params"])]
+  compiled = jax.jit(train_step, donate_argnums=(0, 1, 2)).lower(
+      *state, inputs, targets).compile()
+
+  def run_train():
+    *new_state, loss = compiled(*state, inputs, targets)
+    state[:] = new_state
+    if not np.isfinite(float(loss)):
+      raise FloatingPointError(f"JAX train loss is {float(loss)}")
+
+  return compiled, run_train
 
 
 # ------------------------------------------------------------------------------- PyTorch
@@ -209,27 +219,36 @@ def run_torch(model, data, args) -> Dict[str, float]:
     result["eval_outputs"] = {k: v.numpy().transpose(0, 2, 3, 1) for k, v in outputs.items()}
 
   if "train" in args.modes:
-    model.train()
-    optimizer = torch.optim.Adamax(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
-
-    def run_train():
-      optimizer.zero_grad(set_to_none=True)
-      outputs = model(*inputs, train=True)
-      loss = 0.0
-      for name, stages in zip(OUTPUT_NAMES, outputs[:4]):
-        for stage_weight, output in zip(STAGE_WEIGHTS, stages):
-          error = torch.mean(torch.abs(output - targets[f"target_{name}"]))
-          loss = loss + stage_weight * OUTPUT_WEIGHTS[name] * error
-      for name, flow in zip(("flow_f", "flow_b"), outputs[4:]):
-        loss = loss + torch.mean(torch.abs(flow - targets[f"target_{name}"]))
-      loss.backward()
-      optimizer.step()
-      loss = float(loss.detach())
-      if not np.isfinite(loss):
-        raise FloatingPointError(f"PyTorch train loss is {loss}")
-
-    result["train"] = median_seconds(run_train, args.repeats, args.warmups)
+    result["train"] = median_seconds(torch_train_step(model, inputs, targets), args.repeats,
+                                     args.warmups)
   return result
+
+
+def torch_train_step(model, inputs, targets):
+  """A function running one PyTorch train step of the benchmark's objective (Adamax) on
+  NCHW tensors, checking the loss."""
+  import torch  # pylint: disable=import-outside-toplevel
+
+  model.train()
+  optimizer = torch.optim.Adamax(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
+
+  def run_train():
+    optimizer.zero_grad(set_to_none=True)
+    outputs = model(*inputs, train=True)
+    loss = 0.0
+    for name, stages in zip(OUTPUT_NAMES, outputs[:4]):
+      for stage_weight, output in zip(STAGE_WEIGHTS, stages):
+        error = torch.mean(torch.abs(output - targets[f"target_{name}"]))
+        loss = loss + stage_weight * OUTPUT_WEIGHTS[name] * error
+    for name, flow in zip(("flow_f", "flow_b"), outputs[4:]):
+      loss = loss + torch.mean(torch.abs(flow - targets[f"target_{name}"]))
+    loss.backward()
+    optimizer.step()
+    loss = float(loss.detach())
+    if not np.isfinite(loss):
+      raise FloatingPointError(f"PyTorch train loss is {loss}")
+
+  return run_train
 
 
 # -------------------------------------------------------------------------------- report
