@@ -22,7 +22,7 @@ makes "a video of any size on any machine" work lives here:
   batch is dispatched before the previous one's outputs are copied back, so the devices
   are not idle while the host blends tiles.
 * two stages: :meth:`PairEngine.prepare` (flows, normalisation, padding; what a prefetch
-  thread runs ahead, see ``schedule``) and :meth:`PairEngine.run_prepared` (the network).
+  thread runs ahead, see ``frame_schedule``) and :meth:`PairEngine.run_prepared` (the network).
 """
 
 import dataclasses

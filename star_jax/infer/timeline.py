@@ -92,7 +92,7 @@ class Timeline:
 
 
 def output_timeline(source: Timeline, mode: str, time_factor: int) -> Timeline:
-  """The times of the output frames of ``mode`` (see ``schedule``): the input's own in
+  """The times of the output frames of ``mode`` (see ``frame_schedule``): the input's own in
   ``space`` mode, subdivided by ``time_factor`` in ``space-time`` and ``time`` modes."""
   if mode == "space":
     return source

@@ -32,12 +32,14 @@ class STARCore(nn.Module):
 
   ``__call__(im1, im2, flow_f, flow_b, train)``:
     im1, im2: (B, H, W, 3) float32 LR frames at times t and t+1, RGB, ImageNet-normalised
-      (``star_jax.pixels.normalize``: (x / 255 - mean) / std, so roughly [-2.1, 2.6]).
+      (``star_jax.pixels.normalize``: (x - mean) / std of RGB x in [0, 1], so about
+      [-2.12, 2.64]).
     flow_f, flow_b: (B, H, W, 2) float32 optical flow im1 -> im2 and im2 -> im1, channels
       (u, v) = (x, y) displacement, in the release's network units ``-clip(flow_px, -150,
       150) / 150`` (note the sign; ``star_jax.flow.to_network_input`` makes them), so
       values lie in [-1, 1].
-    train: training mode (BatchNorm batch statistics; both stages returned).
+    train: return both stages (the core has no BatchNorm or dropout; the FR wrapper's
+      UNet has BatchNorm).
   Returns a dict of float32 NHWC images in the inputs' normalisation: ``ht`` (HR t+1/2),
   ``h1``, ``h2`` (HR t, t+1), each (B, scale*H, scale*W, 3), and ``l`` (LR t+1/2,
   (B, H, W, 3)). With ``train=True`` each value is the pair ``(stage1, stage2)`` the

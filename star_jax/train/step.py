@@ -27,8 +27,10 @@ def train_step(state: TrainState, batch: Dict[str, jnp.ndarray], *, model, tx, s
       ``im1``, ``im2`` (B, H, W, 3) ImageNet-normalised LR frames; ``flow_f``, ``flow_b``
       (B, H, W, 2) flows in network units ``-clip(px, -150, 150) / 150``; targets ``hr1``,
       ``hr_t``, ``hr2`` (B, scale*H, scale*W, 3) and ``lr_t`` (B, H, W, 3), normalised
-      like the inputs; FR models also ``gt_flow_f``, ``gt_flow_b`` (B, H, W, 2), network
-      units. Only the targets ``objective`` trains need be present.
+      like the inputs; ``gt_flow_f``, ``gt_flow_b`` (B, H, W, 2), network units, the
+      flow targets only FR models' loss reads. STAR-T-HR (``data.hr_input``): ``im1``,
+      ``im2`` and ``lr_t`` are HR frames and there are no ``hr1``/``hr_t``/``hr2``. Only
+      the targets ``objective`` trains need be present.
     model, tx: the Flax module and the optax transformation.
     seed: the run's seed; the step's rng is ``fold_in(key(seed), step)``, so a resumed
       run draws the same noise (``flow_noise_std``) as an uninterrupted one.
