@@ -15,6 +15,9 @@ timed steps, after one untimed warm-up, with ``block_until_ready`` / ``cuda.sync
     XLA's FLOP count of the compiled step (``cost_analysis``, counted once), achieved
     TFLOP/s and MFU against ``star_jax.train.chip_peaks`` (the PyTorch rows use the same FLOP count: the
     same network and loss).
+    Each star_jax row also records XLA's compiled peak memory per device
+    (``compiled_stats``) and the allocator's measured high-water mark so far; the ``remat``
+    part (run last) repeats the bfloat16 step with ``model.remat=blocks``.
 (b) ``infer``: space-time inference 360p -> 1440p (LR 640x360 -> 2560x1440, 2x frame rate)
     through ``PairEngine`` and ``generate_output_frames`` (flows included, coarse2fine exact,
     prefetch thread on), float32 and bfloat16: output frames/s over a synthetic clip.
@@ -45,6 +48,7 @@ import platform
 import shlex
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from typing import Any, Callable, Dict, List, Optional
@@ -70,7 +74,7 @@ from star_jax import flow as flow_lib  # pylint: disable=wrong-import-position
 from star_jax.infer import frame_schedule, padding  # pylint: disable=wrong-import-position
 from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine  # pylint: disable=wrong-import-position
 from star_jax.model import build_model, default_model_config, sample_inputs  # pylint: disable=wrong-import-position
-from star_jax.train import chip_peaks, objectives, throughput  # pylint: disable=wrong-import-position
+from star_jax.train import chip_peaks, compiled_stats, objectives, throughput  # pylint: disable=wrong-import-position
 from star_jax.train import step as step_lib  # pylint: disable=wrong-import-position
 from star_jax.train.state import create_state  # pylint: disable=wrong-import-position
 
@@ -136,8 +140,14 @@ def timed_steps(run_step: Callable[[], Any], steps: int,
   return (time.perf_counter() - started) / steps
 
 
-def compiled_flops(compiled) -> Optional[float]:
-  analysis = compiled.cost_analysis()
+def hlo_flops(stage) -> Optional[float]:
+  """XLA's FLOP count of a ``jax.stages.Lowered`` or ``Compiled`` program (None if absent).
+
+  The suite's MFU uses the *lowered* program's count: it is the same on every backend
+  (within 1 % of XLA:CPU's compiled count), while XLA:GPU's compiled count leaves out the
+  convolutions it hands to cuDNN (on an H200 it gave 0.17 TFLOP for a float32 step whose
+  program holds 60 TFLOP)."""
+  analysis = stage.cost_analysis()
   if isinstance(analysis, (list, tuple)):  # older JAX: one dict per computation
     analysis = analysis[0] if analysis else {}
   flops = (analysis or {}).get("flops")
@@ -173,21 +183,52 @@ def synthetic_clip(count: int, height: int, width: int, seed: int = 0) -> List[n
 
 
 # ------------------------------------------------------------------------------ sections
-def star_jax_train(sizes: Sizes, dtype: str, device) -> Dict[str, Any]:
-  """Compile (timed apart), warm up, time ``sizes.train_steps`` steps of the real train step."""
-  cfg = dict(default_model_config(), **sizes.model, dtype=dtype)
+def device_peak_bytes(device) -> Optional[float]:
+  """The device allocator's high-water mark since the process started
+  (``memory_stats()['peak_bytes_in_use']``; None where the backend keeps no statistics, as
+  on CPU). It only grows: a row's value is the largest of every section run before it."""
+  stats = device.memory_stats() or {}
+  return float(stats["peak_bytes_in_use"]) if "peak_bytes_in_use" in stats else None
+
+
+def jax_train_step(sizes: Sizes, dtype: str, remat: str = "none"):
+  """(model config, model, optimiser, train step function) of the suite's training rows:
+  the STAR objective, L_r loss and the release's Adamax, ``model.dtype=dtype``,
+  ``model.remat=remat``."""
+  cfg = dict(default_model_config(), **sizes.model, dtype=dtype, remat=remat)
   model = build_model(cfg)
   tx = optax.adamax(1e-4, b1=0.9, b2=0.999, eps=1e-8)
   step_fn = functools.partial(step_lib.train_step, model=model, tx=tx, seed=0,
                               objective="STAR", loss_type="Lr", schedule=lambda _: 1e-4)
+  return cfg, model, tx, step_fn
+
+
+def train_step_flops(sizes: Sizes, dtype: str) -> Optional[float]:
+  """:func:`hlo_flops` of the lowered train step, traced on abstract inputs (no device
+  memory, nothing compiled): the FLOP count the PyTorch rows' MFU uses."""
+  cfg, model, tx, step_fn = jax_train_step(sizes, dtype)
+  state = jax.eval_shape(functools.partial(create_state, model, tx,
+                                           sample_inputs=sample_inputs()), jax.random.key(0))
+  batch = jax.eval_shape(lambda: train_batch(sizes.train_batch, *sizes.train_lr,
+                                             int(cfg["scale"])))
+  return hlo_flops(jax.jit(step_fn).lower(state, batch))
+
+
+def star_jax_train(sizes: Sizes, dtype: str, device, remat: str = "none") -> Dict[str, Any]:
+  """Compile (timed apart), warm up, time ``sizes.train_steps`` steps of the real train step
+  with ``model.remat=remat``. Also records XLA's compiled peak per device
+  (``compiled_stats``) beside the allocator's measured high-water mark."""
+  cfg, model, tx, step_fn = jax_train_step(sizes, dtype, remat)
   with jax.default_device(device):
     state = create_state(model, tx, jax.random.key(0), sample_inputs())
   batch = jax.device_put(train_batch(sizes.train_batch, *sizes.train_lr, int(cfg["scale"])),
                          device)
   started = time.perf_counter()
-  compiled = jax.jit(step_fn, donate_argnums=0).lower(state, batch).compile()
+  lowered = jax.jit(step_fn, donate_argnums=0).lower(state, batch)
+  compiled = lowered.compile()
   compile_s = time.perf_counter() - started
-  flops = compiled_flops(compiled)
+  flops = hlo_flops(lowered)
+  compiled_peak = compiled_stats.compiled_step_stats(compiled)["peak_bytes"]
   holder = [state]
 
   def run_step():
@@ -202,13 +243,16 @@ def star_jax_train(sizes: Sizes, dtype: str, device) -> Dict[str, Any]:
   finish(run_step())  # warm-up
   seconds = timed_steps(run_step, sizes.train_steps, finish)
   return dict(compile_s=compile_s, step_s=seconds, flops_per_step=flops,
-              samples_per_s=sizes.train_batch / seconds,
+              samples_per_s=sizes.train_batch / seconds, remat=remat,
+              compiled_peak_gib=compiled_peak / 2**30,
+              device_peak_gib=(lambda b: b and b / 2**30)(device_peak_bytes(device)),
               **mfu(flops, seconds, device.device_kind, dtype))
 
 
-def torch_train(sizes: Sizes, dtype: str, flops: Optional[float], device_kind: str
-                ) -> Dict[str, Any]:
-  """The PyTorch restatement's train step (same objective, Adamax) on CUDA if present."""
+def torch_train(sizes: Sizes, dtype: str, device_kind: str) -> Dict[str, Any]:
+  """The PyTorch restatement's train step (same objective, Adamax) on CUDA if present; MFU
+  from :func:`train_step_flops` (the same network and loss)."""
+  flops = train_step_flops(sizes, dtype)
   import torch  # pylint: disable=import-outside-toplevel
   from starnet_torch import build_model as build_torch  # pylint: disable=import-outside-toplevel
 
@@ -420,13 +464,18 @@ def parse_args(argv):
                       help="JSON file for every measurement (rewritten after each section)")
   parser.add_argument("--smoke", action="store_true",
                       help="tiny sizes and widths, one timed step: every code path, on CPU")
-  parser.add_argument("--parts", default="train,infer,flow",
-                      help="comma-separated subset of train,infer,flow")
+  parser.add_argument("--parts", default="train,infer,flow,remat",
+                      help="comma-separated subset of train,infer,flow,remat (remat: the "
+                      "bfloat16 train step again with model.remat=blocks, run last)")
   parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch rows")
+  parser.add_argument("--isolate", action=argparse.BooleanOptionalAction, default=None,
+                      help="measure each row in a fresh process (default: on GPU)")
+  parser.add_argument("--job", type=int, default=None, help=argparse.SUPPRESS)
+  parser.add_argument("--job-out", type=pathlib.Path, default=None, help=argparse.SUPPRESS)
   args = parser.parse_args(argv)
   args.parts = [p for p in args.parts.split(",") if p]
-  if not args.parts or set(args.parts) - {"train", "infer", "flow"}:
-    parser.error("--parts must be a comma-separated subset of train,infer,flow")
+  if not args.parts or set(args.parts) - {"train", "infer", "flow", "remat"}:
+    parser.error("--parts must be a comma-separated subset of train,infer,flow,remat")
   return args
 
 
@@ -442,6 +491,8 @@ def main(argv=None, sizes: Optional[Sizes] = None) -> int:
     os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                                " --xla_backend_optimization_level=0").strip()
   device = jax.local_devices()[0]
+  if args.isolate is None:
+    args.isolate = device.platform == "gpu" and args.job is None
   cfg = dict(default_model_config(), **sizes.model)
   report = {"smoke": args.smoke, "sizes": dataclasses.asdict(sizes),
             "environment": environment(argv), "rows": [],
@@ -455,38 +506,57 @@ def main(argv=None, sizes: Optional[Sizes] = None) -> int:
                          f"{sizes.infer_frames} input frames, batch {sizes.infer_batch}; flow "
                          f"{sizes.flow_size[1]}x{sizes.flow_size[0]} batch {sizes.flow_batch}")}
   started = time.perf_counter()
+  jobs = suite_jobs(args, sizes, device, report)
 
-  def record(part, what, dtype, compute):
+  def record(index):
+    part, what, dtype, compute = jobs[index]
     print(f"[{time.perf_counter() - started:7.1f} s] {part}: {what} {dtype or ''} ...",
           file=sys.stderr, flush=True)
-    try:
-      result = compute()
-      row = _row(part, what, dtype, result)
-    except Exception as error:  # pylint: disable=broad-except  (recorded, next section runs)
-      traceback.print_exc()
-      result, row = None, dict(part=part, what=what, dtype=dtype,
-                               error=f"{type(error).__name__}: {error}".splitlines()[0])
+    if args.isolate:
+      row = run_isolated(argv, index, part, what, dtype)
+    else:
+      try:
+        row = _row(part, what, dtype, compute())
+      except Exception as error:  # pylint: disable=broad-except  (recorded, next section runs)
+        traceback.print_exc()
+        row = dict(part=part, what=what, dtype=dtype,
+                   error=f"{type(error).__name__}: {error}".splitlines()[0])
     report["rows"].append(row)
     report["elapsed_s"] = time.perf_counter() - started
     if args.out:
       args.out.write_text(json.dumps(report, indent=1, default=str))
-    return result
 
+  if args.job is not None:  # a child of --isolate: one row, to --job-out
+    part, what, dtype, compute = jobs[args.job]
+    args.job_out.write_text(json.dumps(_row(part, what, dtype, compute()), default=str))
+    return 0
+  for index in range(len(jobs)):
+    record(index)
+  table = markdown(report)
+  report["markdown"] = table
+  if args.out:
+    args.out.write_text(json.dumps(report, indent=1, default=str))
+  print(table)
+  print(f"\ntotal {time.perf_counter() - started:.1f} s", file=sys.stderr)
+  return 1 if any("error" in row for row in report["rows"]) else 0
+
+
+def suite_jobs(args, sizes: Sizes, device, report) -> List[tuple]:
+  """The rows ``args`` asks for, in order, as (part, what, dtype, compute) with ``compute``
+  returning the section's result dict."""
+  jobs = []
   if "train" in args.parts:
-    flops = {}
     for dtype in DTYPES:
-      result = record("train", "star_jax", dtype,
-                      lambda dtype=dtype: star_jax_train(sizes, dtype, device))
-      flops[dtype] = result and result["flops_per_step"]
+      jobs.append(("train", "star_jax", dtype,
+                   functools.partial(star_jax_train, sizes, dtype, device)))
     if not args.no_torch:
       for dtype in DTYPES:
-        record("train", "PyTorch" + (" autocast" if dtype == "bfloat16" else ""), dtype,
-               lambda dtype=dtype: torch_train(sizes, dtype, flops.get(dtype),
-                                               device.device_kind))
+        jobs.append(("train", "PyTorch" + (" autocast" if dtype == "bfloat16" else ""), dtype,
+                     functools.partial(torch_train, sizes, dtype, device.device_kind)))
   if "infer" in args.parts:
     for dtype in DTYPES:
-      record("infer", "space-time x4 (flows incl.)", dtype,
-             lambda dtype=dtype: inference(sizes, dtype))
+      jobs.append(("infer", "space-time x4 (flows incl.)", dtype,
+                   functools.partial(inference, sizes, dtype)))
   if "flow" in args.parts:
     pyflow = report["pyflow"] = pyflow_reference()
     for size in ([sizes.flow_size] + ([PYFLOW_SIZE] if sizes.flow_size != PYFLOW_SIZE else [])):
@@ -499,14 +569,26 @@ def main(argv=None, sizes: Optional[Sizes] = None) -> int:
             result["vs_pyflow"] = (f"{result['mpx_per_s'] / pyflow['mpx_per_s']:.1f}x "
                                    "pyflow's Mpx/s at 112x64")
           return result
-        record("flow", f"coarse2fine {mode} {size[1]}x{size[0]}", None, compute)
-  table = markdown(report)
-  report["markdown"] = table
-  if args.out:
-    args.out.write_text(json.dumps(report, indent=1, default=str))
-  print(table)
-  print(f"\ntotal {time.perf_counter() - started:.1f} s", file=sys.stderr)
-  return 1 if any("error" in row for row in report["rows"]) else 0
+        jobs.append(("flow", f"coarse2fine {mode} {size[1]}x{size[0]}", None, compute))
+  if "remat" in args.parts:
+    jobs.append(("train", "star_jax remat=blocks", "bfloat16",
+                 functools.partial(star_jax_train, sizes, "bfloat16", device, remat="blocks")))
+  return jobs
+
+
+def run_isolated(argv: List[str], index: int, part: str, what: str, dtype) -> Dict[str, Any]:
+  """Row ``index`` measured in a fresh process (``--job``): each row then starts with an
+  empty device, where JAX's allocator would otherwise keep the memory of every earlier row
+  (PyTorch and later JAX rows ran out of memory that way on an H200)."""
+  with tempfile.TemporaryDirectory() as tmp:
+    out = pathlib.Path(tmp) / "row.json"
+    child = subprocess.run([sys.executable, str(pathlib.Path(__file__).resolve()), *argv,
+                            "--job", str(index), "--job-out", str(out)], check=False)
+    if child.returncode == 0 and out.exists():
+      return json.loads(out.read_text())
+  return dict(part=part, what=what, dtype=dtype,
+              error=f"the row's process exited with status {child.returncode} (its output "
+                    "is above)")
 
 
 if __name__ == "__main__":

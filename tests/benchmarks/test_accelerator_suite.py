@@ -24,11 +24,12 @@ def test_mfu_of_a_known_flop_count_on_a_known_chip():
 
 
 def test_smoke_run_writes_every_row_and_the_table(tmp_path):
+  # --isolate: every row in its own process, as on a GPU (the default there).
   out = tmp_path / "smoke.json"
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   completed = subprocess.run(
       [sys.executable, str(ROOT / "benchmarks" / "accelerator_suite.py"), "--smoke",
-       "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, env=env,
+       "--isolate", "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, env=env,
       timeout=3000, check=False)
   assert completed.returncode == 0, completed.stderr[-3000:]
   check_smoke_report(json.loads(out.read_text()), completed.stdout)
@@ -39,6 +40,7 @@ def check_smoke_report(report, stdout):
   its markdown table."""
   rows = {(row["part"], row["what"], row["dtype"]): row for row in report["rows"]}
   expected = {("train", "star_jax", "float32"), ("train", "star_jax", "bfloat16"),
+              ("train", "star_jax remat=blocks", "bfloat16"),
               ("train", "PyTorch", "float32"), ("train", "PyTorch autocast", "bfloat16"),
               ("infer", "space-time x4 (flows incl.)", "float32"),
               ("infer", "space-time x4 (flows incl.)", "bfloat16"),
@@ -49,7 +51,7 @@ def check_smoke_report(report, stdout):
   for dtype in ("float32", "bfloat16"):
     train = rows[("train", "star_jax", dtype)]
     assert train["flops_per_step"] > 0 and train["samples_per_s"] > 0
-    assert train["compile_s"] > 0 and train["tflops"] > 0
+    assert train["compile_s"] > 0 and train["tflops"] > 0 and train["compiled_peak_gib"] > 0
     infer = rows[("infer", "space-time x4 (flows incl.)", dtype)]
     assert infer["output_frames"] == 2 * (infer["input_frames"] - 1) + 1
   assert rows[("train", "PyTorch", "float32")]["flops_per_step"] == \
@@ -59,5 +61,8 @@ def check_smoke_report(report, stdout):
   table = stdout
   assert table == report["markdown"] + "\n"
   assert "| part | what | dtype | compile / first s | steady | rate | TFLOP/s | MFU |" in table
-  assert table.count("\n| train |") == 4 and table.count("\n| flow |") == 2
+  remat = rows[("train", "star_jax remat=blocks", "bfloat16")]
+  assert remat["remat"] == "blocks" and remat["compiled_peak_gib"] > 0
+  assert remat["flops_per_step"] >= rows[("train", "star_jax", "bfloat16")]["flops_per_step"]
+  assert table.count("\n| train |") == 5 and table.count("\n| flow |") == 2
   assert report["environment"]["command"] in table and "device: cpu:" in table
