@@ -9,9 +9,21 @@ FLOPs reported here, and each device needs the bytes reported here.
 
 from typing import Dict
 
+import jax
 
-def compiled_step_stats(compiled) -> Dict[str, float]:
+
+def compiled_step_stats(compiled, lowered=None) -> Dict[str, float]:
   """FLOPs and device-memory footprint of one call of ``compiled`` (``jax.stages.Compiled``).
+
+  Args:
+    compiled: the compiled program.
+    lowered: the ``jax.stages.Lowered`` it was compiled from; when given, 'flops' is counted
+      on it. Its count is the program as written and the same on every backend (within 1 %
+      of XLA:CPU's compiled count), while XLA:GPU's compiled count leaves out the
+      convolutions it hands to cuDNN (0.17 of 60 TFLOP for a full-width float32 step on an
+      H200, ``benchmarks/RESULTS.md``). Counting the lowered program of a partitioned
+      (multi-device) step gives the whole step's FLOPs; it is divided by the number of
+      devices here, so both counts are per device.
 
   Returns a dict of floats:
     'flops': floating-point operations of one call on one device (XLA's HLO cost analysis:
@@ -28,16 +40,15 @@ def compiled_step_stats(compiled) -> Dict[str, float]:
   Raises ValueError when XLA returns no FLOP count or no memory analysis for the program
   (some backends do not implement them).
   """
-  cost = compiled.cost_analysis()
-  if isinstance(cost, (list, tuple)):  # older jax: one dict per partition
-    cost = cost[0] if cost else None
+  cost = _cost(compiled if lowered is None else lowered)
   if not cost or "flops" not in cost:
     raise ValueError(f"XLA returned no FLOP count for this program (cost_analysis: {cost!r})")
   memory = compiled.memory_analysis()
   if memory is None:
     raise ValueError("XLA returned no memory analysis for this program")
+  devices = 1 if lowered is None else num_devices(compiled)
   stats = {
-      "flops": float(cost["flops"]),
+      "flops": float(cost["flops"]) / devices,
       "argument_bytes": float(memory.argument_size_in_bytes),
       "output_bytes": float(memory.output_size_in_bytes),
       "temp_bytes": float(memory.temp_size_in_bytes),
@@ -46,6 +57,21 @@ def compiled_step_stats(compiled) -> Dict[str, float]:
   stats["peak_bytes"] = (stats["argument_bytes"] + stats["output_bytes"] + stats["temp_bytes"]
                          - stats["alias_bytes"])
   return stats
+
+
+def _cost(stage):
+  cost = stage.cost_analysis()
+  if isinstance(cost, (list, tuple)):  # older jax: one dict per partition
+    cost = cost[0] if cost else None
+  return cost
+
+
+def num_devices(compiled) -> int:
+  """How many devices ``compiled`` runs on (the union of its input shardings' devices)."""
+  devices = set()
+  for sharding in jax.tree_util.tree_leaves(compiled.input_shardings):
+    devices |= set(sharding.device_set)
+  return max(1, len(devices))
 
 
 def _gib(num_bytes: float) -> str:

@@ -91,9 +91,10 @@ def compile_train_step(train_fn, state, batch):
   """Compile ``train_fn`` (a ``jit_train_step``) ahead of the loop for ``state`` and
   ``batch``; returns (compiled step, ``compiled_stats.compiled_step_stats``, seconds)."""
   start = time.perf_counter()
-  compiled = train_fn.lower(state, batch).compile()
+  lowered = train_fn.lower(state, batch)
+  compiled = lowered.compile()
   seconds = time.perf_counter() - start
-  return compiled, compiled_stats.compiled_step_stats(compiled), seconds
+  return compiled, compiled_stats.compiled_step_stats(compiled, lowered), seconds
 
 
 def _compute_dtype(config) -> str:
