@@ -178,7 +178,8 @@ def require_accelerator(requirement: str, opt_out: str) -> None:
   Args:
     requirement: what asked for an accelerator, as the user set it
       (``config.require_accelerator``, ``--require-accelerator``).
-    opt_out: how to run on the CPU anyway (``--config.require_accelerator=False``).
+    opt_out: how to run on the CPU anyway, as a phrase (``pass
+      --config.require_accelerator=False``, ``leave out --require-accelerator``).
   Raises:
     UserInputError: one line naming the platform found, the likely cause (a CPU-only
       jaxlib on a GPU node, ``JAX_PLATFORMS=cpu``, no accelerator on this machine) and the
@@ -187,13 +188,14 @@ def require_accelerator(requirement: str, opt_out: str) -> None:
   platform = jax.default_backend()
   if platform in ACCELERATOR_PLATFORMS:
     return
-  found = f"jax found only {platform} ({jax.device_count()} device(s))"
+  count = jax.device_count()
+  found = f"jax found only {platform} ({count} device{'s' if count > 1 else ''})"
   if requested_platforms() and not any(p in ("cuda", "gpu", "tpu", "rocm")
                                        for p in requested_platforms()):
     cause = f"{_platforms_setting()} is set"
   else:
     cause = _unused_accelerator() or ("this machine shows no GPU or TPU: run on an "
                                       "accelerator node")
-  raise UserInputError(f"{requirement} is set but {found}: {cause}; or pass {opt_out} to "
-                       f"run on the CPU")
+  raise UserInputError(f"{requirement} is set but {found}: {cause}; or {opt_out} to run on "
+                       "the CPU")
 

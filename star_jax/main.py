@@ -81,7 +81,7 @@ _CHECKPOINT_SOURCE = "/orbax/"
 # WARNING records that are noise on a machine without an accelerator.
 _QUIET_WARNINGS = ("Unable to initialize backend", "An NVIDIA GPU may be present")
 # config.require_accelerator as a command line says it, and its opt-out.
-REQUIREMENT = ("config.require_accelerator", "--config.require_accelerator=False")
+REQUIREMENT = ("config.require_accelerator", "pass --config.require_accelerator=False")
 
 
 class ConsoleFilter(logging.Filter):
@@ -121,12 +121,12 @@ def route_logs(workdir: str, verbose: bool, checkpoint_logs: bool) -> pathlib.Pa
 def config_summary(config) -> str:
   """The fields that say what a run trains, on one line."""
   m, d, o = config.model, config.data, config.optimizer
-  steps = config.total_steps or f"{config.num_epochs} epochs"
+  steps = f"{config.total_steps} steps" if config.total_steps else f"{config.num_epochs} epochs"
   extras = [name for name, on in (("output over bicubic", m.residual_bicubic),) if on]
   return (f"{m.variant} x{m.scale} (base_filter {m.base_filter}, feat {m.feat}, n_resblock "
           f"{m.n_resblock}{''.join(', ' + e for e in extras)}), objective {config.objective}, "
           f"data {d.dir} ({'whole frames' if not d.patch_size else f'{d.patch_size}-px patches'}"
-          f", batch {config.batch_size}), {o.name} lr {o.learning_rate:g}, {steps} steps, "
+          f", batch {config.batch_size}), {o.name} lr {o.learning_rate:g}, {steps}, "
           f"init: transposed {config.init_transposed}, kernel gain {config.init_kernel_scale:g}")
 
 
