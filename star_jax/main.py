@@ -64,7 +64,8 @@ flags.DEFINE_bool("debug", False, "Show the traceback of an error (otherwise an 
                   "error: line).")
 flags.DEFINE_bool("dry_run", False, "Check the flags, the config, the data's split lists, "
                   "init_from and the platform, then stop: nothing is compiled or written.")
-flags.mark_flags_as_required(["config", "workdir"])
+REQUIRED_FLAGS = ("config", "workdir")
+flags.mark_flags_as_required(REQUIRED_FLAGS)
 FLAGS = flags.FLAGS
 LOG_FILE = "train.log"
 HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "--helpfull", "--helpxml", "-?")
@@ -199,6 +200,11 @@ def flag_error(error: Exception, argv) -> str:
       problem = match and override_problem(config, match.group(1))
       if problem:
         return problem
+  missing = [name for name in REQUIRED_FLAGS
+             if not any(re.match(rf"^--?{name}(=|$)", arg) for arg in argv[1:])]
+  if missing:
+    what = FLAGS[missing[0]].help.rstrip(".")
+    return f"--{missing[0]} is required ({what[0].lower()}{what[1:]})"
   if isinstance(error, flags.UnrecognizedFlagError):
     close = difflib.get_close_matches(error.flagname, list(FLAGS), n=1)
     return f"unknown flag --{error.flagname}" + (f" (did you mean --{close[0]}?)" if close
