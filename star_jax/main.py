@@ -1,4 +1,5 @@
-r"""Train (and evaluate) STARnet: ``python -m star_jax.main --config=configs/star.py --workdir=DIR``.
+r"""Train (and evaluate) STARnet:
+``python -m star_jax.main --config=configs/star.py --workdir=DIR --config.data.dir=/data/vimeo_triplet``.
 
 Overrides: ``--config.x=y`` (e.g. ``--config.total_steps=1000 --config.mesh_shape='(4,2)'``).
 A workdir that already holds checkpoints is resumed exactly (parameters and data order).
