@@ -194,20 +194,21 @@ def add_require_accelerator_argument(parser: argparse.ArgumentParser) -> None:
                            "on a GPU node) instead of a GPU or TPU")
 
 
-def start_platform(require_accelerator: bool) -> None:
-  """Starts jax's backend and prints the platform line (``star_jax.accelerators``) to
-  stderr; a tool calls it once its cheap input checks passed, before loading weights.
+def start_platform(require_accelerator: bool) -> str:
+  """Starts jax's backend and returns the platform line (``star_jax.accelerators``); a tool
+  calls it once its cheap input checks passed, before anything touches jax, and prints the
+  line to stderr once its weights are loaded (so that an error stays the only line).
 
   Raises:
     UserInputError: ``JAX_PLATFORMS`` names a platform whose plugin or hardware is missing
       (naming the plugin's install command), or ``require_accelerator`` and jax runs on
-      the CPU (naming the likely cause).
+      the CPU (naming the platform found and the likely cause).
   """
   accelerators.start_backend()
-  print(accelerators.platform_line(), file=sys.stderr)
   if require_accelerator:
     accelerators.require_accelerator("--require-accelerator",
                                       "leave out --require-accelerator")
+  return accelerators.platform_line()
 
 
 def add_progress_argument(parser: argparse.ArgumentParser) -> None:

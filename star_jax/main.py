@@ -1,5 +1,7 @@
-r"""Train (and evaluate) STARnet:
-``python -m star_jax.main --config=configs/star.py --workdir=DIR --config.data.dir=/data/vimeo_triplet``.
+r"""Train (and evaluate) STARnet::
+
+  python -m star_jax.main --config=configs/star.py --workdir=DIR \
+      --config.data.dir=/data/vimeo_triplet
 
 Overrides: ``--config.x=y`` (e.g. ``--config.total_steps=1000 --config.mesh_shape='(4,2)'``).
 A workdir that already holds checkpoints is resumed exactly (parameters and data order).
@@ -20,7 +22,9 @@ refuses to train on the CPU, e.g. on a GPU node whose jaxlib is the CPU build.
 (``star_jax.train.config_checks``), the dataset's split lists, ``init_from`` (read and
 compared with the config's model), the platform (on the CPU it says whether
 ``require_accelerator`` would refuse, and exits 0 all the same: a laptop can check a command
-meant for a GPU node); it compiles, computes and writes nothing (not even the workdir).
+meant for a GPU node); it compiles, computes and writes nothing (not even the workdir). It
+does not join a ``--distributed`` cluster, and a ``mesh_shape`` without -1 is checked as on
+that many devices (the target's), saying so when this machine has another count.
 
 Errors follow ``star_jax.cli``'s policy: a bad flag or config (an unknown field, with the
 closest known names; a missing ``--workdir``; a ``ValueError``/``FileNotFoundError`` the
@@ -32,6 +36,7 @@ loss) one line and status 1; Ctrl-C status 130; ``--debug`` shows the traceback.
 import difflib
 import importlib.util
 import logging
+import math
 import os
 import pathlib
 import re
@@ -262,7 +267,13 @@ def dry_run(config, workdir: str) -> None:
     absl_logging.set_verbosity(absl_logging.WARNING)
   accelerators.start_backend()
   print(accelerators.platform_line())
-  config_checks.validate(config)
+  num_devices = jax.device_count()
+  mesh = tuple(config.mesh_shape)
+  if -1 not in mesh and math.prod(mesh) != num_devices:
+    num_devices = math.prod(mesh)
+    print(f"mesh_shape {mesh}: checked as on {num_devices} devices (this machine has "
+          f"{jax.device_count()})")
+  config_checks.validate(config, num_devices=num_devices, num_processes=1)
   print(f"config: {config_summary(config)}")
   d = config.data
   if d.generate_demo:

@@ -164,3 +164,32 @@ def test_cpu_fallback_on_a_gpu_node_names_the_cause(monkeypatch):
   with pytest.raises(UserInputError, match=r"config.require_accelerator is set but jax found "
                      r"only cpu .*" + cause.replace("(", r"\(").replace(")", r"\)")):
     accelerators.require_accelerator("config.require_accelerator", "pass x=False")
+
+
+def test_infer_and_evaluate_require_accelerator(tmp_path, capsys, shared_dir):
+  """``--require-accelerator``: on a CPU-only jax, the one line of the refusal (naming the
+  platform found), before any weights are loaded; nothing written."""
+  from star_jax.evaluate.__main__ import main as evaluate_main  # pylint: disable=g-import-not-at-top
+  from star_jax.infer.__main__ import main as infer_main  # pylint: disable=g-import-not-at-top
+  frames, ucf = tmp_path / "frames", tmp_path / "ucf" / "1"
+  frames.mkdir()
+  ucf.mkdir(parents=True)
+  for i, name in enumerate(("frame_00.png", "frame_01_gt.png", "frame_02.png")):
+    image = Image.fromarray(np.full((32, 40, 3), 60 * i, np.uint8))
+    image.save(frames / f"{i}.png")
+    image.save(ucf / name)
+  weights = str(shared_dir / "parity" / "V4_x2" / "model.pth.gz")
+  codes = [infer_main(["--weights", weights, "--input", str(frames), "--output",
+                       str(tmp_path / "out"), "--require-accelerator", "--no-progress"]),
+           evaluate_main(["--weights", weights, "--dataset", "ucf101", "--data-dir",
+                          str(tmp_path / "ucf"), "--output-dir", str(tmp_path / "results"),
+                          "--require-accelerator", "--no-progress"])]
+  err = capsys.readouterr().err.splitlines()
+  if jax.default_backend() in accelerators.ACCELERATOR_PLATFORMS:
+    assert codes == [0, 0], err
+    return
+  assert codes == [2, 2] and len(err) == 2, err
+  for line in err:
+    assert line.startswith("error: --require-accelerator is set but jax found only cpu")
+    assert line.endswith("; or leave out --require-accelerator to run on the CPU")
+  assert not (tmp_path / "out").exists() and not (tmp_path / "results" / "metrics.csv").exists()

@@ -97,11 +97,12 @@ def run(args: argparse.Namespace) -> str:
       raise UserInputError(f"--limit must be at least 1, got {args.limit}")
     triplets = triplets[:args.limit]
   output_dir = writable_output_dir(args)
-  cli.start_platform(args.require_accelerator)
+  platform = cli.start_platform(args.require_accelerator)
   engine = load_engine(args.weights, scale=args.scale, dtype=args.dtype,
                        flow_backend=args.flow_backend, batch_size=args.batch_size,
                        tile_size=args.tile_size, tile_overlap=args.tile_overlap,
                        memory_budget_gb=args.memory_budget_gb)
+  print(platform, file=sys.stderr)
   started = time.perf_counter()
   scores = list(evaluate_triplets(engine, triplets, tasks,
                                   output_dir / "frames" if args.save_frames else None,

@@ -90,8 +90,10 @@ def main(argv: Optional[List[str]] = None) -> int:
       pix_fmt=args.pix_fmt, keep_audio=not args.no_audio)
 
   def engine_on_platform(checked_options):  # once the input and output are checked
-    cli.start_platform(args.require_accelerator)
-    return load_jax_engine(checked_options)
+    platform = cli.start_platform(args.require_accelerator)
+    engine = load_jax_engine(checked_options)
+    print(platform, file=sys.stderr)
+    return engine
 
   summary, code = cli.call_reporting_errors(lambda: run_inference(options, engine_on_platform),
                                         f"inference failed on {args.input}",
