@@ -215,8 +215,8 @@ def flag_error(error: Exception, argv) -> str:
     close = difflib.get_close_matches(error.flagname, list(FLAGS), n=1)
     return f"unknown flag --{error.flagname}" + (f" (did you mean --{close[0]}?)" if close
                                                  else "")
-  if isinstance(error, flags.Error):
-    return str(error)
+  if isinstance(error, flags.Error):  # absl says some values as tuples: ('what', 'value')
+    return re.sub(r"\('([^']*)', '([^']*)'\)", r"\1 '\2'", str(error))
   message = " ".join(str(error).replace("\\n", " ").split())
   return f"bad flags ({type(error).__name__}: {message})"
 

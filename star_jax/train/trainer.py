@@ -63,9 +63,13 @@ def init_from_weights(config):
   Raises:
     ValueError: the weights hold another model than ``config.model`` (its shape fields),
       or cannot be read as STARnet weights.
-    FileNotFoundError: no such path.
+    FileNotFoundError: no such path, or a folder that is not a star_jax checkpoint (the
+      message names ``init_from``).
   """
-  model_cfg, variables = load_weights(config.init_from)
+  try:
+    model_cfg, variables = load_weights(config.init_from)
+  except FileNotFoundError as error:
+    raise FileNotFoundError(f"init_from: {error}") from error
   mismatched = {k: (model_cfg[k], config.model[k])
                 for k in SHAPE_FIELDS
                 if model_cfg[k] != config.model[k]}

@@ -43,6 +43,10 @@ def test_config_files_and_flags():
   assert _said("--workdri=x", error=unknown) == "unknown flag --workdri (did you mean --workdir?)"
   absl_error = flags.IllegalFlagValueError("flag --config.total_steps=abc: invalid literal")
   assert _said(error=absl_error) == "flag --config.total_steps=abc: invalid literal"
+  absl_error = flags.IllegalFlagValueError(
+      "flag --config.data.augment=maybe: ('Non-boolean argument to boolean flag', 'maybe')")
+  assert _said(error=absl_error) == (
+      "flag --config.data.augment=maybe: Non-boolean argument to boolean flag 'maybe'")
   assert _said(error=AttributeError("'a'\\nDid you mean")) == (
       "bad flags (AttributeError: 'a' Did you mean)")
 
