@@ -56,6 +56,7 @@ import ml_collections  # pylint: disable=g-import-not-at-top
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
 from star_jax import accelerators, cli  # pylint: disable=g-import-not-at-top
+from star_jax.infer.errors import UserInputError  # pylint: disable=g-import-not-at-top
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
                                 lock_config=True)
@@ -262,7 +263,6 @@ def dry_run(config, workdir: str) -> None:
     FileNotFoundError: a missing dataset split list or ``init_from``.
   """
   from star_jax.train import config_checks, data_setup, trainer  # pylint: disable=g-import-not-at-top
-  from star_jax.infer.errors import UserInputError  # pylint: disable=g-import-not-at-top
   if not FLAGS.verbose:  # the console has no log file beside it here: jax's INFO lines go
     absl_logging.set_verbosity(absl_logging.WARNING)
   accelerators.start_backend()

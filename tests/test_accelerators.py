@@ -17,6 +17,8 @@ import pytest
 from PIL import Image
 
 from star_jax import accelerators
+from star_jax.evaluate.__main__ import main as evaluate_main
+from star_jax.infer.__main__ import main as infer_main
 from star_jax.infer.errors import UserInputError
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
@@ -145,7 +147,8 @@ def test_cuda_diagnosis_of_each_machine(monkeypatch, gpu, plugin, phrases):
   monkeypatch.setattr(accelerators, "visible_nvidia_device", lambda: gpu)
   monkeypatch.setattr(accelerators, "cuda_plugin_installed", lambda: plugin)
   monkeypatch.setattr(accelerators, "requested_platforms", lambda: ("cuda",))
-  reason = accelerators._unusable_platform("cuda", RuntimeError("x"))  # pylint: disable=protected-access
+  unusable = accelerators._unusable_platform  # pylint: disable=protected-access
+  reason = unusable("cuda", RuntimeError("x"))
   if phrases is None:
     assert reason is None
   else:
@@ -169,8 +172,6 @@ def test_cpu_fallback_on_a_gpu_node_names_the_cause(monkeypatch):
 def test_infer_and_evaluate_require_accelerator(tmp_path, capsys, shared_dir):
   """``--require-accelerator``: on a CPU-only jax, the one line of the refusal (naming the
   platform found), before any weights are loaded; nothing written."""
-  from star_jax.evaluate.__main__ import main as evaluate_main  # pylint: disable=g-import-not-at-top
-  from star_jax.infer.__main__ import main as infer_main  # pylint: disable=g-import-not-at-top
   frames, ucf = tmp_path / "frames", tmp_path / "ucf" / "1"
   frames.mkdir()
   ucf.mkdir(parents=True)

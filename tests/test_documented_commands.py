@@ -61,7 +61,8 @@ PARSERS = {"star_jax.infer": infer_cli.build_parser, "star_jax.evaluate": evalua
 TINY_MODEL = ("--config.model.variant=V4", "--config.model.base_filter=16",
               "--config.model.feat=8", "--config.model.n_resblock=2")
 CONVERT_RUNS = ("detect", "to-flax", "to-torch")  # cheap: run for real (verify: parsed)
-COMMAND = re.compile(r"^(python3? |make |pip |bash |\. |launch/\S+\.sh |sbatch |tensorboard |xprof )")
+COMMAND = re.compile(
+    r"^(python3? |make |pip |bash |\. |launch/\S+\.sh |sbatch |tensorboard |xprof )")
 # Synopsis words (README: `launch/tpu_vm.sh TPU_NAME ZONE CONFIG WORKDIR [--config.x=y ...]`).
 SYNOPSIS = {"TPU_NAME": "star-test", "ZONE": "zone-a", "CONFIG": "configs/demo.py"}
 
@@ -294,7 +295,8 @@ def test_every_documented_command_works(inputs, capsys, monkeypatch):
       assert any(r.startswith(("tensorboard==", "tensorboard-plugin-profile=="))
                  for r in provided[tokens[0]]), line
     elif tokens[0] == ".":
-      assert tokens[1] == ".venv/bin/activate" and "VENV ?= .venv" in (REPO / "Makefile").read_text()
+      makefile = (REPO / "Makefile").read_text()
+      assert tokens[1] == ".venv/bin/activate" and "VENV ?= .venv" in makefile, line
     elif tokens[0] == "bash":
       subprocess.run(["bash", "-n", tokens[1]], cwd=REPO, check=True)
     elif tokens[0] == "sbatch":
