@@ -2,6 +2,9 @@ r"""STAR-S: fine-tune STAR for space-only SR (objective h1 + h2), 20 epochs, lr 
 
   python -m star_jax.main --config=configs/star_s.py --workdir=/tmp/star_s \
       --config.data.dir=/data/vimeo_triplet --config.init_from=STAR.pth
+
+Meant for GPUs/TPUs: ``require_accelerator`` refuses the CPU (add
+``--config.require_accelerator=False`` to try it on one; ``--dry_run`` checks the command).
 """
 
 from star_jax.train.config import base_config
@@ -9,6 +12,7 @@ from star_jax.train.config import base_config
 
 def get_config():
   c = base_config()
+  c.require_accelerator = True
   c.objective = "STAR-S"
   c.num_epochs = 20
   c.lr_decay_every_epochs = 10

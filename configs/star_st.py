@@ -1,8 +1,13 @@
 r"""STAR-ST: fine-tune STAR for space-time SR (objective ht + 0.5 h1 + 0.5 h2), 20 epochs at
-1e-4, lr /10 every 10. Start from a STAR checkpoint (ours or a converted release .pth):
+1e-4, lr /10 every 10. Start from STAR's weights: the ``<workdir>/model`` folder a STAR run
+exports (``configs/star.py``; not ``<workdir>/checkpoints/<step>``, which holds the whole
+train state) or a release .pth:
 
   python -m star_jax.main --config=configs/star_st.py --workdir=/tmp/star_st \
-      --config.data.dir=/data/vimeo_triplet --config.init_from=/tmp/star/checkpoints/<step>
+      --config.data.dir=/data/vimeo_triplet --config.init_from=/tmp/star/model
+
+Meant for GPUs/TPUs: ``require_accelerator`` refuses the CPU (add
+``--config.require_accelerator=False`` to try it on one; ``--dry_run`` checks the command).
 """
 
 from star_jax.train.config import base_config
@@ -10,6 +15,7 @@ from star_jax.train.config import base_config
 
 def get_config():
   c = base_config()
+  c.require_accelerator = True
   c.objective = "STAR-ST"
   c.num_epochs = 20
   c.lr_decay_every_epochs = 10

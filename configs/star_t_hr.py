@@ -4,6 +4,9 @@ lr /10 every 10.
 
   python -m star_jax.main --config=configs/star_t_hr.py --workdir=/tmp/star_t_hr \
       --config.data.dir=/data/vimeo_triplet --config.init_from=STAR.pth
+
+Meant for GPUs/TPUs: ``require_accelerator`` refuses the CPU (add
+``--config.require_accelerator=False`` to try it on one; ``--dry_run`` checks the command).
 """
 
 from star_jax.train.config import base_config
@@ -11,6 +14,7 @@ from star_jax.train.config import base_config
 
 def get_config():
   c = base_config()
+  c.require_accelerator = True
   c.objective = "STAR-T-HR"
   c.data.hr_input = True
   c.data.patch_size = 48

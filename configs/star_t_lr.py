@@ -3,6 +3,9 @@ lr /10 every 10.
 
   python -m star_jax.main --config=configs/star_t_lr.py --workdir=/tmp/star_t_lr \
       --config.data.dir=/data/vimeo_triplet --config.init_from=STAR.pth
+
+Meant for GPUs/TPUs: ``require_accelerator`` refuses the CPU (add
+``--config.require_accelerator=False`` to try it on one; ``--dry_run`` checks the command).
 """
 
 from star_jax.train.config import base_config
@@ -10,6 +13,7 @@ from star_jax.train.config import base_config
 
 def get_config():
   c = base_config()
+  c.require_accelerator = True
   c.objective = "STAR-T-LR"
   c.num_epochs = 20
   c.lr_decay_every_epochs = 10

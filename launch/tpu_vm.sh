@@ -7,11 +7,13 @@
 #          --config.data.dir=/mnt/nfs/vimeo_triplet --config.mesh_shape='(16,1)'
 #
 # WORKDIR and data.dir must be on storage every worker sees (e.g. an NFS/Filestore mount).
-# DRY_RUN=1 prints the gcloud command instead of running it. REPO (default: this checkout's
-# origin URL) and REF (default: main) choose what the workers install.
+# The run refuses to train on the CPU (--config.require_accelerator=True: a worker whose jax
+# cannot start the TPU stops with one error: line; a --config.require_accelerator=False
+# override wins). DRY_RUN=1 prints the gcloud command instead of running it. REPO (default:
+# this checkout's origin URL) and REF (default: main) choose what the workers install.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,13p' "$0" >&2
   exit 2
 fi
 tpu=$1 zone=$2 config=$3 workdir=$4
@@ -25,7 +27,8 @@ ref=${REF:-main}
 overrides=$(printf ' %q' "$@")
 remote="set -e; [ -d star_jax ] || git clone $repo star_jax; cd star_jax; git fetch -q origin $ref; \
 git checkout -q FETCH_HEAD; python3 -m pip install -q -e '.[tpu]'; \
-python3 -m star_jax.main --distributed --config=$config --workdir=$workdir$overrides"
+python3 -m star_jax.main --distributed --config=$config --config.require_accelerator=True \
+--workdir=$workdir$overrides"
 cmd=(gcloud compute tpus tpu-vm ssh "$tpu" --zone "$zone" --worker=all --command "$remote")
 if [ "${DRY_RUN:-0}" = 1 ]; then
   printf '%q ' "${cmd[@]}"; echo

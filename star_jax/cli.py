@@ -5,8 +5,9 @@ Entry points: ``star_jax.main`` (training), ``star_jax.infer``, ``star_jax.evalu
 ``star_jax.flow``, ``star_jax.convert``, ``star_jax.export`` and ``star_jax.showcase``
 (each ``python -m NAME``). Every option that more than one of them takes (``--weights``,
 ``--dtype``, the tiling options, ``--batch-size``, ``--flow-backend``, ``--mode`` /
-``--time-factor``, ``--scale``, ``--overwrite``, ``--no-progress``, ``--debug``) is defined
-here once.
+``--time-factor``, ``--scale``, ``--overwrite``, ``--no-progress``, ``--require-accelerator``,
+``--debug``) is defined here once, and so is the start of jax's backend with the platform
+line (:func:`start_platform`).
 
 Error policy (:func:`call_reporting_errors`; ``star_jax.main`` applies the same codes):
 
@@ -25,7 +26,8 @@ says them as the options that set them (``--tile-size 8 must be larger than --ti
 8``).
 
 This module sits above the library packages (it imports ``model``, ``flow`` and ``infer``
-for choices and defaults) and is imported only by entry points.
+for choices and defaults, ``accelerators`` for the platform) and is imported only by entry
+points.
 """
 
 import argparse
@@ -35,6 +37,7 @@ import sys
 import traceback
 from typing import Callable, Dict, Iterable, Optional, Tuple, Type, TypeVar
 
+from star_jax import accelerators
 from star_jax.flow import BACKENDS
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
 from star_jax.infer.errors import UserInputError
@@ -182,6 +185,30 @@ def add_overwrite_argument(parser: argparse.ArgumentParser,
                                             "one is complete)") -> None:
   """``--overwrite``: replace existing outputs (each only once its replacement is complete)."""
   parser.add_argument("--overwrite", action="store_true", help=help_text)
+
+
+def add_require_accelerator_argument(parser: argparse.ArgumentParser) -> None:
+  """``--require-accelerator``: refuse to run on the CPU (:func:`start_platform`)."""
+  parser.add_argument("--require-accelerator", action="store_true",
+                      help="stop with an error if jax runs on the CPU (e.g. a CPU-only jaxlib "
+                           "on a GPU node) instead of a GPU or TPU")
+
+
+def start_platform(require_accelerator: bool) -> str:
+  """Starts jax's backend and returns the platform line (``star_jax.accelerators``); a tool
+  calls it once its cheap input checks passed, before anything touches jax, and prints the
+  line to stderr once its weights are loaded (so that an error stays the only line).
+
+  Raises:
+    UserInputError: ``JAX_PLATFORMS`` names a platform whose plugin or hardware is missing
+      (naming the plugin's install command), or ``require_accelerator`` and jax runs on
+      the CPU (naming the platform found and the likely cause).
+  """
+  accelerators.start_backend()
+  if require_accelerator:
+    accelerators.require_accelerator("--require-accelerator",
+                                      "leave out --require-accelerator")
+  return accelerators.platform_line()
 
 
 def add_progress_argument(parser: argparse.ArgumentParser) -> None:

@@ -1,4 +1,7 @@
-r"""Train (and evaluate) STARnet: ``python -m star_jax.main --config=configs/star.py --workdir=DIR``.
+r"""Train (and evaluate) STARnet::
+
+  python -m star_jax.main --config=configs/star.py --workdir=DIR \
+      --config.data.dir=/data/vimeo_triplet
 
 Overrides: ``--config.x=y`` (e.g. ``--config.total_steps=1000 --config.mesh_shape='(4,2)'``).
 A workdir that already holds checkpoints is resumed exactly (parameters and data order).
@@ -10,15 +13,33 @@ The console shows the run's own lines (config, progress, evaluations, checkpoint
 warnings; every log record (third-party INFO lines, the parameter table) also goes to
 ``<workdir>/train.log``. ``--verbose`` shows everything on the console too.
 
-Errors follow ``star_jax.cli``'s policy: a bad flag or config (an unknown field, a missing
-``--workdir``, a ``ValueError``/``FileNotFoundError`` the trainer raises about its config or
-data) is one ``error:`` line and exit status 2; a failed run (e.g. a non-finite loss) one
-line and status 1; Ctrl-C status 130; ``--debug`` shows the traceback.
+At start the console says which devices the run uses (``star_jax.accelerators``:
+``platform: gpu (device kind NVIDIA H100 80GB HBM3), process 0/1, 8 local / 8 global
+devices``). ``config.require_accelerator`` (set by the paper configs and the launch scripts)
+refuses to train on the CPU, e.g. on a GPU node whose jaxlib is the CPU build.
+
+``--dry_run`` checks a command without running it: flags, the config
+(``star_jax.train.config_checks``), the dataset's split lists, ``init_from`` (read and
+compared with the config's model), the platform (on the CPU it says whether
+``require_accelerator`` would refuse, and exits 0 all the same: a laptop can check a command
+meant for a GPU node); it compiles, computes and writes nothing (not even the workdir). It
+does not join a ``--distributed`` cluster, and a ``mesh_shape`` without -1 is checked as on
+that many devices (the target's), saying so when this machine has another count.
+
+Errors follow ``star_jax.cli``'s policy: a bad flag or config (an unknown field, with the
+closest known names; a missing ``--workdir``; a ``ValueError``/``FileNotFoundError`` the
+trainer raises about its config or data; ``JAX_PLATFORMS`` naming a platform whose plugin is
+not installed) is one ``error:`` line and exit status 2; a failed run (e.g. a non-finite
+loss) one line and status 1; Ctrl-C status 130; ``--debug`` shows the traceback.
 """
 
+import difflib
+import importlib.util
 import logging
+import math
 import os
 import pathlib
+import re
 import sys
 import traceback
 
@@ -31,9 +52,11 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
 import jax  # pylint: disable=g-import-not-at-top
+import ml_collections  # pylint: disable=g-import-not-at-top
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
-from star_jax import cli  # pylint: disable=g-import-not-at-top
+from star_jax import accelerators, cli  # pylint: disable=g-import-not-at-top
+from star_jax.infer.errors import UserInputError  # pylint: disable=g-import-not-at-top
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
                                 lock_config=True)
@@ -46,7 +69,10 @@ flags.DEFINE_bool("verbose", False, "Show every log record on the console, not o
                   "run's own lines and warnings (all are in <workdir>/train.log).")
 flags.DEFINE_bool("debug", False, "Show the traceback of an error (otherwise an error is one "
                   "error: line).")
-flags.mark_flags_as_required(["config", "workdir"])
+flags.DEFINE_bool("dry_run", False, "Check the flags, the config, the data's split lists, "
+                  "init_from and the platform, then stop: nothing is compiled or written.")
+REQUIRED_FLAGS = ("config", "workdir")
+flags.mark_flags_as_required(REQUIRED_FLAGS)
 FLAGS = flags.FLAGS
 LOG_FILE = "train.log"
 HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "--helpfull", "--helpxml", "-?")
@@ -62,6 +88,8 @@ _FILE_ONLY_MESSAGES = ("[Hyperparameters]",)
 _CHECKPOINT_SOURCE = "/orbax/"
 # WARNING records that are noise on a machine without an accelerator.
 _QUIET_WARNINGS = ("Unable to initialize backend", "An NVIDIA GPU may be present")
+# config.require_accelerator as a command line says it, and its opt-out.
+REQUIREMENT = ("config.require_accelerator", "pass --config.require_accelerator=False")
 
 
 class ConsoleFilter(logging.Filter):
@@ -101,23 +129,109 @@ def route_logs(workdir: str, verbose: bool, checkpoint_logs: bool) -> pathlib.Pa
 def config_summary(config) -> str:
   """The fields that say what a run trains, on one line."""
   m, d, o = config.model, config.data, config.optimizer
-  steps = config.total_steps or f"{config.num_epochs} epochs"
+  steps = f"{config.total_steps} steps" if config.total_steps else f"{config.num_epochs} epochs"
   extras = [name for name, on in (("output over bicubic", m.residual_bicubic),) if on]
   return (f"{m.variant} x{m.scale} (base_filter {m.base_filter}, feat {m.feat}, n_resblock "
           f"{m.n_resblock}{''.join(', ' + e for e in extras)}), objective {config.objective}, "
           f"data {d.dir} ({'whole frames' if not d.patch_size else f'{d.patch_size}-px patches'}"
-          f", batch {config.batch_size}), {o.name} lr {o.learning_rate:g}, {steps} steps, "
+          f", batch {config.batch_size}), {o.name} lr {o.learning_rate:g}, {steps}, "
           f"init: transposed {config.init_transposed}, kernel gain {config.init_kernel_scale:g}")
+
+
+def _config_file(argv) -> str:
+  """The ``--config`` value in ``argv`` (``--config=PATH`` or ``--config PATH``), or ''."""
+  for i, arg in enumerate(argv):
+    if arg.startswith(("--config=", "-config=")):
+      return arg.split("=", 1)[1]
+    if arg in ("--config", "-config") and i + 1 < len(argv):
+      return argv[i + 1]
+  return ""
+
+
+def load_config_file(path: str):
+  """``get_config()`` of a config file, as ``--config=path[:argument]`` names it."""
+  file, *argument = path.split(":", 1)
+  spec = importlib.util.spec_from_file_location("star_jax_checked_config", file)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(*argument)
+
+
+def _field_paths(config, prefix: str = "") -> list:
+  """Every field of ``config`` as a '.'-joined path, groups and their fields alike."""
+  paths = []
+  for key in config.keys():
+    path = f"{prefix}{key}"
+    paths.append(path)
+    if isinstance(config[key], ml_collections.ConfigDict):
+      paths.extend(_field_paths(config[key], path + "."))
+  return paths
+
+
+def override_problem(config, field: str) -> str:
+  """Why ``--config.<field>=...`` cannot apply to ``config``, or '' if it can: an unknown
+  field (with the closest known names, by ``difflib``), a field inside a field that has
+  none, or a whole group of fields set at once."""
+  node, parts = config, field.split(".")
+  for depth, part in enumerate(parts):
+    here = ".".join(parts[:depth + 1])
+    if not isinstance(node, ml_collections.ConfigDict):
+      return f"config field '{'.'.join(parts[:depth])}' has no fields (no '{here}')"
+    if part not in node:
+      close = difflib.get_close_matches(here, _field_paths(config), n=1)
+      hint = f" (did you mean '{close[0]}'?)" if close else ""
+      return f"unknown config field '{here}'{hint}"
+    node = node[part]
+  if isinstance(node, ml_collections.ConfigDict):
+    return (f"config field '{field}' is a group of fields: set them one by one "
+            f"(--config.{field}.{next(iter(node.keys()), 'x')}=...)")
+  return ""
+
+
+def flag_error(error: Exception, argv) -> str:
+  """The one line (without ``error: ``) that says what is wrong with ``argv``'s flags, given
+  the exception absl or ml_collections raised while parsing them: a config file that does
+  not load, an override of no field (named, with the closest known names), else the
+  exception's message without Python reprs."""
+  path = _config_file(argv)
+  if path and not pathlib.Path(path.split(":", 1)[0]).is_file():
+    return f"--config: no config file {path.split(':', 1)[0]}"
+  try:
+    config = load_config_file(path) if path else None
+  except Exception as load_error:  # pylint: disable=broad-except (the config file's own error)
+    return f"--config: config file {path} does not load ({type(load_error).__name__}: " \
+           f"{str(load_error).strip().splitlines()[-1]})"
+  if isinstance(config, ml_collections.ConfigDict):
+    for arg in argv[1:]:
+      match = re.match(r"^--?(?:no)?config\.([^=]+)", arg)
+      problem = match and override_problem(config, match.group(1))
+      if problem:
+        return problem
+  missing = [name for name in REQUIRED_FLAGS
+             if not any(re.match(rf"^--?{name}(=|$)", arg) for arg in argv[1:])]
+  if missing:
+    what = FLAGS[missing[0]].help.rstrip(".")
+    return f"--{missing[0]} is required ({what[0].lower()}{what[1:]})"
+  if isinstance(error, flags.UnrecognizedFlagError):
+    close = difflib.get_close_matches(error.flagname, list(FLAGS), n=1)
+    return f"unknown flag --{error.flagname}" + (f" (did you mean --{close[0]}?)" if close
+                                                 else "")
+  if isinstance(error, flags.Error):  # absl says some values as tuples: ('what', 'value')
+    return re.sub(r"\('([^']*)', '([^']*)'\)", r"\1 '\2'", str(error))
+  message = " ".join(str(error).replace("\\n", " ").split())
+  return f"bad flags ({type(error).__name__}: {message})"
 
 
 def parse_flags(argv):
   """absl's flag parsing, except that a help request exits 0 (absl exits 1) and a bad flag
-  (absl's own errors, or the config file's: an unknown ``--config.`` field raises
-  AttributeError, a config that does not import its own error) is one ``error:`` line with
-  exit status 2 (absl prints two lines and exits 1, or a traceback); ``--debug`` among the
+  (absl's own errors, or the config file's: an unknown ``--config.`` field, a config file
+  that is missing or does not import) is one ``error:`` line (:func:`flag_error`) with exit
+  status 2 (absl prints two lines and exits 1, or a traceback); ``--debug`` among the
   arguments adds the traceback."""
   try:
-    return FLAGS(argv)
+    remaining = FLAGS(argv)
+    FLAGS.config.keys()  # a config file that failed to load raises here (ml_collections defers it)
+    return remaining
   except SystemExit as exit_request:
     if exit_request.code == 1 and any(arg in HELP_FLAGS for arg in argv[1:]):
       sys.exit(0)
@@ -125,13 +239,72 @@ def parse_flags(argv):
   except Exception as error:  # pylint: disable=broad-except
     if "--debug" in argv[1:]:
       traceback.print_exc()
-    detail = error if isinstance(error, flags.Error) else f"{type(error).__name__}: {error}"
-    print(f"error: bad flags ({detail})", file=sys.stderr)
+    print(f"error: {flag_error(error, argv)}", file=sys.stderr)
     sys.exit(cli.EXIT_USAGE)
+
+
+def start_platform(config) -> None:
+  """Starts jax's backend (``accelerators.start_backend``: a ``JAX_PLATFORMS`` whose plugin
+  is missing is a UserInputError) and logs the platform line; refuses the CPU when
+  ``config.require_accelerator`` (UserInputError naming the cause and the fix)."""
+  accelerators.start_backend()
+  logging.info("%s", accelerators.platform_line())
+  if config.get("require_accelerator", False):
+    accelerators.require_accelerator(*REQUIREMENT)
+
+
+def dry_run(config, workdir: str) -> None:
+  """``--dry_run``: checks what can be checked without compiling or writing anything and
+  prints one line per check (module docstring).
+
+  Raises:
+    UserInputError: ``JAX_PLATFORMS`` names a platform that cannot start.
+    ValueError: an impossible config, or ``init_from`` weights of another model.
+    FileNotFoundError: a missing dataset split list or ``init_from``.
+  """
+  from star_jax.train import config_checks, data_setup, trainer  # pylint: disable=g-import-not-at-top
+  if not FLAGS.verbose:  # the console has no log file beside it here: jax's INFO lines go
+    absl_logging.set_verbosity(absl_logging.WARNING)
+  accelerators.start_backend()
+  print(accelerators.platform_line())
+  num_devices = jax.device_count()
+  mesh = tuple(config.mesh_shape)
+  if -1 not in mesh and math.prod(mesh) != num_devices:
+    num_devices = math.prod(mesh)
+    print(f"mesh_shape {mesh}: checked as on {num_devices} devices (this machine has "
+          f"{jax.device_count()})")
+  config_checks.validate(config, num_devices=num_devices, num_processes=1)
+  print(f"config: {config_summary(config)}")
+  d = config.data
+  if d.generate_demo:
+    print(f"data: the demo dataset is generated into {d.dir} when missing")
+  elif d.source == "tfds":
+    if not pathlib.Path(d.tfds_data_dir).is_dir():
+      raise FileNotFoundError(f"config.data.tfds_data_dir {d.tfds_data_dir} does not exist")
+    print(f"data: tfds build {d.tfds_config} in {d.tfds_data_dir}")
+  else:
+    counts = {split: data_setup.num_clips(config, split) for split in (d.train_split,
+                                                                       d.eval_split)}
+    print(f"data: {d.dir}: " + ", ".join(f"{n} {split} triplets" for split, n in counts.items()))
+  if config.init_from:
+    model_cfg, _ = trainer.init_from_weights(config)
+    print(f"init_from: {config.init_from} ({model_cfg.variant} x{model_cfg.scale}, fits the "
+          "config's model)")
+  if config.get("require_accelerator", False):
+    try:
+      accelerators.require_accelerator(*REQUIREMENT)
+    except UserInputError as refusal:
+      print(f"platform: a real run here would stop with: error: {refusal}")
+  print(f"dry run: nothing compiled or written (workdir {workdir})", flush=True)
 
 
 def main(argv):
   del argv
+  if FLAGS.dry_run:
+    _, code = cli.call_reporting_errors(lambda: dry_run(FLAGS.config, FLAGS.workdir),
+                                        "dry run failed", debug=FLAGS.debug,
+                                        input_errors=(ValueError, FileNotFoundError))
+    sys.exit(code or 0)
   log_file = route_logs(FLAGS.workdir, FLAGS.verbose, FLAGS.checkpoint_logs)
   logging.info("all log lines: %s", log_file)
   logging.info("config: %s", config_summary(FLAGS.config))
@@ -143,9 +316,11 @@ def main(argv):
     jax.distributed.initialize(coordinator_address=env("JAX_COORDINATOR_ADDRESS"),
                                num_processes=env("JAX_NUM_PROCESSES", int),
                                process_id=env("JAX_PROCESS_ID", int))
+  _, code = cli.call_reporting_errors(lambda: start_platform(FLAGS.config),
+                                      "starting jax's backend failed", debug=FLAGS.debug)
+  if code is not None:
+    sys.exit(code)
   from star_jax.train import evaluation, trainer  # pylint: disable=g-import-not-at-top (after init)
-  logging.info("process %d/%d, %d local / %d global devices", jax.process_index(),
-               jax.process_count(), jax.local_device_count(), jax.device_count())
   result, code = cli.call_reporting_errors(
       lambda: trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir), "training failed",
       debug=FLAGS.debug, input_errors=(ValueError, FileNotFoundError))

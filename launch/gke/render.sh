@@ -3,7 +3,9 @@
 # or on multi-node GPUs. Every pod runs
 #   python3 -m star_jax.main --distributed --config=CONFIG --workdir=WORKDIR [overrides]
 # with JAX_COORDINATOR_ADDRESS (pod 0's DNS name), JAX_NUM_PROCESSES and JAX_PROCESS_ID
-# (the pod's completion index) set, which is what --distributed reads.
+# (the pod's completion index) set, which is what --distributed reads, and
+# --config.require_accelerator=True after CONFIG (a pod whose jax falls back to the CPU stops
+# with one error: line; a --config.require_accelerator=False override wins).
 #
 #   launch/gke/render.sh tpu|gpu CONFIG WORKDIR [--config.x=y ...]
 #   e.g. NUM_PROCESSES=4 TPU_TOPOLOGY=4x4 launch/gke/render.sh tpu configs/star.py \
@@ -19,7 +21,7 @@
 # DRY_RUN=1 prints the YAML instead of piping it to kubectl apply -f -.
 set -euo pipefail
 if [ $# -lt 3 ] || { [ "$1" != tpu ] && [ "$1" != gpu ]; }; then
-  sed -n '2,19p' "$0" >&2
+  sed -n '2,21p' "$0" >&2
   exit 2
 fi
 kind=$1 config=$2 workdir=$3
@@ -49,7 +51,8 @@ json_string() {
   s=${s//\"/\\\"}
   printf '"%s"' "$s"
 }
-args="[$(json_string --distributed), $(json_string "--config=$config"), $(json_string "--workdir=$workdir")"
+args="[$(json_string --distributed), $(json_string "--config=$config")"
+args+=", $(json_string --config.require_accelerator=True), $(json_string "--workdir=$workdir")"
 for arg in "$@"; do
   args+=", $(json_string "$arg")"
 done

@@ -9,6 +9,7 @@ Example::
 import argparse
 import pathlib
 import sys
+import tempfile
 import time
 from typing import List, Optional
 
@@ -52,6 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
   cli.add_tiling_arguments(parser)
   cli.add_flow_backend_argument(parser)
   cli.add_progress_argument(parser)
+  cli.add_require_accelerator_argument(parser)
   return parser
 
 
@@ -64,6 +66,29 @@ def default_output_dir(weights: pathlib.Path, dataset: str) -> pathlib.Path:
   return weights.parent / f"{weights.name.split('.')[0]}.evaluation" / dataset
 
 
+def writable_output_dir(args: argparse.Namespace) -> pathlib.Path:
+  """``--output-dir`` or :func:`default_output_dir`, created, and checked writable before any
+  work (results are written at the end).
+
+  Raises:
+    UserInputError: the folder cannot be created or written (a read-only folder of weights:
+      the message names --output-dir, which writes elsewhere).
+  """
+  output_dir = args.output_dir or default_output_dir(args.weights, args.dataset)
+  try:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=output_dir):
+      pass
+  except OSError as error:
+    reason = error.strerror or type(error).__name__
+    if args.output_dir is not None:
+      raise UserInputError(f"--output-dir {output_dir} cannot be written ({reason})") from error
+    raise UserInputError(
+        f"cannot write the results beside the weights, in {output_dir} ({reason}); pass "
+        "--output-dir DIR to write them elsewhere") from error
+  return output_dir
+
+
 def run(args: argparse.Namespace) -> str:
   tasks = parse_tasks(args.tasks)
   triplets = list_triplets(args.dataset, args.data_dir, progress=not args.no_progress)
@@ -71,12 +96,13 @@ def run(args: argparse.Namespace) -> str:
     if args.limit < 1:
       raise UserInputError(f"--limit must be at least 1, got {args.limit}")
     triplets = triplets[:args.limit]
-  output_dir = args.output_dir or default_output_dir(args.weights, args.dataset)
-  output_dir.mkdir(parents=True, exist_ok=True)
+  output_dir = writable_output_dir(args)
+  platform = cli.start_platform(args.require_accelerator)
   engine = load_engine(args.weights, scale=args.scale, dtype=args.dtype,
                        flow_backend=args.flow_backend, batch_size=args.batch_size,
                        tile_size=args.tile_size, tile_overlap=args.tile_overlap,
                        memory_budget_gb=args.memory_budget_gb)
+  print(platform, file=sys.stderr)
   started = time.perf_counter()
   scores = list(evaluate_triplets(engine, triplets, tasks,
                                   output_dir / "frames" if args.save_frames else None,

@@ -39,7 +39,7 @@ def _default_compile_cache() -> pathlib.Path:
   return pathlib.Path(base) / "star_jax" / "jax_compilation_cache"
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
   defaults = Coarse2FineParams()
   p = cli.new_parser("python -m star_jax.flow", __doc__,
                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -116,7 +116,7 @@ def _run(args: argparse.Namespace) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> int:
-  parser = _parser()
+  parser = build_parser()
   args = parser.parse_args(argv)
   _, code = cli.call_reporting_errors(lambda: _run(args), "flow failed", debug=args.debug,
                                       input_errors=(frames.FrameReadError, ValueError),

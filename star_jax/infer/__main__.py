@@ -18,7 +18,7 @@ import sys
 from typing import List, Optional
 
 from star_jax import cli
-from star_jax.infer.runner import InferenceOptions, run_inference
+from star_jax.infer.runner import InferenceOptions, load_jax_engine, run_inference
 from star_jax.infer.frame_schedule import DEFAULT_PREFETCH
 
 
@@ -74,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
   cli.add_scale_argument(parser)
   cli.add_overwrite_argument(parser)
   cli.add_progress_argument(parser)
+  cli.add_require_accelerator_argument(parser)
   return parser
 
 
@@ -87,7 +88,14 @@ def main(argv: Optional[List[str]] = None) -> int:
       batch_size=args.batch_size, prefetch=args.prefetch, flow_backend=args.flow_backend,
       fps=args.fps, scale=args.scale, overwrite=args.overwrite, progress=not args.no_progress,
       pix_fmt=args.pix_fmt, keep_audio=not args.no_audio)
-  summary, code = cli.call_reporting_errors(lambda: run_inference(options),
+
+  def engine_on_platform(checked_options):  # once the input and output are checked
+    platform = cli.start_platform(args.require_accelerator)
+    engine = load_jax_engine(checked_options)
+    print(platform, file=sys.stderr)
+    return engine
+
+  summary, code = cli.call_reporting_errors(lambda: run_inference(options, engine_on_platform),
                                         f"inference failed on {args.input}",
                                         "; no output was written", debug=args.debug,
                                         options=cli.option_names(parser))

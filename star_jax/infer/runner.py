@@ -47,7 +47,8 @@ class InferenceSummary:
   seconds: float
 
 
-def _load_jax_engine(options: InferenceOptions) -> PairEngine:
+def load_jax_engine(options: InferenceOptions) -> PairEngine:
+  """The JAX model of ``options.weights`` with the options' precision, flows and tiling."""
   return load_engine(options.weights, scale=options.scale, dtype=options.dtype,
                      flow_backend=options.flow_backend, batch_size=options.batch_size,
                      tile_size=options.tile_size, tile_overlap=options.tile_overlap,
@@ -55,7 +56,7 @@ def _load_jax_engine(options: InferenceOptions) -> PairEngine:
 
 
 def run_inference(options: InferenceOptions,
-                  engine_loader: Callable[[InferenceOptions], PairEngine] = _load_jax_engine
+                  engine_loader: Callable[[InferenceOptions], PairEngine] = load_jax_engine
                   ) -> InferenceSummary:
   """Runs the model over ``options.input`` and writes ``options.output``.
 

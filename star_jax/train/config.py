@@ -11,6 +11,8 @@ overrides the chip table in ``star_jax.train.chip_peaks`` (needed for MFU on CPU
 unlisted chips). ``profile_steps = (first_step, num_steps)`` writes a ``jax.profiler`` trace
 of those steps to ``<workdir>/profile`` (README, "Profiles").
 
+``require_accelerator``: ``star_jax.main`` refuses to train on the CPU (``star_jax.accelerators``).
+
 Impossible combinations (e.g. ``objective='STAR-T-HR'`` without ``data.hr_input``) are
 refused before anything runs, by ``star_jax.train.config_checks.validate``.
 """
@@ -65,6 +67,10 @@ def base_config() -> ml_collections.ConfigDict:
   c.init_kernel_gains = ()             # ((regex on the '/'-joined kernel path, gain), ...)
   c.init_transposed = "kaiming"        # or 'icnr': transposed convs start checkerboard-free
 
+  # True: refuse to train on the CPU (star_jax.main stops with one error: line naming the
+  # platform found and the likely cause, e.g. a CPU-only jaxlib on a GPU node). The paper
+  # configs (star*.py) and the launch scripts set it; demo.py (a CPU run) does not.
+  c.require_accelerator = False
   c.mesh_shape = (-1, 1)               # ('data', 'model')
   # FSDP-style parameter sharding: (regex on the '/'-joined param path, PartitionSpec
   # entries). Unmatched parameters are replicated. Example:

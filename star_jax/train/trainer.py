@@ -56,6 +56,29 @@ def _perceptual_features(config):
   return lambda images: vgg.apply(jax.lax.stop_gradient(vgg_variables), images)
 
 
+def init_from_weights(config):
+  """``(model config, variables)`` of ``config.init_from`` (a release ``.pth`` or a star_jax
+  checkpoint directory, ``star_jax.weights.load_weights``).
+
+  Raises:
+    ValueError: the weights hold another model than ``config.model`` (its shape fields),
+      or cannot be read as STARnet weights.
+    FileNotFoundError: no such path, or a folder that is not a star_jax checkpoint (the
+      message names ``init_from``).
+  """
+  try:
+    model_cfg, variables = load_weights(config.init_from)
+  except FileNotFoundError as error:
+    raise FileNotFoundError(f"init_from: {error}") from error
+  mismatched = {k: (model_cfg[k], config.model[k])
+                for k in SHAPE_FIELDS
+                if model_cfg[k] != config.model[k]}
+  if mismatched:
+    raise ValueError(f"init_from {config.init_from} holds a different model "
+                     f"(checkpoint vs config): {mismatched}")
+  return model_cfg, variables
+
+
 def initial_state(config, model, tx, shardings) -> TrainState:
   """The initial train state, created directly in its shardings: from ``config.init_from``
   (fine-tuning; the checkpoint must hold the configured model) or fresh from ``config.seed``."""
@@ -65,13 +88,7 @@ def initial_state(config, model, tx, shardings) -> TrainState:
                              init_kernel_gains=config.init_kernel_gains,
                              init_transposed=config.init_transposed)
     return jax.jit(init, out_shardings=shardings)(jax.random.key(config.seed))
-  model_cfg, variables = load_weights(config.init_from)
-  mismatched = {k: (model_cfg[k], config.model[k])
-                for k in SHAPE_FIELDS
-                if model_cfg[k] != config.model[k]}
-  if mismatched:
-    raise ValueError(f"init_from {config.init_from} holds a different model "
-                     f"(checkpoint vs config): {mismatched}")
+  _, variables = init_from_weights(config)
   state = create_state(model, tx, None, sample_inputs(), initial_variables=dict(variables))
   return jax.device_put(state, shardings)
 

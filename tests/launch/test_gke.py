@@ -45,7 +45,8 @@ def test_rendered_jobset_wires_the_distributed_variables(kind, resource, count):
       "metadata.annotations['batch.kubernetes.io/job-completion-index']")
   assert container["command"] == ["python3", "-m", "star_jax.main"]
   assert container["args"] == ["--distributed", "--config=configs/star.py",
-                               "--workdir=/data/star", "--config.mesh_shape=(16,1)",
+                               "--config.require_accelerator=True", "--workdir=/data/star",
+                               "--config.mesh_shape=(16,1)",
                                '--config.note=a "b" & c|d']
   assert str(container["resources"]["limits"][resource]) == count
   assert container["ports"] == [{"containerPort": 8476}]

@@ -142,10 +142,13 @@ def test_console_filter_keeps_the_runs_lines_and_warnings_only():
 
 
 def test_bad_flags_and_config_are_one_line_exit_2(tmp_path):
-  """star_jax.cli's policy: an unknown config field, a missing required flag and an unset
-  data directory each end in one error: line and exit status 2, with no traceback."""
-  for overrides, phrase in ((["--config.nosuch=1"], "nosuch"),
-                            (["--config.data.dir="], "config.data.dir is not set")):
+  """star_jax.cli's policy: an unknown config field (with the closest known name), a missing
+  required flag and an unset data directory each end in one error: line and exit status 2,
+  with no traceback (more cases in test_main_flags.py)."""
+  for overrides, phrase in (
+      (["--config.totl_steps=5"],
+       "error: unknown config field 'totl_steps' (did you mean 'total_steps'?)"),
+      (["--config.data.dir="], "config.data.dir is not set")):
     result = run_main(tmp_path / "bad", tmp_path / "data", *overrides, timeout=300)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2, result.stderr[-3000:]
@@ -154,5 +157,4 @@ def test_bad_flags_and_config_are_one_line_exit_2(tmp_path):
   missing = subprocess.run([sys.executable, "-m", "star_jax.main", "--config=configs/demo.py"],
                            cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
   assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
-      "error: bad flags (flag --workdir=None: Flag --workdir must have a value other than "
-      "None.)"]
+      "error: --workdir is required (where checkpoints, TensorBoard logs and the summary go)"]
