@@ -2,6 +2,8 @@ r"""STAR-S: fine-tune STAR for space-only SR (objective h1 + h2), 20 epochs, lr 
 
   python -m star_jax.main --config=configs/star_s.py --workdir=/tmp/star_s \
       --config.data.dir=/data/vimeo_triplet --config.init_from=STAR.pth
+
+Loss: ``Lr`` (the paper's tables); the release's scripts train ``Lf`` (see configs/star.py).
 """
 
 from star_jax.train.config import base_config

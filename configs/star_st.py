@@ -3,6 +3,8 @@ r"""STAR-ST: fine-tune STAR for space-time SR (objective ht + 0.5 h1 + 0.5 h2), 
 
   python -m star_jax.main --config=configs/star_st.py --workdir=/tmp/star_st \
       --config.data.dir=/data/vimeo_triplet --config.init_from=/tmp/star/checkpoints/<step>
+
+Loss: ``Lr`` (the paper's tables); the release's scripts train ``Lf`` (see configs/star.py).
 """
 
 from star_jax.train.config import base_config

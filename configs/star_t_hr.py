@@ -4,6 +4,8 @@ lr /10 every 10.
 
   python -m star_jax.main --config=configs/star_t_hr.py --workdir=/tmp/star_t_hr \
       --config.data.dir=/data/vimeo_triplet --config.init_from=STAR.pth
+
+Loss: ``Lr`` (the paper's tables); the release's scripts train ``Lf`` (see configs/star.py).
 """
 
 from star_jax.train.config import base_config
