@@ -7,7 +7,7 @@ Vimeo-90K triplet train list at LR 112x64, batch 10, Adamax 1e-4, 70 epochs, lr 
 Flows are cached once beside the dataset on first use (``<data.dir>/flow_cache``).
 
 Loss: ``loss='Lr'`` (pixel L1 + 0.1 x flow MSE) is the paper's L_r, the loss of the paper's
-PSNR/SSIM tables (e.g. STAR-ST L_r, Vimeo-90K 30.83 dB). The release's training scripts
+headline PSNR/SSIM numbers (STAR-ST L_r: Vimeo-90K 30.83 dB / 0.929). The release's training scripts
 (main.py, main_refinement_flow.py, main_refinement_t_sr_hr.py) always add
 ``0.1 x`` the MSE of torchvision VGG19 ``features[:36]`` (relu5_4), the paper's L_f, with no
 switch (main.py:80-86; its defaults load and save ``..._Lf_STAR`` / ``VGG_STAR_VIMEO``
