@@ -43,6 +43,7 @@ from typing import Dict, Iterator, List, Optional, Sequence, Tuple
 import jax
 import numpy as np
 import tqdm
+from PIL import Image
 
 from star_jax import pixels
 from star_jax.data.frames import FrameReadError, matlab_bicubic_downscale, mod_crop, read_frame
@@ -200,7 +201,6 @@ def score_clip(engine: PairEngine, clip: Clip, timer: Timer,
       psnrs.append(metrics.psnr_y(frame, hr[index]))
       ssims.append(metrics.ssim_y(frame, hr[index]))
       if save_frames is not None:
-        from PIL import Image  # pylint: disable=g-import-not-at-top
         path = save_frames / clip.test_set / clip.name / f"{clip.paths[index].stem}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(frame).save(path)
