@@ -8,6 +8,16 @@ Flows are cached once beside the dataset on first use (``<data.dir>/flow_cache``
 
 Meant for GPUs/TPUs: ``require_accelerator`` refuses the CPU (add
 ``--config.require_accelerator=False`` to try it on one; ``--dry_run`` checks the command).
+Loss: ``loss='Lr'`` (pixel L1 + 0.1 x flow MSE) is the paper's L_r, the loss of the paper's
+headline PSNR/SSIM numbers (STAR-ST L_r: Vimeo-90K 30.83 dB / 0.929). The release's training scripts
+(main.py, main_refinement_flow.py, main_refinement_t_sr_hr.py) always add
+``0.1 x`` the MSE of torchvision VGG19 ``features[:36]`` (relu5_4), the paper's L_f, with no
+switch (main.py:80-86; its defaults load and save ``..._Lf_STAR`` / ``VGG_STAR_VIMEO``
+weights). To train as the release's scripts do, add
+``--config.loss=Lf --config.vgg19_weights=vgg19-dcbb9e9d.pth`` (torchvision's ImageNet file);
+both losses are checked against the release's in tests/train (test_trainstep_parity,
+test_perceptual_loss). The fine-tuning configs (star_st, star_s, star_t_lr, star_t_hr) take
+the same two choices.
 """
 
 from star_jax.train.config import base_config

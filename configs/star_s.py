@@ -5,6 +5,7 @@ r"""STAR-S: fine-tune STAR for space-only SR (objective h1 + h2), 20 epochs, lr 
 
 Meant for GPUs/TPUs: ``require_accelerator`` refuses the CPU (add
 ``--config.require_accelerator=False`` to try it on one; ``--dry_run`` checks the command).
+Loss: ``Lr`` (the paper's tables); the release's scripts train ``Lf`` (see configs/star.py).
 """
 
 from star_jax.train.config import base_config

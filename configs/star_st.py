@@ -8,6 +8,9 @@ train state) or a release .pth:
 
 Meant for GPUs/TPUs: ``require_accelerator`` refuses the CPU (add
 ``--config.require_accelerator=False`` to try it on one; ``--dry_run`` checks the command).
+      --config.data.dir=/data/vimeo_triplet --config.init_from=/tmp/star/checkpoints/<step>
+
+Loss: ``Lr`` (the paper's tables); the release's scripts train ``Lf`` (see configs/star.py).
 """
 
 from star_jax.train.config import base_config

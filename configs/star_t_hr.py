@@ -7,6 +7,7 @@ lr /10 every 10.
 
 Meant for GPUs/TPUs: ``require_accelerator`` refuses the CPU (add
 ``--config.require_accelerator=False`` to try it on one; ``--dry_run`` checks the command).
+Loss: ``Lr`` (the paper's tables); the release's scripts train ``Lf`` (see configs/star.py).
 """
 
 from star_jax.train.config import base_config

@@ -145,7 +145,13 @@ def psnr(prediction: np.ndarray, target: np.ndarray) -> float:
     ValueError: frames of other shapes or dtypes (:func:`check_frame_pair`).
   """
   check_frame_pair(prediction, target)
-  mse = np.mean((prediction.astype(np.float64) - target.astype(np.float64)) ** 2)
+  return psnr_from_mse(float(np.mean((prediction.astype(np.float64)
+                                      - target.astype(np.float64)) ** 2)))
+
+
+def psnr_from_mse(mse: float) -> float:
+  """PSNR in dB from a mean squared error of 8-bit-scale values: ``10 log10(255^2 / MSE)``;
+  inf for an MSE of 0 (``psnr``, and the luma PSNR of ``star_jax.evaluate.metrics``)."""
   if mse == 0:
     return float("inf")
   return float(_psnr_from_mse(mse, np))

@@ -12,8 +12,9 @@ FIXTURES = REPO_ROOT / "tests" / "fixtures"
 def shared_root() -> pathlib.Path:
   """``$STAR_JAX_SHARED`` if set, else the copy carried by the repository (``tests/fixtures``).
 
-  Either folder holds ``parity/<model>/{model.pth.gz,io.npz,meta.json}`` and
-  ``flow/fixtures/*.npz`` (see ``tests/fixtures/README.md`` for their provenance).
+  Either folder holds ``parity/<model>/{model.pth.gz,io.npz,meta.json}``,
+  ``flow/fixtures/*.npz`` and ``trainstep/<case>/{model.pth.gz,batch.npz,reference.npz,
+  meta.json}`` (see ``tests/fixtures/README.md`` for their provenance).
   """
   return pathlib.Path(os.environ.get("STAR_JAX_SHARED", FIXTURES))
 

@@ -14,8 +14,8 @@ convention: ``flow_f`` (im1 -> im3), ``flow_b`` (im3 -> im1) and the FR targets
 from different settings. Files are written atomically (temporary file + rename), so an
 interrupted build resumes by skipping the clips already done.
 
-Location (:func:`default_cache_dir`): ``<root>/flow_cache/<backend>_x<scale>`` (or
-``<backend>_hr`` for STAR-T-HR's flows on HR frames) for the backend's default settings, with
+Location (:func:`default_cache_dir`): ``<root>/flow_cache/<backend>_x<scale>`` (``_matlab``
+appended for MATLAB-bicubic LR frames, ``<backend>_hr`` for STAR-T-HR's flows on HR frames) for the backend's default settings, with
 ``_<digest>`` appended (``FlowSettings.digest``, 8 hex digits) for any other settings, so
 changing a setting gives a cache of its own. A cache that an earlier version wrote under the
 plain name for non-default settings is still found there (its record says so). Any folder
@@ -53,16 +53,18 @@ Frames = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 def default_cache_dir(root: PathLike, settings: FlowSettings = FlowSettings(), scale: int = 4,
-                      hr_input: bool = False) -> pathlib.Path:
+                      hr_input: bool = False, lr_method: str = "pil") -> pathlib.Path:
   """Where the flows of ``root``'s clips made with ``settings`` live (module docstring).
 
-  ``<root>/flow_cache/<backend>_x<scale>`` (``<backend>_hr`` when ``hr_input``: flows on the
-  HR frames do not depend on the scale), plus ``_<settings.digest>`` unless ``settings`` are
-  the backend's defaults, except where that folder does not exist but the plain-named one
-  holds flows recorded with exactly ``settings`` (written by an earlier version).
+  ``<root>/flow_cache/<backend>_x<scale>`` (``<backend>_x<scale>_matlab`` for LR frames made
+  by ``lr_method='matlab'``; ``<backend>_hr`` when ``hr_input``: flows on the HR frames do
+  not depend on the scale or the LR method), plus ``_<settings.digest>`` unless ``settings``
+  are the backend's defaults, except where that folder does not exist but the plain-named
+  one holds flows recorded with exactly ``settings`` (written by an earlier version).
   """
+  frames_name = f"x{scale}" + ("_matlab" if lr_method == "matlab" else "")
   plain = pathlib.Path(root) / "flow_cache" / (
-      f"{settings.backend}_hr" if hr_input else f"{settings.backend}_x{scale}")
+      f"{settings.backend}_hr" if hr_input else f"{settings.backend}_{frames_name}")
   if settings.is_default:
     return plain
   keyed = plain.with_name(f"{plain.name}_{settings.digest}")
@@ -214,22 +216,26 @@ def load_cached_flows(cache_dir, clip: str) -> Dict[str, np.ndarray]:
     return {key: data[key] for key in CACHE_KEYS}
 
 
-def load_flow_frames(frames_uint8: np.ndarray, scale: int, hr_input: bool) -> List[np.ndarray]:
-  """The frames the flows are computed on, float32 [0, 1]: the LR frames (or, for
-  STAR-T-HR, the mod-cropped HR frames) of a clip's (3, H, W, 3) uint8 frames, exactly as
-  the pipeline derives them."""
+def load_flow_frames(frames_uint8: np.ndarray, scale: int, hr_input: bool,
+                     lr_method: str = "pil") -> List[np.ndarray]:
+  """The frames the flows are computed on, float32 [0, 1]: the LR frames
+  (``frames.lr_from_hr`` with ``lr_method``) or, for STAR-T-HR, the mod-cropped HR frames, of
+  a clip's (3, H, W, 3) uint8 frames, exactly as the pipeline derives them."""
   hr = frames_lib.mod_crop(frames_uint8, scale)
-  inputs = hr if hr_input else [frames_lib.lr_from_hr(frame, scale) for frame in hr]
+  inputs = hr if hr_input else [frames_lib.lr_from_hr(frame, scale, lr_method) for frame in hr]
   return [pixels.to_float(frame) for frame in inputs]
 
 
 def ensure_flow_cache(root: PathLike, split: str, *, settings: FlowSettings = FlowSettings(),
                       scale: int = 4, hr_input: bool = False,
                       cache_dir: Optional[PathLike] = None, skip_corrupt: bool = False,
-                      batch_size: int = 8, progress: bool = True) -> pathlib.Path:
+                      batch_size: int = 8, progress: bool = True, kind: str = "triplet",
+                      lr_method: str = "pil") -> pathlib.Path:
   """Computes the flows of every triplet of ``split`` that the cache lacks; returns the cache
   folder (``cache_dir``, or :func:`default_cache_dir` of ``root``, ``settings``, ``scale``,
-  ``hr_input``).
+  ``hr_input``, ``lr_method``). ``kind``: 'triplet' (the triplet lists) or
+  'septuplet_triplets' (the five consecutive triplets of each septuplet,
+  ``star_jax.data.vimeo``); ``lr_method``: how LR frames are made (``frames.lr_from_hr``).
 
   Resumable (``build_flow_cache`` skips clips already cached). With ``skip_corrupt``, clips
   whose frames cannot be read are left out (and logged) instead of failing the build; the
@@ -240,15 +246,15 @@ def ensure_flow_cache(root: PathLike, split: str, *, settings: FlowSettings = Fl
     star_jax.data.frames.FrameReadError, star_jax.data.vimeo.MissingClipError: an
       unreadable clip without ``skip_corrupt``.
   """
-  clips = vimeo.VimeoClips.open(root, "triplet", split)
+  clips = vimeo.VimeoClips.open(root, kind, split)
   cache_dir = pathlib.Path(cache_dir) if cache_dir else default_cache_dir(
-      root, settings, scale, hr_input)
+      root, settings, scale, hr_input, lr_method)
   wanted = list(clips.clips)
   if skip_corrupt:
     wanted = [clip for clip in wanted if _readable_or_cached(clips, cache_dir, clip)]
 
   def load_frames(clip: str):
-    return tuple(load_flow_frames(clips.load_clip(clip), scale, hr_input))
+    return tuple(load_flow_frames(clips.load_clip(clip), scale, hr_input, lr_method))
 
   build_flow_cache(wanted, load_frames, cache_dir, settings=settings, batch_size=batch_size,
                    progress=progress)

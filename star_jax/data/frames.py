@@ -2,8 +2,10 @@
 
 Everything here mirrors one fact of the authors' release so that our data is theirs bit for
 bit: HR frames are mod-cropped keeping the top-left corner and LR frames are PIL
-``Image.resize(BICUBIC)`` of the HR frame to 1/scale. Value ranges and the ImageNet
-normalisation the network sees are in ``star_jax.pixels``.
+``Image.resize(BICUBIC)`` of the HR frame to 1/scale. The space-time SR papers after STARnet
+(Zooming Slow-Mo, TMNet, RSTT) make their LR frames with MATLAB's ``imresize(hr, 1/scale,
+'bicubic')`` instead: :func:`matlab_bicubic_downscale`, ``lr_from_hr(..., method='matlab')``.
+Value ranges and the ImageNet normalisation the network sees are in ``star_jax.pixels``.
 """
 
 import pathlib
@@ -187,21 +189,93 @@ def mod_crop(frame: np.ndarray, scale: int) -> np.ndarray:
   return frame[..., :height - height % scale, :width - width % scale, :]
 
 
-def lr_from_hr(hr_uint8: np.ndarray, scale: int) -> np.ndarray:
-  """The release's LR frame: mod-crop, then PIL bicubic resize to exactly 1/scale.
+LR_METHODS = ("pil", "matlab")  # lr_from_hr's method: the release's, or the field's
+
+
+def _keys_cubic(x: np.ndarray) -> np.ndarray:
+  """Keys' cubic convolution kernel with a = -0.5 (MATLAB's and PIL's 'bicubic')."""
+  x = np.abs(x)
+  return np.where(x <= 1, 1.5 * x ** 3 - 2.5 * x ** 2 + 1,
+                  np.where(x <= 2, -0.5 * x ** 3 + 2.5 * x ** 2 - 4 * x + 2, 0.0))
+
+
+def matlab_downscale_matrix(length: int, scale: int) -> np.ndarray:
+  """The (length // scale, length) float64 matrix of MATLAB's antialiased bicubic
+  ``imresize`` by 1/scale along one axis (row i: the weights of output sample i).
+
+  As MATLAB's ``imresize.m`` (``contributions``) computes them: output sample i (1-based)
+  sits at input position ``u = i * scale + (1 - scale) / 2``; the kernel is the cubic
+  stretched by ``scale`` (antialiasing), ``h(x) = cubic(x / scale) / scale``, over the
+  ``4 * scale + 2`` input samples from ``floor(u - 2 scale)``; each row is normalised to sum
+  1; indices outside the frame are mirrored (``symmetric``: ..., 2, 1, 1, 2, ...), so their
+  weights fall on the samples they mirror. Raises ValueError for ``length < scale``.
+  """
+  if scale < 1 or length < scale:
+    raise ValueError(f"cannot downscale {length} samples by {scale}")
+  out_length = length // scale
+  centres = np.arange(1, out_length + 1) * scale + (1 - scale) / 2
+  taps = 4 * scale + 2
+  first = np.floor(centres - 2 * scale)
+  indices = first[:, None] + np.arange(taps)[None, :]  # 1-based
+  weights = _keys_cubic((centres[:, None] - indices) / scale) / scale
+  weights /= weights.sum(axis=1, keepdims=True)
+  mirrored = np.concatenate([np.arange(length), np.arange(length)[::-1]])
+  columns = mirrored[(indices.astype(np.int64) - 1) % (2 * length)]
+  matrix = np.zeros((out_length, length))
+  np.add.at(matrix, (np.repeat(np.arange(out_length), taps), columns.reshape(-1)),
+            weights.reshape(-1))
+  return matrix
+
+
+def matlab_bicubic_downscale(frame_uint8: np.ndarray, scale: int) -> np.ndarray:
+  """MATLAB's ``imresize(frame, 1/scale, 'bicubic')`` (antialiasing on, its default) of an
+  (H, W, C) uint8 frame whose sides are multiples of ``scale`` -> (H/scale, W/scale, C) uint8.
+
+  Rows then columns with :func:`matlab_downscale_matrix`, in float64 throughout, rounded
+  once at the end (half away from zero, as MATLAB's ``uint8`` conversion) and clipped to
+  [0, 255], as the Python ports of ``imresize`` compute it (checked in tests/data against
+  ResizeRight and against kernel weights written out by hand; MATLAB itself was not run).
+  Raises ValueError for other dtypes or shapes, or sides not divisible by ``scale``.
+  """
+  if frame_uint8.dtype != np.uint8 or frame_uint8.ndim != 3:
+    raise ValueError(f"expected an (H, W, C) uint8 frame, got {frame_uint8.dtype} "
+                     f"{frame_uint8.shape}")
+  height, width = frame_uint8.shape[:2]
+  if scale < 1 or height % scale or width % scale:
+    raise ValueError(f"frame {width}x{height} is not a multiple of the scale {scale}")
+  rows = matlab_downscale_matrix(height, scale)
+  columns = matlab_downscale_matrix(width, scale)
+  out = np.einsum("ih,hwc,jw->ijc", rows, frame_uint8.astype(np.float64), columns,
+                  optimize=True)
+  return np.floor(np.clip(out, 0.0, 255.0) + 0.5).astype(np.uint8)
+
+
+def lr_from_hr(hr_uint8: np.ndarray, scale: int, method: str = "pil") -> np.ndarray:
+  """The LR frame of an HR frame: mod-crop, then bicubic downscaling to exactly 1/scale.
 
   Args:
     hr_uint8: (H, W, 3) uint8 HR frame (sides need not be multiples of ``scale``).
     scale: the integer downscale factor.
+    method: 'pil' (the release's PIL ``Image.resize(BICUBIC)``) or 'matlab'
+      (:func:`matlab_bicubic_downscale`, the field's since Zooming Slow-Mo). Both use Keys'
+      cubic with antialiasing; they differ at the frame borders (PIL renormalises the
+      kernel over the samples inside the frame, MATLAB mirrors the frame) and in PIL's
+      8-bit intermediate between its two passes.
   Returns:
     (H // scale, W // scale, 3) uint8.
+  Raises:
+    ValueError: another dtype or shape, a frame smaller than ``scale``, an unknown method.
   """
   if hr_uint8.dtype != np.uint8 or hr_uint8.ndim != 3:
     raise ValueError(f"lr_from_hr expects an (H, W, 3) uint8 frame, got {hr_uint8.dtype} "
                      f"{hr_uint8.shape}")
+  if method not in LR_METHODS:
+    raise ValueError(f"method must be one of {LR_METHODS}, got {method!r}")
   hr = mod_crop(hr_uint8, scale)
   height, width = hr.shape[:2]
   if height < scale or width < scale:
     raise ValueError(f"frame {hr_uint8.shape} is smaller than the scale {scale}")
+  if method == "matlab":
+    return matlab_bicubic_downscale(np.ascontiguousarray(hr), scale)
   image = Image.fromarray(np.ascontiguousarray(hr))
   return np.asarray(image.resize((width // scale, height // scale), resample=Image.BICUBIC))

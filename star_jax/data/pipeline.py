@@ -1,7 +1,9 @@
 """The training/evaluation input pipeline (grain): clips -> augmented, normalised batches.
 
-Per sample, in order: read the clip (PNG folder or TFDS ArrayRecord) -> mod-crop -> the
-release's PIL-bicubic LR frames of the whole frame -> cached flows of the clip -> optional
+Per sample, in order: read the clip (PNG folder or TFDS ArrayRecord; a Vimeo triplet, or a
+triplet of consecutive frames of a septuplet with ``clips='septuplet_triplets'``) -> mod-crop
+-> the LR frames of the whole frame (the release's PIL bicubic, or MATLAB's with
+``lr_method='matlab'``, ``star_jax.data.frames.lr_from_hr``) -> cached flows of the clip -> optional
 random patch (same region of every LR frame, flow and the matching HR region) -> flips
 (same for every frame, flows transformed to match) -> ImageNet normalisation. The LR frames
 are made from the whole HR frame before cropping, as the release does, so a patch is a crop
@@ -73,6 +75,10 @@ class PipelineConfig:
     tfds_data_dir: TFDS data_dir for ``source='tfds'``.
     tfds_config: which ``tfds_vimeo`` triplet config to read; one that stores LR frames at
       ``scale`` (e.g. 'triplet_x4') is read instead of resizing (identical pixels, faster).
+    clips: 'triplet' (the triplet lists) or 'septuplet_triplets' (frames i, i+1, i+2,
+      i = 1..5, of every septuplet of the ``sep_*list.txt`` lists; folder source only).
+    lr_method: 'pil' (the release's LR frames) or 'matlab' (the field's; see
+      ``frames.lr_from_hr``); its flows live in a cache of their own.
     skip_corrupt: skip (and count) clips with missing or corrupt frames instead of raising.
     drop_remainder: drop a last incomplete batch.
     normalize: frames as ImageNet-normalised float32 (default), or False for raw uint8 RGB
@@ -99,6 +105,8 @@ class PipelineConfig:
   source: str = "folder"
   tfds_data_dir: Optional[str] = None
   tfds_config: str = "triplet"
+  clips: str = "triplet"
+  lr_method: str = "pil"
   skip_corrupt: bool = False
   drop_remainder: bool = True
   normalize: bool = True
@@ -157,6 +165,7 @@ class _MakeSample(grain.transforms.RandomMap):
   patch_size: int
   augment: bool
   flow_cache_dir: str
+  lr_method: str = "pil"
 
   def random_map(self, element, rng: np.random.Generator):
     if _SKIPPED in element:
@@ -168,7 +177,8 @@ class _MakeSample(grain.transforms.RandomMap):
     elif "lr_frames" in element:
       inputs = element["lr_frames"]
     else:
-      inputs = np.stack([frames_lib.lr_from_hr(frame, self.scale) for frame in hr])
+      inputs = np.stack([frames_lib.lr_from_hr(frame, self.scale, self.lr_method)
+                         for frame in hr])
     flows = flow_cache.load_cached_flows(self.flow_cache_dir, clip)
     flows = {key: np.asarray(flows[key], dtype=np.float32) for key in FLOW_KEYS}
     for key, flow in flows.items():
@@ -272,8 +282,16 @@ def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.Iter
     raise ValueError(f"source must be 'folder' or 'tfds', got {config.source!r}")
   if config.batch_size < 1:
     raise ValueError(f"batch_size must be positive, got {config.batch_size}")
+  if config.clips not in ("triplet", "septuplet_triplets"):
+    raise ValueError(f"clips must be 'triplet' or 'septuplet_triplets', got {config.clips!r}")
+  if config.lr_method not in frames_lib.LR_METHODS:
+    raise ValueError(f"lr_method must be one of {frames_lib.LR_METHODS}, got "
+                     f"{config.lr_method!r}")
+  if config.source == "tfds" and config.clips != "triplet":
+    raise ValueError(f"clips={config.clips!r} is read from folders (source='folder'); the "
+                     "TFDS builds hold triplet samples")
   cache_dir = config.flow_cache_dir or flow_cache.default_cache_dir(
-      config.root, config.flow, config.scale, config.hr_input)
+      config.root, config.flow, config.scale, config.hr_input, config.lr_method)
   if not pathlib.Path(cache_dir).is_dir():
     raise FileNotFoundError(
         f"flow cache {cache_dir} does not exist; build it first with "
@@ -281,7 +299,7 @@ def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.Iter
   flow_cache.check_settings(cache_dir, config.flow)
 
   if config.source == "folder":
-    clips = vimeo.VimeoClips.open(config.root, "triplet", config.split)
+    clips = vimeo.VimeoClips.open(config.root, config.clips, config.split)
     dataset = grain.MapDataset.source(list(clips.clips))
     use_stored_lr = False
   else:
@@ -293,7 +311,8 @@ def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.Iter
       raise ValueError(f"tfds_config {config.tfds_config!r} is not a triplet config")
     dataset = grain.MapDataset.source(builder.as_data_source(split=config.split))
     clips = None
-    use_stored_lr = builder.builder_config.lr_scale == config.scale and not config.hr_input
+    use_stored_lr = (builder.builder_config.lr_scale == config.scale and not config.hr_input
+                     and config.lr_method == "pil")  # the stored LR frames are PIL's
   if len(dataset) == 0:
     raise ValueError(f"split {config.split!r} of {config.root} has no clips")
   if config.shuffle:
@@ -303,7 +322,8 @@ def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.Iter
                                   use_stored_lr=use_stored_lr))
   dataset = dataset.random_map(
       _MakeSample(scale=config.scale, hr_input=config.hr_input, patch_size=config.patch_size,
-                  augment=config.augment, flow_cache_dir=str(cache_dir)),
+                  augment=config.augment, flow_cache_dir=str(cache_dir),
+                  lr_method=config.lr_method),
       seed=config.seed)
   shard_index, shard_count = _shard(config)
   dataset = dataset[shard_index::shard_count]

@@ -9,6 +9,12 @@ Layout (as distributed by the dataset's authors, and as our demo dataset writes 
 The real triplet and septuplet sets ship as two separate roots; a single root holding both
 kinds of list (as the demo dataset does) works the same since only the lists tie clips to a
 kind.
+
+Kind ``septuplet_triplets``: the triplets of consecutive frames (i, i+1, i+2), i = 1..5, of
+every septuplet of the ``sep_*list.txt`` split (five per septuplet), so a two-frame model
+trains on the septuplet set as the space-time SR papers after STARnet train on it. Such a
+triplet's clip path is ``<septuplet>@<i>`` (``00001/0001@3``: im3, im4, im5), which also
+names its flow cache file.
 """
 
 import dataclasses
@@ -21,8 +27,12 @@ from star_jax.data import frames as frames_lib
 
 PathLike = Union[str, pathlib.Path]
 
-FRAMES_PER_CLIP = {"triplet": 3, "septuplet": 7}
-_LIST_PREFIX = {"triplet": "tri", "septuplet": "sep"}
+FRAMES_PER_CLIP = {"triplet": 3, "septuplet": 7}  # the two sets as distributed
+# What VimeoClips reads: the two sets, and the septuplet set as triplets (module docstring).
+CLIP_KINDS = {"triplet": 3, "septuplet": 7, "septuplet_triplets": 3}
+_LIST_PREFIX = {"triplet": "tri", "septuplet": "sep", "septuplet_triplets": "sep"}
+SEPTUPLET_TRIPLET_STARTS = (1, 2, 3, 4, 5)  # first frame of each septuplet triplet
+_START_SEPARATOR = "@"
 SPLITS = ("train", "test")
 
 
@@ -45,13 +55,29 @@ def list_path(root: PathLike, kind: str, split: str) -> pathlib.Path:
 
 
 def read_clip_list(root: PathLike, kind: str, split: str) -> List[str]:
-  """Clip paths ('00001/0389') of a split, in file order; blank lines are ignored."""
+  """Clip paths ('00001/0389') of a split, in file order; blank lines are ignored. For
+  ``septuplet_triplets`` each listed septuplet gives ``<clip>@1`` .. ``<clip>@5``."""
   path = list_path(root, kind, split)
   if not path.is_file():
     raise FileNotFoundError(
-        f"Vimeo split list {path} does not exist (is {root} a Vimeo-90K {kind} root?)")
+        f"Vimeo split list {path} does not exist (is {root} a Vimeo-90K "
+        f"{'septuplet' if kind == 'septuplet_triplets' else kind} root?)")
   clips = [line.strip() for line in path.read_text().splitlines()]
-  return [clip for clip in clips if clip]
+  clips = [clip for clip in clips if clip]
+  if kind == "septuplet_triplets":
+    return [f"{clip}{_START_SEPARATOR}{start}" for clip in clips
+            for start in SEPTUPLET_TRIPLET_STARTS]
+  return clips
+
+
+def _folder_and_first_frame(kind: str, clip: str):
+  """(clip folder path, number of the clip's first frame) of a clip path of ``kind``."""
+  if kind != "septuplet_triplets":
+    return clip, 1
+  folder, separator, start = clip.rpartition(_START_SEPARATOR)
+  if not separator or not start.isdigit() or int(start) not in SEPTUPLET_TRIPLET_STARTS:
+    raise ValueError(f"septuplet triplet {clip!r} is not '<septuplet>@<1..5>'")
+  return folder, int(start)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,7 +86,8 @@ class VimeoClips:
 
   Attributes:
     root: dataset root (holding ``sequences/`` and the lists).
-    kind: 'triplet' (im1..im3) or 'septuplet' (im1..im7).
+    kind: 'triplet' (im1..im3), 'septuplet' (im1..im7) or 'septuplet_triplets' (im<i>..
+      im<i+2> of a septuplet; module docstring).
     split: 'train' or 'test'.
     clips: the clip paths from the split list.
   """
@@ -78,20 +105,22 @@ class VimeoClips:
 
   @property
   def frames_per_clip(self) -> int:
-    return FRAMES_PER_CLIP[self.kind]
+    return CLIP_KINDS[self.kind]
 
   def __len__(self) -> int:
     return len(self.clips)
 
   def clip_dir(self, clip: str) -> pathlib.Path:
-    return self.root / "sequences" / clip
+    return self.root / "sequences" / _folder_and_first_frame(self.kind, clip)[0]
 
   def frame_paths(self, clip: str) -> List[pathlib.Path]:
-    """im1.png .. imN.png of ``clip``; raises :class:`MissingClipError` if its folder is absent."""
+    """The clip's frame files in time order (im1.png .. imN.png; im<i> .. im<i+2> of a
+    septuplet triplet); raises :class:`MissingClipError` if its folder is absent."""
     clip_dir = self.clip_dir(clip)
     if not clip_dir.is_dir():
       raise MissingClipError(clip_dir, list_path(self.root, self.kind, self.split))
-    return [clip_dir / f"im{i}.png" for i in range(1, self.frames_per_clip + 1)]
+    first = _folder_and_first_frame(self.kind, clip)[1]
+    return [clip_dir / f"im{i}.png" for i in range(first, first + self.frames_per_clip)]
 
   def load_clip(self, clip: str, frame_numbers: Sequence[int] = ()) -> np.ndarray:
     """Frames of ``clip`` as (N, H, W, 3) uint8.
@@ -117,7 +146,7 @@ class VimeoClips:
 
 
 def _check_kind_split(kind: str, split: str) -> None:
-  if kind not in FRAMES_PER_CLIP:
-    raise ValueError(f"kind must be one of {sorted(FRAMES_PER_CLIP)}, got {kind!r}")
+  if kind not in CLIP_KINDS:
+    raise ValueError(f"kind must be one of {sorted(CLIP_KINDS)}, got {kind!r}")
   if split not in SPLITS:
     raise ValueError(f"split must be one of {SPLITS}, got {split!r}")

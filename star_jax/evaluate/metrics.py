@@ -1,6 +1,7 @@
-"""Frame quality metrics as the paper reports them: SSIM and interpolation error (IE), on
-8-bit RGB frames over the whole frame (no border crop, no luma conversion), as PSNR
-(``star_jax.pixels.psnr``, the project's one PSNR).
+"""Frame quality metrics: the paper's (SSIM and interpolation error (IE) on 8-bit RGB frames
+over the whole frame, no border crop, no luma conversion, beside PSNR, which is
+``star_jax.pixels.psnr``, the project's one PSNR) and the field's (``psnr_y``, ``ssim_y``: the
+same measures on the luma channel, as Zooming Slow-Mo, TMNet and RSTT report).
 
 SSIM definition used (Wang, Bovik, Sheikh and Simoncelli, IEEE TIP 2004, with the authors'
 reference settings): local statistics under an 11x11 Gaussian window with sigma 1.5
@@ -11,17 +12,21 @@ reference settings): local statistics under an 11x11 Gaussian window with sigma 
     C1 = (K1 L)^2, C2 = (K2 L)^2,
 
 evaluated at every position where the window fits inside the frame ("valid"), averaged
-over those positions and then over the three RGB channels. This equals
+over those positions and then over the channels (three for RGB, one for Y). This equals
 ``skimage.metrics.structural_similarity(x, y, channel_axis=-1, gaussian_weights=True,
 sigma=1.5, use_sample_covariance=False, data_range=255)`` and dm-pix's ``ssim`` with
 ``max_val=255`` (both checked in tests/evaluate).
+
+Luma (``rgb_to_y``): BT.601 as MATLAB's ``rgb2ycbcr`` defines it for 8-bit RGB,
+``Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255`` with R, G, B in [0, 255], so Y lies in
+[16, 235]; kept in float64, not rounded (the field scores the unrounded Y of 8-bit frames).
 
 IE = mean absolute difference over all pixels and channels.
 """
 
 import numpy as np
 
-from star_jax.pixels import PEAK, check_frame_pair
+from star_jax.pixels import PEAK, check_frame_pair, psnr_from_mse
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
@@ -49,14 +54,11 @@ def _valid_filter(image: np.ndarray, taps: np.ndarray) -> np.ndarray:
   return np.lib.stride_tricks.sliding_window_view(rows, size, axis=1) @ taps
 
 
-def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
-  """Mean SSIM of two (H, W, 3) uint8 frames, as defined in the module docstring."""
-  check_frame_pair(prediction, target)
-  if min(prediction.shape[:2]) < SSIM_WINDOW:
-    raise ValueError(f"frames of {prediction.shape[1]}x{prediction.shape[0]} are smaller than "
+def _mean_ssim(x: np.ndarray, y: np.ndarray) -> float:
+  """Mean SSIM (module docstring) of two float64 (H, W, C) images in [0, 255] units."""
+  if min(x.shape[:2]) < SSIM_WINDOW:
+    raise ValueError(f"frames of {x.shape[1]}x{x.shape[0]} are smaller than "
                      f"the {SSIM_WINDOW}x{SSIM_WINDOW} SSIM window")
-  x = prediction.astype(np.float64)
-  y = target.astype(np.float64)
   taps = gaussian_window()
   mu_x, mu_y = _valid_filter(x, taps), _valid_filter(y, taps)
   var_x = _valid_filter(x * x, taps) - mu_x * mu_x
@@ -67,6 +69,37 @@ def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
   ssim_map = ((2 * mu_x * mu_y + c1) * (2 * cov_xy + c2)
               / ((mu_x ** 2 + mu_y ** 2 + c1) * (var_x + var_y + c2)))
   return float(ssim_map.mean())
+
+
+def ssim(prediction: np.ndarray, target: np.ndarray) -> float:
+  """Mean SSIM of two (H, W, 3) uint8 RGB frames over the three channels, as defined in the
+  module docstring. Raises ValueError for other shapes or dtypes, or frames smaller than
+  the window."""
+  check_frame_pair(prediction, target)
+  return _mean_ssim(prediction.astype(np.float64), target.astype(np.float64))
+
+
+def rgb_to_y(frame: np.ndarray) -> np.ndarray:
+  """MATLAB ``rgb2ycbcr``'s luma of an (H, W, 3) uint8 RGB frame -> (H, W) float64 in
+  [16, 235], not rounded (module docstring)."""
+  rgb = frame.astype(np.float64)
+  return 16.0 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255.0
+
+
+def psnr_y(prediction: np.ndarray, target: np.ndarray) -> float:
+  """PSNR in dB of the luma (:func:`rgb_to_y`) of two (H, W, 3) uint8 RGB frames:
+  ``10 log10(255^2 / MSE)`` over the whole frame (no border crop); inf for identical luma.
+  Raises ValueError for other shapes or dtypes."""
+  check_frame_pair(prediction, target)
+  return psnr_from_mse(float(np.mean((rgb_to_y(prediction) - rgb_to_y(target)) ** 2)))
+
+
+def ssim_y(prediction: np.ndarray, target: np.ndarray) -> float:
+  """Mean SSIM (module docstring) of the luma (:func:`rgb_to_y`) of two (H, W, 3) uint8 RGB
+  frames, L = 255, whole frame, valid window positions. Raises ValueError for other shapes
+  or dtypes, or frames smaller than the window."""
+  check_frame_pair(prediction, target)
+  return _mean_ssim(rgb_to_y(prediction)[..., None], rgb_to_y(target)[..., None])
 
 
 def grid_energy_ratio(predictions: np.ndarray, targets: np.ndarray, period: int) -> float:

@@ -1,6 +1,7 @@
 """Evaluation results as the paper prints them (one table per task, like Tables 7-9: a
 method row, PSNR / SSIM (and IE for T-SR) under the dataset's name), plus a per-frame CSV
-and a JSON summary, each written atomically."""
+and a JSON summary, each written atomically (also the files of ``--protocol stvsr``, whose
+table is ``star_jax.evaluate.stvsr.format_table``)."""
 
 import csv
 import dataclasses
@@ -42,15 +43,23 @@ def _write_atomic(path: pathlib.Path, text: str) -> None:
   partial.replace(path)
 
 
+def write_rows(path: pathlib.Path, rows: Sequence[Any], row_type: type) -> None:
+  """A CSV of ``row_type`` dataclass instances: a header of its field names, one row each."""
+  buffer = io.StringIO()
+  writer = csv.DictWriter(buffer, fieldnames=[field.name for field in dataclasses.fields(row_type)])
+  writer.writeheader()
+  for row in rows:
+    writer.writerow(dataclasses.asdict(row))
+  _write_atomic(path, buffer.getvalue())
+
+
 def write_csv(path: pathlib.Path, scores: Sequence[FrameScore]) -> None:
   """One row per output frame: sample, task, output, psnr, ssim, ie."""
-  buffer = io.StringIO()
-  fields = [field.name for field in dataclasses.fields(FrameScore)]
-  writer = csv.DictWriter(buffer, fieldnames=fields)
-  writer.writeheader()
-  for score in scores:
-    writer.writerow(dataclasses.asdict(score))
-  _write_atomic(path, buffer.getvalue())
+  write_rows(path, scores, FrameScore)
+
+
+def write_text(path: pathlib.Path, text: str) -> None:
+  _write_atomic(path, text)
 
 
 def write_json(path: pathlib.Path, document: Dict[str, Any]) -> None:

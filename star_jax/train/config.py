@@ -34,6 +34,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.tfds_config = "triplet"       # 'triplet_x4' also stores the LR frames (faster)
   c.data.train_split = "train"
   c.data.eval_split = "test"
+  c.data.clips = "triplet"             # or 'septuplet_triplets': frames i..i+2 of septuplets
+  c.data.lr_method = "pil"             # LR frames: the release's PIL bicubic, or 'matlab'
   c.data.patch_size = 0                # LR pixels; 0 = whole frame (the paper's STAR)
   c.data.augment = True
   c.data.hr_input = False              # STAR-T-HR: HR frames in, flows on HR frames

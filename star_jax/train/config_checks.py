@@ -2,13 +2,13 @@
 data is prepared, compiled or trained, each with one line naming the config fields.
 
 Checked: ``data.dir`` is set; ``objective``, ``loss``, ``optimizer.name``,
-``init_transposed``, ``data.source`` and the flow settings (``data.flow_backend``,
+``init_transposed``, ``data.source``, ``data.clips``, ``data.lr_method`` and the flow settings (``data.flow_backend``,
 ``data.flow_mode``) are known values; ``model`` builds (its own checks of variant, dtype,
 remat and fields) with a scale of 2, 4 or 8; ``skip_refinement`` / ``flow_noise_std`` only
 with a ``_REF`` variant (the FR wrapper is what reads them); ``objective='STAR-T-HR'``
 exactly when ``data.hr_input`` (HR inputs have no HR targets for ht/h1/h2, and STAR-T-HR's
 target is the HR in-between frame); ``loss='Lf'`` has ``vgg19_weights``; ``source='tfds'``
-has ``data.tfds_data_dir``; ``mesh_shape`` fits the devices and both batch sizes divide over
+has ``data.tfds_data_dir`` and triplet clips; ``mesh_shape`` fits the devices and both batch sizes divide over
 the processes and the mesh's 'data' axis; step intervals, ``keep_checkpoints`` and
 ``num_epochs`` (when ``total_steps`` is unset) are positive; ``profile_steps`` parses.
 """
@@ -17,6 +17,7 @@ from typing import Optional
 
 import jax
 
+from star_jax.data.frames import LR_METHODS
 from star_jax.model import build_model, parse_variant
 from star_jax.model.blocks import PROJECTION_KSP
 from star_jax.train import data_setup, objectives, sharding
@@ -70,6 +71,11 @@ def validate(config, num_devices: Optional[int] = None,
   if config.loss == "Lf" and not config.vgg19_weights:
     raise ValueError("loss 'Lf' needs config.vgg19_weights: torchvision's VGG19 ImageNet "
                      "state dict (.pth)")
+  _one_of("data.clips", d.clips, ("triplet", "septuplet_triplets"))
+  _one_of("data.lr_method", d.lr_method, LR_METHODS)
+  if d.source == "tfds" and d.clips != "triplet":
+    raise ValueError(f"data.clips={d.clips!r} needs data.source='folder' (the TFDS builds "
+                     "hold triplet samples)")
   if d.source == "tfds" and not d.tfds_data_dir:
     raise ValueError("data.source='tfds' needs data.tfds_data_dir (where tfds_vimeo.prepare "
                      "built it)")

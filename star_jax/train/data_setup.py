@@ -39,7 +39,8 @@ def pipeline_config(config, split: str, training: bool,
       num_workers=d.num_workers if training else 0, num_threads=d.num_threads,
       hr_input=d.hr_input, flow=flow_settings(d), flow_cache_dir=d.flow_cache_dir,
       source=d.source, tfds_data_dir=d.tfds_data_dir, tfds_config=d.tfds_config,
-      skip_corrupt=d.skip_corrupt, drop_remainder=training)
+      clips=d.clips, lr_method=d.lr_method, skip_corrupt=d.skip_corrupt,
+      drop_remainder=training)
 
 
 def prepare_data(config) -> None:
@@ -60,11 +61,13 @@ def prepare_data(config) -> None:
     for split in (d.train_split, d.eval_split):
       flow_cache.ensure_flow_cache(d.dir, split, settings=flow_settings(d),
                                    scale=int(config.model.scale), hr_input=d.hr_input,
-                                   cache_dir=d.flow_cache_dir, skip_corrupt=d.skip_corrupt)
+                                   cache_dir=d.flow_cache_dir, skip_corrupt=d.skip_corrupt,
+                                   kind=d.clips, lr_method=d.lr_method)
   if jax.process_count() > 1:
     multihost_utils.sync_global_devices("flow cache ready")
 
 
 def num_clips(config, split: str) -> int:
-  """How many triplets ``split``'s list names."""
-  return len(vimeo.VimeoClips.open(config.data.dir, "triplet", split).clips)
+  """How many training samples (triplets) ``split`` holds (``data.clips``: the triplet list's
+  lines, or five per line of the septuplet list)."""
+  return len(vimeo.VimeoClips.open(config.data.dir, config.data.clips, split).clips)

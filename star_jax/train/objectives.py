@@ -4,6 +4,13 @@ Every output the objective names is a pair (stage 1, stage 2) in training mode a
 ``0.4 * loss(stage1) + 1.0 * loss(stage2)``. The objectives weight the outputs ht (HR t+1/2),
 h1, h2 (HR t, t+1) and l (LR t+1/2). ``L_r = pixel + 0.1 * flow`` and
 ``L_f = L_r + 0.1 * perceptual`` (the paper's w1 = 1, w2 = w3 = 0.1).
+
+The release's ``main.py`` computes exactly these (``mse_loss_calc``/``feat_loss_calc``:
+``nn.L1Loss`` means, VGG19 ``features[:36]`` MSE against the target's features, weights
+0.4 / 1.0 per stage and the objective's per output), and always trains ``L_f``; the paper's
+headline numbers are ``L_r`` models. Checked against the release: tests/train/
+test_trainstep_parity.py (loss, gradients and Adamax steps of ``L_r``) and
+test_perceptual_loss.py (``L_f``, value and gradient).
 """
 
 from typing import Callable, Dict, Mapping, Optional

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from skimage import data as skimage_data
+from skimage.color import rgb2ycbcr
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from star_jax import pixels
@@ -95,3 +96,38 @@ def test_grid_energy_ratio_refuses_bad_inputs():
     metrics.grid_energy_ratio(bicubic.astype(np.float32), photo, 4)
   with pytest.raises(ValueError, match="no energy"):
     metrics.grid_energy_ratio(photo * 0, photo * 0, 4)
+
+
+def test_rgb_to_y_by_hand_and_against_scikit_image():
+  frame = np.array([[[255, 255, 255], [0, 0, 0], [255, 0, 0], [0, 255, 0], [0, 0, 255],
+                     [10, 200, 30]]], np.uint8)
+  # MATLAB rgb2ycbcr: 16 + (65.481 R + 128.553 G + 24.966 B) / 255, by hand.
+  expected = [235.0, 16.0, 16 + 65.481, 16 + 128.553, 16 + 24.966,
+              16 + (65.481 * 10 + 128.553 * 200 + 24.966 * 30) / 255]
+  np.testing.assert_allclose(metrics.rgb_to_y(frame)[0], expected, rtol=0, atol=1e-12)
+  photo = skimage_data.astronaut()[::4, ::4]
+  np.testing.assert_allclose(metrics.rgb_to_y(photo), rgb2ycbcr(photo)[..., 0], atol=1e-9)
+
+
+@pytest.mark.parametrize("index", range(3))
+def test_psnr_y_and_ssim_y_match_scikit_image_on_luma(index):
+  prediction, target = list(_pairs())[index]
+  y_pred = rgb2ycbcr(prediction)[..., 0]  # float64, not rounded
+  y_target = rgb2ycbcr(target)[..., 0]
+  assert metrics.psnr_y(prediction, target) == pytest.approx(
+      peak_signal_noise_ratio(y_target, y_pred, data_range=255), abs=1e-9)
+  reference = structural_similarity(y_pred, y_target, gaussian_weights=True, sigma=1.5,
+                                    use_sample_covariance=False, data_range=255)
+  ours = metrics.ssim_y(prediction, target)
+  assert ours == pytest.approx(reference, abs=1e-10)
+  assert 0 < ours < 1
+  assert metrics.psnr_y(target, target) == float("inf")
+  assert metrics.ssim_y(target, target) == pytest.approx(1.0)
+
+
+def test_luma_metrics_refuse_bad_frames():
+  frame = skimage_data.astronaut()[:32, :32]
+  with pytest.raises(ValueError, match="uint8"):
+    metrics.psnr_y(frame.astype(np.float32), frame)
+  with pytest.raises(ValueError, match="smaller than the 11x11"):
+    metrics.ssim_y(frame[:8, :8], frame[:8, :8])

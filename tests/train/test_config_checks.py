@@ -8,7 +8,7 @@ import pytest
 from star_jax.train.config_checks import validate
 from tests.train.conftest import REPO
 
-CONFIGS = ("star", "star_st", "star_s", "star_t_lr", "star_t_hr", "demo")
+CONFIGS = ("star", "star_st", "star_s", "star_t_lr", "star_t_hr", "star_septuplet", "demo")
 
 
 def _config(name="star", **overrides):
@@ -42,6 +42,10 @@ def test_every_shipped_config_passes(name):
     (dict(init_transposed="zeros"), "init_transposed='zeros'"),
     (dict(data__source="lmdb"), "data.source='lmdb'"),
     (dict(data__source="tfds"), "data.tfds_data_dir"),
+    (dict(data__clips="septuplet"), "data.clips='septuplet'"),
+    (dict(data__lr_method="lanczos"), "data.lr_method='lanczos'"),
+    (dict(data__source="tfds", data__tfds_data_dir="/t", data__clips="septuplet_triplets"),
+     "data.clips='septuplet_triplets' needs data.source='folder'"),
     (dict(data__flow_backend="raft"), "data.flow_backend='raft'"),
     (dict(data__flow_mode="slow"), "data.flow_mode='slow'"),
     (dict(model__scale=3), "model.scale=3"),

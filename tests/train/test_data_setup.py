@@ -37,3 +37,15 @@ def test_pipelines_read_the_cache_prepare_data_wrote(tiny_dataset, tmp_path):
   assert (held_out.patch_size, held_out.shuffle, held_out.num_epochs,
           held_out.drop_remainder, held_out.augment) == (0, False, 1, False, False)
   assert data_setup.num_clips(config, "train") == 16
+
+
+def test_septuplet_triplets_with_matlab_lr(tiny_dataset, tmp_path):
+  """configs/star_septuplet.py's data fields: the septuplet lists as triplets (five per
+  septuplet), MATLAB-bicubic LR frames, flows cached for exactly those frames."""
+  config = _config(tiny_dataset, clips="septuplet_triplets", lr_method="matlab",
+                   flow_cache_dir=str(tmp_path / "flows"))
+  data_setup.prepare_data(config)
+  assert len(list((tmp_path / "flows").rglob("*@*.npz"))) == 5 * (1 + 1)  # both splits
+  assert data_setup.num_clips(config, "train") == 5
+  train = data_setup.pipeline_config(config, "train", True, 4)
+  assert (train.clips, train.lr_method) == ("septuplet_triplets", "matlab")
