@@ -23,13 +23,30 @@ def test_mfu_of_a_known_flop_count_on_a_known_chip():
   assert unknown["mfu"] is None and "unknown device kind 'cpu'" in unknown["mfu_note"]
 
 
+def test_isolated_rows_come_back_from_their_processes(tmp_path):
+  # --isolate (the default on a GPU): each row measured in a fresh process, its result
+  # merged into the parent's report and table.
+  out = tmp_path / "isolated.json"
+  env = dict(os.environ, JAX_PLATFORMS="cpu")
+  completed = subprocess.run(
+      [sys.executable, str(ROOT / "benchmarks" / "accelerator_suite.py"), "--smoke",
+       "--isolate", "--parts", "flow", "--out", str(out)], cwd=tmp_path, capture_output=True,
+      text=True, env=env, timeout=3000, check=False)
+  assert completed.returncode == 0, completed.stderr[-3000:]
+  report = json.loads(out.read_text())
+  assert [(row["part"], row["what"]) for row in report["rows"]] == [
+      ("flow", "coarse2fine exact 112x64"), ("flow", "coarse2fine fast 112x64")]
+  assert all(row["pairs_per_s"] > 0 and "x pyflow" in row["vs_pyflow"]
+             for row in report["rows"])
+  assert completed.stdout.count("\n| flow |") == 2
+
+
 def test_smoke_run_writes_every_row_and_the_table(tmp_path):
-  # --isolate: every row in its own process, as on a GPU (the default there).
   out = tmp_path / "smoke.json"
   env = dict(os.environ, JAX_PLATFORMS="cpu")
   completed = subprocess.run(
       [sys.executable, str(ROOT / "benchmarks" / "accelerator_suite.py"), "--smoke",
-       "--isolate", "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, env=env,
+       "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, env=env,
       timeout=3000, check=False)
   assert completed.returncode == 0, completed.stderr[-3000:]
   check_smoke_report(json.loads(out.read_text()), completed.stdout)
