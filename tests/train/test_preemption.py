@@ -73,3 +73,47 @@ def test_sigterm_and_sigint_save_the_step_reached_and_a_restart_resumes(tiny_dat
   second = int(re.search(r"interrupted at step (\d+): saved checkpoint \1 in ", out)[1])
   assert second >= first + 2 and saved_steps(workdir) == [first, second]
   assert "Traceback" not in err and "error:" not in err
+
+
+def _zero_second_half_of_largest_file(checkpoint: pathlib.Path) -> pathlib.Path:
+  largest = max((p for p in checkpoint.rglob("*") if p.is_file()), key=lambda p: p.stat().st_size)
+  data = bytearray(largest.read_bytes())
+  data[len(data) // 2:] = bytes(len(data) - len(data) // 2)
+  largest.write_bytes(bytes(data))
+  return largest
+
+
+def test_damaged_checkpoints_are_passed_over_kept_and_listed(tiny_dataset, tmp_path):
+  workdir = tmp_path / "run"
+  steps = ("--config.checkpoint_every_steps=2", "--config.keep_checkpoints=3")
+  first = run_main(workdir, tiny_dataset, "--config.total_steps=4", *steps)
+  assert first.returncode == 0, first.stderr[-3000:]
+  assert saved_steps(workdir) == [2, 4]
+
+  # None restores: checkpoint 4's array metadata truncated, checkpoint 2's config unreadable.
+  broken = tmp_path / "broken"
+  subprocess.run(["cp", "-r", str(workdir), str(broken)], check=True)
+  metadata = broken / "checkpoints" / "4" / "state" / "_METADATA"
+  metadata.write_bytes(metadata.read_bytes()[:metadata.stat().st_size // 2])
+  (broken / "checkpoints" / "2" / "config" / "metadata").write_text("{not json")
+  refused = run_main(broken, tiny_dataset, "--config.total_steps=6", *steps)
+  lines = refused.stderr.strip().splitlines()
+  assert refused.returncode == 2, refused.stderr[-3000:]
+  assert lines[-1].startswith(f"error: no checkpoint in {broken / 'checkpoints'} restores; "
+                              "tried checkpoint 4 ("), lines[-1]
+  assert "checkpoint 2 (JSONDecodeError" in lines[-1] and "Traceback" not in refused.stderr
+  assert saved_steps(broken) == [2, 4]
+
+  # The newest damaged (its largest file half zeroed): resumed from 2, 4 kept aside.
+  zeroed = _zero_second_half_of_largest_file(workdir / "checkpoints" / "4")
+  damaged_bytes = zeroed.read_bytes()
+  resumed = run_main(workdir, tiny_dataset, "--config.total_steps=6", *steps)
+  assert resumed.returncode == 0, resumed.stderr[-3000:]
+  warning = next(l for l in resumed.stderr.splitlines() if "does not restore" in l)
+  aside = workdir / "unrestorable_checkpoints" / "4"
+  assert f"checkpoint 4 in {workdir / 'checkpoints'} does not restore (" in warning
+  assert f"moved to {aside}, resuming from checkpoint 2" in warning
+  assert f"at step 2" in next(l for l in resumed.stderr.splitlines() if "resumed from" in l)
+  assert "done: step 6" in resumed.stdout
+  assert (aside / zeroed.relative_to(workdir / "checkpoints" / "4")).read_bytes() == damaged_bytes
+  assert saved_steps(workdir) == [2, 4, 6]
