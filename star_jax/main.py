@@ -40,6 +40,7 @@ import jax  # pylint: disable=g-import-not-at-top
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
 from star_jax import cli  # pylint: disable=g-import-not-at-top
+from star_jax.train import peers  # pylint: disable=g-import-not-at-top
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
                                 lock_config=True)
@@ -144,24 +145,32 @@ def main(argv):
   distributed = FLAGS.distributed
   if distributed is None:
     distributed = "JAX_COORDINATOR_ADDRESS" in os.environ
-  if distributed:
+  watch = None
+  if distributed:  # C++ messages to train.log; a lost process is one line (star_jax.train.peers)
+    peers.route_native_stderr(log_file)
     env = lambda name, cast=str: cast(os.environ[name]) if name in os.environ else None
-    jax.distributed.initialize(coordinator_address=env("JAX_COORDINATOR_ADDRESS"),
-                               num_processes=env("JAX_NUM_PROCESSES", int),
-                               process_id=env("JAX_PROCESS_ID", int))
+    watch = peers.initialize(FLAGS.config.lost_process_timeout_seconds,
+                             coordinator_address=env("JAX_COORDINATOR_ADDRESS"),
+                             num_processes=env("JAX_NUM_PROCESSES", int),
+                             process_id=env("JAX_PROCESS_ID", int))
   # pylint: disable-next=g-import-not-at-top (after init)
   from star_jax.train import evaluation, preemption, trainer
   logging.info("process %d/%d, %d local / %d global devices", jax.process_index(),
                jax.process_count(), jax.local_device_count(), jax.device_count())
   try:
     result, code = cli.call_reporting_errors(
-        lambda: trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir), "training failed",
+        lambda: peers.run_watched(
+            watch, lambda: trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)),
+        "training failed",
         debug=FLAGS.debug, input_errors=(ValueError, FileNotFoundError))
   except preemption.Preempted as stop:
+    peers.finish(watch, "preempted")
     print(stop.line(), flush=True)
     sys.exit(stop.exit_status)
   if code is not None:
+    peers.finish(watch, f"it failed, exit status {code}; its console says why", code)
     sys.exit(code)
+  peers.finish(watch, "done")
   print(f"done: step {result.step}, workdir {FLAGS.workdir}", flush=True)
   print(evaluation.summary_line(result.eval_metrics), flush=True)
 

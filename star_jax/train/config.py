@@ -78,4 +78,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.checkpoint_every_steps = 1000
   c.keep_checkpoints = 3
   c.halt_on_nonfinite = True
+  # Under jax.distributed: a process silent this long is lost; the others exit with one
+  # line naming it (status 1). JAX's own heartbeat timeout is twice this
+  # (star_jax.train.peers).
+  c.lost_process_timeout_seconds = 30
   return c
