@@ -53,9 +53,9 @@ def route_native_stderr(log_path) -> None:
 
 
 def _report_lost(line: str) -> None:
-  logging.error("%s", line)
   for handler in logging.getLogger().handlers:
     handler.flush()
+  os.write(2, f"{line}\n".encode())  # train.log, after route_native_stderr
   print(line, file=sys.stderr, flush=True)
   os._exit(EXIT_LOST)  # pylint: disable=protected-access (the main thread is stuck in C++)
 
@@ -210,7 +210,7 @@ def initialize(timeout_seconds: float, coordinator_address: Optional[str] = None
     coordinator_address, num_processes, process_id: as ``jax.distributed.initialize``
       (None: from the environment or the cluster).
   Returns:
-    the running watch; call its ``stop`` when the run ends.
+    the running watch; call :func:`finish` when the run ends.
   """
   jax.distributed.initialize(coordinator_address=coordinator_address,
                              num_processes=num_processes, process_id=process_id,

@@ -1,25 +1,26 @@
 """Preemption and recovery of ``python -m star_jax.main`` (issue 21), each a real run of a tiny
 model: SIGTERM / SIGINT save the step reached and exit 143 / 130, and a restart resumes
-there; a damaged newest checkpoint is passed over for the newest one that restores; a run
-restarts onto another device count and mesh."""
+there (one process, and two under jax.distributed agreeing on the step); a lost process is
+named by the survivor in one line; a damaged newest checkpoint is passed over for the
+newest one that restores; a run restarts onto another device count and mesh."""
 
-import json
+import os
 import pathlib
 import re
 import signal
+import socket
 import subprocess
 import time
-
-import numpy as np
 
 from tests.train.conftest import REPO, main_command, run_main
 
 TIMEOUT = 900
 
 
-def start_main(workdir, data_dir, *overrides, env=None):
-  """``python -m star_jax.main`` in the background, its stderr (the log lines) in a file."""
-  log = pathlib.Path(workdir).with_suffix(".stderr")
+def start_main(workdir, data_dir, *overrides, env=None, name=None):
+  """``python -m star_jax.main`` in the background, its stderr (the log lines) in
+  ``<workdir>.<name>.stderr``."""
+  log = pathlib.Path(f"{workdir}.{name or 'main'}.stderr")
   log.parent.mkdir(parents=True, exist_ok=True)
   err = open(log, "w")  # pylint: disable=consider-using-with (closed by wait_for_exit)
   proc = subprocess.Popen(main_command(workdir, data_dir, *overrides), cwd=REPO, text=True,
@@ -117,3 +118,47 @@ def test_damaged_checkpoints_are_passed_over_kept_and_listed(tiny_dataset, tmp_p
   assert "done: step 6" in resumed.stdout
   assert (aside / zeroed.relative_to(workdir / "checkpoints" / "4")).read_bytes() == damaged_bytes
   assert saved_steps(workdir) == [2, 4, 6]
+
+
+def _free_port():
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    return s.getsockname()[1]
+
+
+def start_two(workdir, data_dir, *overrides):
+  """Two local processes under jax.distributed, two fake CPU devices each."""
+  port = _free_port()
+  return [start_main(workdir, data_dir, *overrides, name=f"p{process_id}", env=dict(
+      os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+      JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
+      JAX_PROCESS_ID=str(process_id))) for process_id in range(2)]
+
+
+def test_two_processes_agree_on_the_step_to_save_and_name_a_lost_one(tiny_dataset, tmp_path):
+  workdir = tmp_path / "multi"
+  overrides = ("--config.total_steps=40", "--config.checkpoint_every_steps=1000",
+               "--config.mesh_shape=(2,2)", "--config.lost_process_timeout_seconds=10")
+  procs = start_two(workdir, tiny_dataset, *overrides)
+  wait_for_line(procs[0], r"step 3/40")
+  procs[1].send_signal(signal.SIGTERM)  # one process gets the notice, both stop
+  reached = set()
+  for proc in procs:
+    code, out, err = wait_for_exit(proc)
+    assert code == 143, err[-3000:]
+    reached.add(int(re.search(r"preempted at step (\d+): saved checkpoint \1 in ", out)[1]))
+  (step,) = reached
+  assert saved_steps(workdir) == [step]
+
+  procs = start_two(workdir, tiny_dataset, *overrides)
+  wait_for_line(procs[0], rf"resumed from \S+ at step {step}")
+  wait_for_line(procs[0], rf"step {step + 2}/40")
+  procs[1].kill()
+  code, out, err = wait_for_exit(procs[0])
+  procs[1].wait()
+  procs[1].err_file.close()
+  assert code == 1, err[-3000:]
+  assert err.strip().splitlines()[-1].startswith(
+      "error: lost process 1 of 2 (no heartbeat for "), err[-3000:]
+  for dump in ("Traceback", "Check failure", "Fatal Python error"):
+    assert dump not in err
