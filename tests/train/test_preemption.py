@@ -162,3 +162,31 @@ def test_two_processes_agree_on_the_step_to_save_and_name_a_lost_one(tiny_datase
       "error: lost process 1 of 2 (no heartbeat for "), err[-3000:]
   for dump in ("Traceback", "Check failure", "Fatal Python error"):
     assert dump not in err
+
+
+def test_restart_onto_another_device_count_and_mesh(tiny_dataset, tmp_path):
+  workdir = tmp_path / "run"
+  devices = lambda n: {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
+  first = run_main(workdir, tiny_dataset, "--config.total_steps=2",
+                   "--config.checkpoint_every_steps=2", "--config.mesh_shape=(4,1)",
+                   env=devices(4))
+  assert first.returncode == 0, first.stderr[-3000:]
+
+  # Saved on 4 devices with replicated parameters; resumed on 2, kernels sharded on 'model'.
+  second = run_main(workdir, tiny_dataset, "--config.total_steps=3",
+                    "--config.checkpoint_every_steps=1", "--config.mesh_shape=(1,2)",
+                    "--config.param_sharding=(('.*kernel', (None, None, None, 'model')),)",
+                    env=devices(2))
+  assert second.returncode == 0, second.stderr[-3000:]
+  assert "resumed from" in second.stderr and "at step 2" in second.stderr
+  assert "mesh {'data': 1, 'model': 2}" in second.stderr and "done: step 3" in second.stdout
+  assert saved_steps(workdir) == [2, 3]
+
+  # A global batch of 4 over a data axis of 3: refused before anything is prepared or run.
+  third = run_main(workdir, tiny_dataset, "--config.total_steps=4",
+                   "--config.mesh_shape=(3,1)", env=devices(3))
+  assert third.returncode == 2, third.stderr[-3000:]
+  assert third.stderr.strip().splitlines()[-1] == (
+      "error: batch_size=4 must be a positive multiple of the 1 processes and of the mesh's "
+      "data axis (3, mesh_shape=(3, 1))")
+  assert "compiled train step" not in third.stderr and saved_steps(workdir) == [2, 3]
