@@ -12,6 +12,8 @@ import socket
 import subprocess
 import time
 
+import grain
+
 from tests.train.conftest import REPO, main_command, run_main
 
 TIMEOUT = 900
@@ -190,3 +192,42 @@ def test_restart_onto_another_device_count_and_mesh(tiny_dataset, tmp_path):
       "error: batch_size=4 must be a positive multiple of the 1 processes and of the mesh's "
       "data axis (3, mesh_shape=(3, 1))")
   assert "compiled train step" not in third.stderr and saved_steps(workdir) == [2, 3]
+
+
+class _FailingAfter(grain.DatasetIterator):
+  """The run's grain iterator, except that batch ``n + 1`` fails as a data worker would."""
+
+  def __init__(self, parent, n):
+    super().__init__(parent)
+    self._left = n
+
+  def __next__(self):
+    if self._left == 0:
+      raise OSError("a data worker failed: truncated PNG")
+    self._left -= 1
+    return next(self._parent)
+
+  def get_state(self):
+    return self._parent.get_state()
+
+  def set_state(self, state):
+    self._parent.set_state(state)
+
+
+def test_a_data_failure_leaves_the_checkpoint_in_flight_complete(tiny_dataset, tmp_path):
+  from star_jax.train import trainer  # pylint: disable=g-import-not-at-top
+  from tests.train.test_trainer import _tiny_demo_config  # pylint: disable=g-import-not-at-top
+  config = _tiny_demo_config(tiny_dataset)
+  config.update(total_steps=4, checkpoint_every_steps=2, eval_every_steps=100)
+  run = trainer.setup(config, str(tmp_path))
+  run.train_iter = _FailingAfter(run.train_iter, 2)  # step 2 saves (async), step 3 fails
+  try:
+    trainer.train_loop(run)
+  except OSError as error:
+    assert "data worker failed" in str(error)
+    # When the error reaches the caller, checkpoint 2 is final, not a temporary folder.
+    assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["2"]
+    assert (tmp_path / "checkpoints" / "2" / "_CHECKPOINT_METADATA").is_file()
+  else:
+    raise AssertionError("the data failure did not stop the run")
+  run.manager.close()
