@@ -215,7 +215,8 @@ def initialize(timeout_seconds: float, coordinator_address: Optional[str] = None
   jax.distributed.initialize(coordinator_address=coordinator_address,
                              num_processes=num_processes, process_id=process_id,
                              heartbeat_timeout_seconds=int(max(2 * timeout_seconds, 10)))
-  from jax._src import distributed  # pylint: disable=g-import-not-at-top (the client: no public API)
+  # pylint: disable-next=g-import-not-at-top (the client has no public accessor)
+  from jax._src import distributed
   state = distributed.global_state
   return PeerWatch(state.client, state.process_id, state.num_processes,
                    max(timeout_seconds, 1),  # config_checks refuses < 1 once the run starts

@@ -29,7 +29,7 @@ import os
 import signal
 import threading
 import time
-from typing import Optional
+from typing import Optional, Tuple
 
 from jax.experimental import multihost_utils
 
@@ -56,14 +56,16 @@ class Preempted(BaseException):
     signum: the signal this process received (SIGTERM when it only heard of another
       process's notice through JAX's preemption service).
     saved: False when the checkpoint of ``step`` existed already (nothing new to save).
-    seconds: from the signal (when this process received one) or from the agreement to
-      the checkpoint being final on disk.
+    seconds: from ``since`` to the checkpoint being final on disk.
+    since: "SIGTERM"/"SIGINT" (this process received it) or "the agreed step" (it heard of
+      another process's notice).
   """
 
-  def __init__(self, step: int, directory, signum: int, saved: bool, seconds: float):
+  def __init__(self, step: int, directory, signum: int, saved: bool, seconds: float,
+               since: str):
     super().__init__(step)
     self.step, self.directory, self.signum = step, directory, signum
-    self.saved, self.seconds = saved, seconds
+    self.saved, self.seconds, self.since = saved, seconds, since
 
   @property
   def exit_status(self) -> int:
@@ -72,11 +74,11 @@ class Preempted(BaseException):
   def line(self) -> str:
     """The console line, e.g. ``preempted at step 12: saved checkpoint 12 in
     /w/checkpoints (2.1 s after SIGTERM); exit status 143, a restart resumes from it``."""
-    what = "saved" if self.saved else "nothing new to save:"
     reason = "interrupted" if self.signum == signal.SIGINT else "preempted"
-    return (f"{reason} at step {self.step}: {what} checkpoint {self.step} in {self.directory} "
-            f"({self.seconds:.1f} s after {SIGNAL_NAMES.get(self.signum, self.signum)}); exit "
-            f"status {self.exit_status}, a restart resumes from it")
+    what = (f"saved checkpoint {self.step} in {self.directory}" if self.saved else
+            f"checkpoint {self.step} in {self.directory} was already saved")
+    return (f"{reason} at step {self.step}: {what} ({self.seconds:.1f} s after "
+            f"{self.since}); exit status {self.exit_status}, a restart resumes from it")
 
 
 def _preemption_service_running() -> bool:
@@ -131,11 +133,12 @@ class PreemptionGuard:
       return reached
     return self.signum is not None
 
-  def seconds_since_signal(self, fallback_start: float) -> float:
-    """Seconds since this process received its signal, or since ``fallback_start``
-    (``time.monotonic()``) when it received none."""
-    start = self.received_at if self.received_at is not None else fallback_start
-    return time.monotonic() - start
+  def since(self, fallback_start: float) -> Tuple[float, str]:
+    """(seconds, since what): since this process received its signal, or since
+    ``fallback_start`` (``time.monotonic()`` at the agreed step) when it received none."""
+    if self.received_at is None:
+      return time.monotonic() - fallback_start, "the agreed step"
+    return time.monotonic() - self.received_at, SIGNAL_NAMES.get(self.signum, str(self.signum))
 
 
 def save_and_stop(guard: PreemptionGuard, manager, step: int, state, data_iter, config) -> None:
@@ -151,4 +154,4 @@ def save_and_stop(guard: PreemptionGuard, manager, step: int, state, data_iter, 
     checkpoints.save(manager, step, state, data_iter, config, force=True)
   manager.wait_until_finished()
   raise Preempted(step, manager.directory, guard.signum or signal.SIGTERM, saved,
-                  guard.seconds_since_signal(start))
+                  *guard.since(start))

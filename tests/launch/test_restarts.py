@@ -123,7 +123,8 @@ def test_tpu_workers_run_under_the_retry_loop():
                        env=dict(os.environ, DRY_RUN="1", REPO="https://example.invalid/s.git",
                                 MAX_RESTARTS="3"),
                        capture_output=True, text=True, check=True).stdout
-  assert "MAX_RESTARTS=3\\ RETRY_DELAY=10\\ bash\\ launch/retry.sh\\ python3\\ -m\\ star_jax.main" in out
+  assert ("MAX_RESTARTS=3\\ RETRY_DELAY=10\\ bash\\ launch/retry.sh\\ python3\\ -m\\ "
+          "star_jax.main") in out
   bad = subprocess.run(["bash", str(LAUNCH / "tpu_vm.sh"), "t", "z", "c.py", "/w"],
                        env=dict(os.environ, DRY_RUN="1", REPO="r", MAX_RESTARTS="x; rm"),
                        capture_output=True, text=True)
