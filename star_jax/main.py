@@ -20,6 +20,10 @@ processes agree on one step, its checkpoint is saved and waited for, one line sa
 ``preempted at step N: saved checkpoint N in DIR ...`` and the exit status is 143 (SIGTERM)
 or 130 (SIGINT); a second Ctrl-C stops at once (status 130, nothing saved). Rerunning the
 same command resumes there (``star_jax.train.preemption``).
+
+Under jax.distributed, a process silent for ``config.lost_process_timeout_seconds`` (30 s)
+makes the others exit with one ``error: lost process K of N ...`` line and status 1, and the
+C++ runtime's own output goes to ``<workdir>/train.log`` (``star_jax.train.peers``).
 """
 
 import logging

@@ -13,6 +13,10 @@ of those steps to ``<workdir>/profile`` (README, "Profiles").
 
 Impossible combinations (e.g. ``objective='STAR-T-HR'`` without ``data.hr_input``) are
 refused before anything runs, by ``star_jax.train.config_checks.validate``.
+
+Failures (README, "Preemption, restarts and failures"): SIGTERM/SIGINT save the step reached
+(``star_jax.train.preemption``); under jax.distributed a process silent for
+``lost_process_timeout_seconds`` is lost and the others stop (``star_jax.train.peers``).
 """
 
 import ml_collections
