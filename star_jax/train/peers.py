@@ -20,6 +20,13 @@ Here, instead:
 
 The time from a loss to the survivors' exit is at most ``timeout`` plus one heartbeat
 interval (measured in ``benchmarks/RESULTS.md``).
+
+Not covered: when process 0 (which hosts the coordination service) dies, jaxlib's client in
+every other process notices within seconds and aborts from C++ (SIGABRT) before this watch
+can speak; the reason is in ``train.log``. jaxlib's ``missed_heartbeat_callback`` would be
+the hook, but ``jax.distributed.initialize`` does not pass it on, and a Python function
+given to the client directly aborts with ``std::bad_cast`` (jaxlib 0.10.2 cannot convert
+the ``absl::Status`` argument).
 """
 
 import logging
