@@ -11,9 +11,18 @@
 # cannot start the TPU stops with one error: line; a --config.require_accelerator=False
 # override wins). DRY_RUN=1 prints the gcloud command instead of running it. REPO (default:
 # this checkout's origin URL) and REF (default: main) choose what the workers install.
+#
+# Restarts: each worker runs training under launch/retry.sh, which reruns it after a
+# preemption notice (exit 143: the step reached was saved) or a failed run (exit 1, e.g. a
+# lost worker: the others stop within config.lost_process_timeout_seconds, 30 s) up to
+# MAX_RESTARTS [5] times, RETRY_DELAY [10] s apart; every rerun resumes from the last
+# checkpoint. Grace: GCE gives a preempted (spot) VM 30 s between its SIGTERM and the stop;
+# the save on SIGTERM must fit: measured at full width on CPU in benchmarks/RESULTS.md
+# ("Preemption and recovery"). A VM that is gone needs recreating (e.g. a queued resource);
+# running this command again then resumes.
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,13p' "$0" >&2
+  sed -n '2,22p' "$0" >&2
   exit 2
 fi
 tpu=$1 zone=$2 config=$3 workdir=$4
@@ -24,9 +33,16 @@ if [ -z "$repo" ]; then
   exit 2
 fi
 ref=${REF:-main}
+for name in MAX_RESTARTS RETRY_DELAY; do
+  if ! [[ ${!name:-0} =~ ^[0-9]+$ ]]; then
+    echo "error: $name must be a whole number, got '${!name}'" >&2
+    exit 2
+  fi
+done
 overrides=$(printf ' %q' "$@")
 remote="set -e; [ -d star_jax ] || git clone $repo star_jax; cd star_jax; git fetch -q origin $ref; \
 git checkout -q FETCH_HEAD; python3 -m pip install -q -e '.[tpu]'; \
+MAX_RESTARTS=${MAX_RESTARTS:-5} RETRY_DELAY=${RETRY_DELAY:-10} bash launch/retry.sh \
 python3 -m star_jax.main --distributed --config=$config --config.require_accelerator=True \
 --workdir=$workdir$overrides"
 cmd=(gcloud compute tpus tpu-vm ssh "$tpu" --zone "$zone" --worker=all --command "$remote")

@@ -31,6 +31,16 @@ closest known names; a missing ``--workdir``; a ``ValueError``/``FileNotFoundErr
 trainer raises about its config or data; ``JAX_PLATFORMS`` naming a platform whose plugin is
 not installed) is one ``error:`` line and exit status 2; a failed run (e.g. a non-finite
 loss) one line and status 1; Ctrl-C status 130; ``--debug`` shows the traceback.
+
+SIGTERM (a preemption notice) or Ctrl-C during training: the step in flight finishes, all
+processes agree on one step, its checkpoint is saved and waited for, one line says
+``preempted at step N: saved checkpoint N in DIR ...`` and the exit status is 143 (SIGTERM)
+or 130 (SIGINT); a second Ctrl-C stops at once (status 130, nothing saved). Rerunning the
+same command resumes there (``star_jax.train.preemption``).
+
+Under jax.distributed, a process silent for ``config.lost_process_timeout_seconds`` (30 s)
+makes the others exit with one ``error: lost process K of N ...`` line and status 1, and the
+C++ runtime's own output goes to ``<workdir>/train.log`` (``star_jax.train.peers``).
 """
 
 import difflib
@@ -57,6 +67,7 @@ from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
 from star_jax import accelerators, cli  # pylint: disable=g-import-not-at-top
 from star_jax.infer.errors import UserInputError  # pylint: disable=g-import-not-at-top
+from star_jax.train import peers  # pylint: disable=g-import-not-at-top
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
                                 lock_config=True)
@@ -311,21 +322,35 @@ def main(argv):
   distributed = FLAGS.distributed
   if distributed is None:
     distributed = "JAX_COORDINATOR_ADDRESS" in os.environ
-  if distributed:
+  watch = None
+  if distributed:  # C++ messages to train.log; a lost process is one line (star_jax.train.peers)
+    peers.route_native_stderr(log_file)
     env = lambda name, cast=str: cast(os.environ[name]) if name in os.environ else None
-    jax.distributed.initialize(coordinator_address=env("JAX_COORDINATOR_ADDRESS"),
-                               num_processes=env("JAX_NUM_PROCESSES", int),
-                               process_id=env("JAX_PROCESS_ID", int))
+    watch = peers.initialize(FLAGS.config.lost_process_timeout_seconds,
+                             coordinator_address=env("JAX_COORDINATOR_ADDRESS"),
+                             num_processes=env("JAX_NUM_PROCESSES", int),
+                             process_id=env("JAX_PROCESS_ID", int))
   _, code = cli.call_reporting_errors(lambda: start_platform(FLAGS.config),
                                       "starting jax's backend failed", debug=FLAGS.debug)
   if code is not None:
+    peers.finish(watch, f"it failed, exit status {code}; its console says why", code)
     sys.exit(code)
-  from star_jax.train import evaluation, trainer  # pylint: disable=g-import-not-at-top (after init)
-  result, code = cli.call_reporting_errors(
-      lambda: trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir), "training failed",
-      debug=FLAGS.debug, input_errors=(ValueError, FileNotFoundError))
+  # pylint: disable-next=g-import-not-at-top (after init)
+  from star_jax.train import evaluation, preemption, trainer
+  try:
+    result, code = cli.call_reporting_errors(
+        lambda: peers.run_watched(
+            watch, lambda: trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)),
+        "training failed",
+        debug=FLAGS.debug, input_errors=(ValueError, FileNotFoundError))
+  except preemption.Preempted as stop:
+    peers.finish(watch, "preempted")
+    print(stop.line(), flush=True)
+    sys.exit(stop.exit_status)
   if code is not None:
+    peers.finish(watch, f"it failed, exit status {code}; its console says why", code)
     sys.exit(code)
+  peers.finish(watch, "done")
   print(f"done: step {result.step}, workdir {FLAGS.workdir}", flush=True)
   print(evaluation.summary_line(result.eval_metrics), flush=True)
 

@@ -13,7 +13,12 @@
 #
 # Environment (defaults in brackets): IMAGE [star-jax:latest] (an image with star_jax
 # installed, e.g. pip install -e '.[tpu]' or '.[cuda]'), NAME [star-jax], NUM_PROCESSES
-# [2] (TPU: hosts in the slice; GPU: nodes), COORDINATOR_PORT [1234], MAX_RESTARTS [0],
+# [2] (TPU: hosts in the slice; GPU: nodes), COORDINATOR_PORT [1234], MAX_RESTARTS [10]
+# (the JobSet recreates all pods when one fails: a preempted pod saves on SIGTERM and exits
+# 143, a lost one makes the others exit 1 within config.lost_process_timeout_seconds; the
+# new pods resume from the last checkpoint), GRACE_SECONDS [180] (terminationGracePeriod:
+# time between SIGTERM and SIGKILL; it must cover the save, measured in
+# benchmarks/RESULTS.md, "Preemption and recovery"),
 # WORKING_DIR [/app], SHARED_CLAIM [star-data] and SHARED_MOUNT [/data] (a ReadWriteMany
 # volume every pod sees, for WORKDIR and the data). TPU: TPU_ACCELERATOR
 # [tpu-v5-lite-podslice], TPU_TOPOLOGY [2x4], CHIPS_PER_HOST [4]. GPU: GPU_ACCELERATOR
@@ -21,7 +26,7 @@
 # DRY_RUN=1 prints the YAML instead of piping it to kubectl apply -f -.
 set -euo pipefail
 if [ $# -lt 3 ] || { [ "$1" != tpu ] && [ "$1" != gpu ]; }; then
-  sed -n '2,21p' "$0" >&2
+  sed -n '2,26p' "$0" >&2
   exit 2
 fi
 kind=$1 config=$2 workdir=$3
@@ -39,7 +44,8 @@ check_int NUM_PROCESSES "$num_processes" 1
 check_int COORDINATOR_PORT "${COORDINATOR_PORT:-1234}" 1
 check_int CHIPS_PER_HOST "${CHIPS_PER_HOST:-4}" 1
 check_int GPUS_PER_NODE "${GPUS_PER_NODE:-8}" 1
-check_int MAX_RESTARTS "${MAX_RESTARTS:-0}" 0
+check_int MAX_RESTARTS "${MAX_RESTARTS:-10}" 0
+check_int GRACE_SECONDS "${GRACE_SECONDS:-180}" 1
 if ! [[ $name =~ ^[a-z]([-a-z0-9]*[a-z0-9])?$ ]]; then
   echo "error: NAME '$name' must be a DNS label (lower case letters, digits, '-')" >&2
   exit 2
@@ -65,7 +71,8 @@ yaml=$(sed \
   -e "s|@IMAGE@|$(sed_value "${IMAGE:-star-jax:latest}")|g" \
   -e "s|@NUM_PROCESSES@|$num_processes|g" \
   -e "s|@COORDINATOR_PORT@|${COORDINATOR_PORT:-1234}|g" \
-  -e "s|@MAX_RESTARTS@|${MAX_RESTARTS:-0}|g" \
+  -e "s|@MAX_RESTARTS@|${MAX_RESTARTS:-10}|g" \
+  -e "s|@GRACE_SECONDS@|${GRACE_SECONDS:-180}|g" \
   -e "s|@WORKING_DIR@|$(sed_value "${WORKING_DIR:-/app}")|g" \
   -e "s|@SHARED_CLAIM@|$(sed_value "${SHARED_CLAIM:-star-data}")|g" \
   -e "s|@SHARED_MOUNT@|$(sed_value "${SHARED_MOUNT:-/data}")|g" \

@@ -40,8 +40,13 @@ from star_jax.data import augment
 from star_jax.data import frames as frames_lib
 from star_jax.data import flow_cache
 from star_jax import pixels
+from star_jax.data import thread_safe_ast
 from star_jax.data import vimeo
 from star_jax.flow.backends import FlowSettings
+
+# The map threads parse .npy headers (np.load): on CPython < 3.11.8 / 3.12.2 parses must not
+# overlap across threads (star_jax.data.thread_safe_ast).
+thread_safe_ast.install()
 
 Sample = Dict[str, np.ndarray]
 

@@ -15,6 +15,10 @@ of those steps to ``<workdir>/profile`` (README, "Profiles").
 
 Impossible combinations (e.g. ``objective='STAR-T-HR'`` without ``data.hr_input``) are
 refused before anything runs, by ``star_jax.train.config_checks.validate``.
+
+Failures (README, "Preemption, restarts and failures"): SIGTERM/SIGINT save the step reached
+(``star_jax.train.preemption``); under jax.distributed a process silent for
+``lost_process_timeout_seconds`` is lost and the others stop (``star_jax.train.peers``).
 """
 
 import ml_collections
@@ -86,4 +90,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.checkpoint_every_steps = 1000
   c.keep_checkpoints = 3
   c.halt_on_nonfinite = True
+  # Under jax.distributed: a process silent this long is lost; the others exit with one
+  # line naming it (status 1). JAX's own heartbeat timeout is twice this
+  # (star_jax.train.peers).
+  c.lost_process_timeout_seconds = 30
   return c

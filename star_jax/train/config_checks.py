@@ -9,8 +9,9 @@ with a ``_REF`` variant (the FR wrapper is what reads them); ``objective='STAR-T
 exactly when ``data.hr_input`` (HR inputs have no HR targets for ht/h1/h2, and STAR-T-HR's
 target is the HR in-between frame); ``loss='Lf'`` has ``vgg19_weights``; ``source='tfds'``
 has ``data.tfds_data_dir`` and triplet clips; ``mesh_shape`` fits the devices and both batch sizes divide over
-the processes and the mesh's 'data' axis; step intervals, ``keep_checkpoints`` and
-``num_epochs`` (when ``total_steps`` is unset) are positive; ``profile_steps`` parses.
+the processes and the mesh's 'data' axis; step intervals, ``keep_checkpoints``,
+``lost_process_timeout_seconds`` and ``num_epochs`` (when ``total_steps`` is unset) are
+positive; ``profile_steps`` parses.
 """
 
 from typing import Optional
@@ -89,7 +90,7 @@ def validate(config, num_devices: Optional[int] = None,
                        f"processes and of the mesh's data axis ({data_axis}, mesh_shape="
                        f"{tuple(config.mesh_shape)})")
   for name in ("log_every_steps", "eval_every_steps", "checkpoint_every_steps",
-               "keep_checkpoints"):
+               "keep_checkpoints", "lost_process_timeout_seconds"):
     if config[name] < 1:
       raise ValueError(f"{name}={config[name]} must be at least 1")
   if not config.total_steps and config.num_epochs < 1:

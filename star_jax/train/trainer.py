@@ -24,7 +24,7 @@ import ml_collections
 from star_jax.data import pipeline
 from star_jax.model import SHAPE_FIELDS, build_model, sample_inputs
 from star_jax.train import checkpoints, compiled_stats, config_checks, data_setup, evaluation
-from star_jax.train import profiling, sharding
+from star_jax.train import preemption, profiling, sharding
 from star_jax.train import step as step_lib
 from star_jax.train import throughput
 from star_jax.weights import load_weights, save_checkpoint
@@ -273,22 +273,26 @@ def train_loop(run: TrainSetup) -> TrainResult:
   logging.info("training %s for %d steps (%d per epoch), mesh %s", config.model.variant,
                total_steps, run.steps_per_epoch, dict(mesh.shape))
   first_step = start_step + 1
-  if first_step <= total_steps:
-    batch = sharding.global_batch(next(train_iter), mesh)
-    compiled_step, stats, compile_seconds = compile_train_step(run.train_fn, state, batch)
-    peak, peak_note = throughput.resolve_peak(jax.devices()[0].device_kind,
-                                              _compute_dtype(config), config.peak_flops_per_chip)
-    logging.info(compiled_stats.format_step_stats(stats, compile_seconds))
-    logging.info("%s (%d device%s)", peak_note, jax.device_count(),
-                 "s" if jax.device_count() > 1 else "")
-    writer.write_scalars(start_step, {"perf/compile_seconds": compile_seconds,
-                                      "perf/gflop_per_step_per_device": stats["flops"] / 1e9,
-                                      "perf/peak_gib_per_device": stats["peak_bytes"] / 2**30})
-    meter = throughput.ThroughputMeter(
-        flops_per_step_per_device=stats["flops"], num_devices=jax.device_count(),
-        batch_size=config.batch_size, total_steps=total_steps, peak_flops_per_chip=peak)
-
+  guard = preemption.PreemptionGuard()  # SIGTERM/SIGINT: save the step reached, then stop
+  guard.install()
   try:
+    if guard.reached(start_step):  # a notice during compilation
+      preemption.save_and_stop(guard, manager, start_step, state, train_iter, config)
+    if first_step <= total_steps:
+      batch = sharding.global_batch(next(train_iter), mesh)
+      compiled_step, stats, compile_seconds = compile_train_step(run.train_fn, state, batch)
+      peak, peak_note = throughput.resolve_peak(
+          jax.devices()[0].device_kind, _compute_dtype(config), config.peak_flops_per_chip)
+      logging.info(compiled_stats.format_step_stats(stats, compile_seconds))
+      logging.info("%s (%d device%s)", peak_note, jax.device_count(),
+                   "s" if jax.device_count() > 1 else "")
+      writer.write_scalars(start_step, {"perf/compile_seconds": compile_seconds,
+                                        "perf/gflop_per_step_per_device": stats["flops"] / 1e9,
+                                        "perf/peak_gib_per_device": stats["peak_bytes"] / 2**30})
+      meter = throughput.ThroughputMeter(
+          flops_per_step_per_device=stats["flops"], num_devices=jax.device_count(),
+          batch_size=config.batch_size, total_steps=total_steps, peak_flops_per_chip=peak)
+
     for step in range(first_step, total_steps + 1):
       if step > first_step:
         batch = sharding.global_batch(next(train_iter), mesh)
@@ -310,6 +314,10 @@ def train_loop(run: TrainSetup) -> TrainResult:
         if config.data.skip_corrupt:
           scalars["data/skipped_clips"] = train_iter.num_skipped
         writer.write_scalars(step, scalars)
+      if guard.reached(step):
+        if config.halt_on_nonfinite:
+          check_finite(metrics, step)  # never write a checkpoint from a diverged state
+        preemption.save_and_stop(guard, manager, step, state, train_iter, config)
       if step % config.eval_every_steps == 0 or step == total_steps:
         with _untimed(meter, state):
           eval_metrics = evaluation.evaluate(config, state, mesh, run.eval_fn, writer, step)
@@ -319,7 +327,11 @@ def train_loop(run: TrainSetup) -> TrainResult:
         with _untimed(meter, state):
           checkpoints.save(manager, step, state, train_iter, config)
         logging.info("saving checkpoint %d to %s (async)", step, manager.directory)
+  except BaseException:
+    checkpoints.finish_saves(manager)  # any failure (a data worker's too) keeps the last one
+    raise
   finally:
+    guard.restore()
     profiler.close()
   if not eval_metrics:  # resumed a finished run: report its held-out metrics anyway
     eval_metrics = evaluation.evaluate(config, state, mesh, run.eval_fn, writer,
