@@ -7,8 +7,10 @@ where jax.distributed auto-detects the cluster, e.g. Cloud TPU / SLURM) and pass
 ``--distributed``.
 
 The console shows the run's own lines (config, progress, evaluations, checkpoints) and
-warnings; every log record (third-party INFO lines, the parameter table) also goes to
-``<workdir>/train.log``. ``--verbose`` shows everything on the console too.
+warnings; every log record (third-party INFO lines, the parameter table, and the tracebacks
+that orbax, TensorBoard's writer or a data worker log when something fails) also goes to
+``<workdir>/train.log``, so a failure is one ``error:`` line on the console. ``--verbose``
+shows everything on the console too.
 
 Errors follow ``star_jax.cli``'s policy: a bad flag or config (an unknown field, a missing
 ``--workdir``, a ``ValueError``/``FileNotFoundError`` the trainer raises about its config or
@@ -20,6 +22,7 @@ import logging
 import os
 import pathlib
 import sys
+import threading
 import traceback
 
 # TensorFlow (imported by tfds and clu, used only for reading data) prints C++ INFO lines
@@ -65,7 +68,10 @@ _QUIET_WARNINGS = ("Unable to initialize backend", "An NVIDIA GPU may be present
 
 
 class ConsoleFilter(logging.Filter):
-  """Which log records the console shows (the log file gets all of them)."""
+  """Which log records the console shows (the log file gets all of them): the run's own
+  INFO lines and clu's progress, and warnings and errors, except those that carry a
+  traceback (orbax, TensorBoard, grain log them when a save or a worker fails; the run's own
+  ``error:`` line says what failed) and the notices in ``_QUIET_WARNINGS``."""
 
   def __init__(self, checkpoint_logs: bool):
     super().__init__()
@@ -75,13 +81,18 @@ class ConsoleFilter(logging.Filter):
   def filter(self, record: logging.LogRecord) -> bool:
     path = record.pathname.replace(os.sep, "/")
     if record.levelno >= logging.WARNING:
+      if record.exc_info or "Traceback (most recent call last)" in str(record.msg):
+        return False
       return not any(text in str(record.msg) for text in _QUIET_WARNINGS)
     if str(record.msg).startswith(_FILE_ONLY_MESSAGES):
       return False
-    # The marker found last in the path (the longest at the same place) names the source.
+    return self._source(path) in self._sources
+
+  def _source(self, path: str):
+    """The marker found last in ``path`` (the longest at the same place), or None."""
     found = [(path.rfind(marker), len(marker), marker) for marker in self._markers
              if marker in path]
-    return bool(found) and max(found)[2] in self._sources
+    return max(found)[2] if found else None
 
 
 def route_logs(workdir: str, verbose: bool, checkpoint_logs: bool) -> pathlib.Path:
@@ -95,7 +106,19 @@ def route_logs(workdir: str, verbose: bool, checkpoint_logs: bool) -> pathlib.Pa
   logging.getLogger().addHandler(handler)
   if not verbose:
     absl_logging.get_absl_handler().addFilter(ConsoleFilter(checkpoint_logs))
+    threading.excepthook = _log_thread_exception
   return path
+
+
+def _log_thread_exception(args) -> None:
+  """An exception that ends a background thread (TensorBoard's event writer, orbax's async
+  save) goes to train.log, not to the console as a bare traceback; the run reports the
+  failure it causes on one line."""
+  if args.exc_type is SystemExit:
+    return
+  logging.error(
+      "thread %s ended with an exception", getattr(args.thread, "name", "?"),
+      exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
 
 
 def config_summary(config) -> str:
@@ -132,6 +155,12 @@ def parse_flags(argv):
 
 def main(argv):
   del argv
+  from star_jax.train import preflight  # pylint: disable=g-import-not-at-top (light, no jax)
+  _, code = cli.call_reporting_errors(lambda: preflight.prepare_workdir(FLAGS.workdir),
+                                      "cannot prepare the workdir", debug=FLAGS.debug,
+                                      input_errors=(preflight.WorkdirError,))
+  if code is not None:
+    sys.exit(code)
   log_file = route_logs(FLAGS.workdir, FLAGS.verbose, FLAGS.checkpoint_logs)
   logging.info("all log lines: %s", log_file)
   logging.info("config: %s", config_summary(FLAGS.config))
