@@ -354,10 +354,12 @@ def _last_complete_step(manager) -> Optional[int]:
 
 
 def _save_error(manager, step: int, error: BaseException) -> CheckpointSaveError:
+  """The error of a failed save (this step's, or the asynchronous one before it, which
+  orbax reports when the next save starts), noticed at ``step``."""
   return CheckpointSaveError(
-      f"saving checkpoint {step} to {manager.directory} failed ({type(error).__name__}: "
-      f"{error}); stopped. The last complete checkpoint (step {_last_complete_step(manager)})"
-      " is intact")
+      f"writing a checkpoint to {manager.directory} failed ({type(error).__name__}: "
+      f"{error}); stopped at step {step}. The last complete checkpoint (step "
+      f"{_last_complete_step(manager)}) is intact")
 
 
 def _raise_if_save_failed(manager, step: int) -> None:
@@ -366,8 +368,7 @@ def _raise_if_save_failed(manager, step: int) -> None:
   try:
     manager.check_for_errors()
   except Exception as error:  # pylint: disable=broad-except
-    failed = manager.latest_step()
-    raise _save_error(manager, failed if failed is not None else step, error) from error
+    raise _save_error(manager, step, error) from error
 
 
 def _finish_saves(manager, quiet: bool = False) -> None:
