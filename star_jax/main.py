@@ -13,9 +13,11 @@ that orbax, TensorBoard's writer or a data worker log when something fails) also
 shows everything on the console too.
 
 Errors follow ``star_jax.cli``'s policy: a bad flag or config (an unknown field, a missing
-``--workdir``, a ``ValueError``/``FileNotFoundError`` the trainer raises about its config or
-data) is one ``error:`` line and exit status 2; a failed run (e.g. a non-finite loss) one
-line and status 1; Ctrl-C status 130; ``--debug`` shows the traceback.
+``--workdir``, a workdir that cannot be created or written or that another live run holds, a
+``ValueError``/``FileNotFoundError`` the trainer raises about its config or data) is one
+``error:`` line and exit status 2; a failed run (e.g. a non-finite loss, a checkpoint that
+cannot be written) one line and status 1; Ctrl-C status 130; ``--debug`` shows the
+traceback. The workdir is checked before ``train.log`` is opened in it.
 """
 
 import logging

@@ -12,7 +12,10 @@ unlisted chips). ``profile_steps = (first_step, num_steps)`` writes a ``jax.prof
 of those steps to ``<workdir>/profile`` (README, "Profiles").
 
 Impossible combinations (e.g. ``objective='STAR-T-HR'`` without ``data.hr_input``) are
-refused before anything runs, by ``star_jax.train.config_checks.validate``.
+refused before anything runs, by ``star_jax.train.config_checks.validate``; the workdir and
+the data (empty splits, frame sizes against ``data.patch_size`` and whole-frame batches) by
+``star_jax.train.preflight``. On resume ``data.num_workers``, ``model.remat``,
+``model.dtype``, ``batch_size`` and the step counts may change (the trainer says what moves).
 """
 
 import ml_collections
@@ -42,7 +45,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.flow_cache_dir = ml_collections.FieldReference(None, field_type=str)
   c.data.num_workers = 0
   c.data.num_threads = 2
-  c.data.skip_corrupt = False          # True: skip (and count) unreadable clips
+  c.data.skip_corrupt = False          # True: skip (and count) clips whose frames or cached
+                                       # flows are unreadable or hold NaN/Inf
   c.data.generate_demo = False         # build the embedded demo dataset in data.dir
 
   c.batch_size = 10                    # global, split over the mesh's 'data' axis

@@ -4,6 +4,7 @@ run stopping cleanly, and two local processes under jax.distributed."""
 import logging
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
@@ -67,6 +68,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tiny_dataset, tmp_
                     "--config.checkpoint_every_steps=1", "--config.optimizer.learning_rate=1e12")
   assert result.returncode == 1
   assert "loss became" in result.stderr and "intact" in result.stderr
+  assert re.search(r"on the batch of clips \d{5}/\d{4}, \d{5}/\d{4}, ", result.stderr)
   saved = sorted(int(p.name) for p in (tmp_path / "nan" / "checkpoints").iterdir()
                  if p.name.isdigit())
   assert saved and max(saved) < 8
@@ -132,6 +134,15 @@ def test_console_filter_keeps_the_runs_lines_and_warnings_only():
   assert [quiet.filter(r) for r in (own, table, hparams, eta, orbax, tpu, warning)] == [
       True, False, False, True, False, False, True]
   assert with_orbax.filter(orbax)
+  # A record with a traceback (orbax's failed save, a thread's exception) is train.log's only.
+  try:
+    raise OSError(28, "No space left on device")
+  except OSError:
+    failed = logging.LogRecord("absl", logging.ERROR, "/x/orbax/checkpoint/async.py", 1,
+                               "save failed", None, sys.exc_info())
+  assert not quiet.filter(failed) and not with_orbax.filter(failed)
+  assert not quiet.filter(record("/x/tensorboard/writer.py", logging.ERROR,
+                                 "Traceback (most recent call last):\n  ..."))
   # A clone (and its venv) inside a folder named star_jax: the deepest marker decides.
   cloned = "/tmp/star_jax/.venv/lib/python3.11/site-packages"
   assert not quiet.filter(record(f"{cloned}/orbax/checkpoint/async_checkpointer.py",
