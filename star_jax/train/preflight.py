@@ -172,12 +172,13 @@ def check_data(config) -> None:
         raise ValueError(f"data.patch_size={d.patch_size} is larger than the input frames of "
                          f"{_describe(clip, sizes[clip], scale, hr_input)} in split "
                          f"{split!r}; use data.patch_size <= {min(small)}")
-    batched_whole = ("batch_size", config.batch_size) if training and not d.patch_size else (
-        ("eval_batch_size", config.eval_batch_size) if not training else None)
-    if batched_whole and len(by_input) > 1 and (training or batched_whole[1] > 1):
-      (first, clip_a), (second, clip_b) = list(by_input.items())[:2]
+    # Whole frames in one compiled train step must share a size (any batch size); held-out
+    # batches of one sample may differ (the eval step compiles once per size).
+    whole_frames = not d.patch_size if training else config.eval_batch_size > 1
+    if whole_frames and len(by_input) > 1:
+      (_, clip_a), (_, clip_b) = list(by_input.items())[:2]
       why = ("data.patch_size=0 trains on whole frames, which must all have one size"
-             if training else f"eval_batch_size={batched_whole[1]} stacks whole frames, "
+             if training else f"eval_batch_size={config.eval_batch_size} stacks whole frames, "
              "which must then have one size")
       raise ValueError(f"{why}, but in split {split!r} "
                        f"{_describe(clip_a, sizes[clip_a], scale, hr_input)} and "
