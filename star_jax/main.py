@@ -102,14 +102,42 @@ def route_logs(workdir: str, verbose: bool, checkpoint_logs: bool) -> pathlib.Pa
   ``ConsoleFilter`` unless ``verbose``. Returns the log file's path."""
   path = pathlib.Path(workdir).absolute() / LOG_FILE
   path.parent.mkdir(parents=True, exist_ok=True)
-  handler = logging.FileHandler(path)
+  handler = LogFileHandler(path)
   handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(filename)s:%(lineno)d "
                                          "%(message)s"))
   logging.getLogger().addHandler(handler)
   if not verbose:
     absl_logging.get_absl_handler().addFilter(ConsoleFilter(checkpoint_logs))
     threading.excepthook = _log_thread_exception
+    sys.excepthook = _log_background_exception(sys.excepthook)
   return path
+
+
+class LogFileHandler(logging.FileHandler):
+  """train.log. When it cannot be written (the disk the workdir is on is full), one
+  ``warning:`` line says so on stderr and later records are dropped, instead of logging's
+  traceback for every record."""
+
+  def __init__(self, path):
+    super().__init__(path)
+    self.failed = False
+
+  def emit(self, record: logging.LogRecord) -> None:
+    if not self.failed:
+      super().emit(record)
+
+  def flush(self) -> None:
+    try:
+      super().flush()
+    except OSError:
+      self.handleError(None)
+
+  def handleError(self, record: logging.LogRecord) -> None:
+    if not self.failed:
+      self.failed = True
+      error = sys.exc_info()[1]
+      print(f"warning: cannot write {self.baseFilename} ({type(error).__name__}: {error}); "
+            "log records are dropped from here on", file=sys.stderr, flush=True)
 
 
 def _log_thread_exception(args) -> None:
@@ -121,6 +149,21 @@ def _log_thread_exception(args) -> None:
   logging.error(
       "thread %s ended with an exception", getattr(args.thread, "name", "?"),
       exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+
+def _log_background_exception(default_hook):
+  """A ``sys.excepthook`` that sends exceptions printed from other threads (tensorstore's
+  callbacks print orbax's failed-save errors this way) to train.log, and leaves the main
+  thread's to ``default_hook``."""
+
+  def hook(exc_type, exc_value, exc_traceback):
+    if threading.current_thread() is threading.main_thread():
+      default_hook(exc_type, exc_value, exc_traceback)
+    else:
+      logging.error("exception in thread %s", threading.current_thread().name,
+                    exc_info=(exc_type, exc_value, exc_traceback))
+
+  return hook
 
 
 def config_summary(config) -> str:

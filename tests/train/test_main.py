@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -167,3 +168,32 @@ def test_bad_flags_and_config_are_one_line_exit_2(tmp_path):
   assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
       "error: bad flags (flag --workdir=None: Flag --workdir must have a value other than "
       "None.)"]
+
+
+def test_a_full_log_disk_is_one_warning_and_background_tracebacks_go_to_the_log(capsys):
+  """train.log on a full disk (/dev/full answers every write with ENOSPC): one warning line,
+  not a traceback per record; an exception printed from another thread (as tensorstore's
+  callbacks print orbax's failed writes) becomes a log record, the main thread's is printed."""
+  from star_jax.main import LogFileHandler, _log_background_exception  # pylint: disable=g-import-not-at-top
+  handler = LogFileHandler("/dev/full")
+  for message in ("one", "two", "three"):
+    handler.handle(logging.LogRecord("absl", logging.INFO, __file__, 1, message, None, None))
+  handler.close()
+  assert capsys.readouterr().err.splitlines() == [
+      "warning: cannot write /dev/full (OSError: [Errno 28] No space left on device); log "
+      "records are dropped from here on"]
+  printed = []
+  hook = _log_background_exception(lambda *exc: printed.append(exc[1]))
+  records = []
+  collector = logging.Handler()
+  collector.emit = records.append
+  logging.getLogger().addHandler(collector)
+  try:
+    thread = threading.Thread(target=lambda: hook(RuntimeError, RuntimeError("loop closed"), None))
+    thread.start()
+    thread.join()
+    hook(ValueError, ValueError("main"), None)
+  finally:
+    logging.getLogger().removeHandler(collector)
+  assert [r.exc_info[1].args[0] for r in records if r.exc_info] == ["loop closed"]
+  assert [str(e) for e in printed] == ["main"]
