@@ -132,6 +132,12 @@ class LogFileHandler(logging.FileHandler):
     except OSError:
       self.handleError(None)
 
+  def close(self) -> None:
+    try:
+      super().close()  # closing the file writes what is still buffered
+    except OSError:
+      self.handleError(None)
+
   def handleError(self, record: logging.LogRecord) -> None:
     if not self.failed:
       self.failed = True
