@@ -11,9 +11,8 @@ or config field (``ValueError``: exit status 2 under ``star_jax.main``):
 * :func:`check_data` (folder source): both splits name clips; every clip's frame size (its
   first frame's image header, read without decoding, in threads: 4000 clips in 0.94 s wall,
   0.45 s CPU on a loaded 2-core machine, so ~12 s for Vimeo-90K's 51k training triplets)
-  fits what the config does with
-  it -- ``data.patch_size`` no larger than any clip's input frames, one frame size when whole
-  frames are batched (training with ``data.patch_size=0``; evaluation with
+  fits what the config does with it -- ``data.patch_size`` no larger than any clip's input
+  frames, one frame size when whole frames are batched (training with ``data.patch_size=0``; evaluation with
   ``eval_batch_size`` > 1), the first clip of another size named. Unreadable clips are named
   (or left out with ``data.skip_corrupt``, as training skips them).
 * The flow caches' completeness and freshness are ``star_jax.data.flow_cache``'s
