@@ -12,6 +12,8 @@ import functools
 import logging
 import math
 import pathlib
+import signal
+import threading
 import time
 from typing import Any, Dict, Optional
 
@@ -103,6 +105,37 @@ def compile_train_step(train_fn, state, batch):
 
 def _compute_dtype(config) -> str:
   return "bfloat16" if config.model.get("dtype", "float32") == "bfloat16" else "float32"
+
+
+@contextlib.contextmanager
+def _interrupt_between_steps():
+  """Within the block, a first Ctrl-C (SIGINT) is held until the next step boundary (where
+  the returned function raises KeyboardInterrupt); a second one interrupts at once.
+
+  A KeyboardInterrupt raised at an arbitrary point can leave a lock held -- e.g. a logging
+  handler's, while orbax's save thread waits for it -- and the run then hangs at exit
+  instead of stopping (seen with data workers and async saves). Only the main thread can
+  install signal handlers; elsewhere the block changes nothing."""
+  if threading.current_thread() is not threading.main_thread():
+    yield lambda: None
+    return
+  received = []
+
+  def hold(signum, frame):
+    del signum, frame
+    received.append(True)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
+
+  previous = signal.signal(signal.SIGINT, hold)
+
+  def raise_if_interrupted():
+    if received:
+      raise KeyboardInterrupt
+
+  try:
+    yield raise_if_interrupted
+  finally:
+    signal.signal(signal.SIGINT, previous)
 
 
 @contextlib.contextmanager
@@ -245,7 +278,8 @@ def train_loop(run: TrainSetup) -> TrainResult:
   evaluation every ``eval_every_steps`` (both also at the last step; their time is left out
   of the rates; the save comes first, so a failing evaluation keeps the step's checkpoint).
   A resumed finished run is evaluated once. Waits for the last checkpoint, also when the
-  run fails (the error is told once the save in flight is complete).
+  run fails (the error is told once the save in flight is complete). Ctrl-C stops the loop
+  at the next step boundary (a second Ctrl-C at once): :func:`_interrupt_between_steps`.
 
   Args:
     run: :func:`setup`'s result; ``run.state`` is donated to the step and not usable after.
@@ -297,8 +331,11 @@ def train_loop(run: TrainSetup) -> TrainResult:
         batch_size=config.batch_size, total_steps=total_steps, peak_flops_per_chip=peak)
 
   pending_clips = ()
+  guard = contextlib.ExitStack()
+  interrupted = guard.enter_context(_interrupt_between_steps())
   try:
     for step in range(first_step, total_steps + 1):
+      interrupted()
       if step > first_step:
         batch = sharding.global_batch(next(train_iter), mesh)
       clips = train_iter.last_clips
@@ -339,6 +376,7 @@ def train_loop(run: TrainSetup) -> TrainResult:
     raise
   finally:
     profiler.close()
+    guard.close()
   if not eval_metrics:  # resumed a finished run: report its held-out metrics anyway
     eval_metrics = evaluation.evaluate(config, state, mesh, run.eval_fn, writer,
                                        int(state.step))
