@@ -172,7 +172,11 @@ def test_ctrl_c_with_workers_then_resume_with_changed_settings_and_a_failing_sav
     assert proc.poll() is None and time.time() < deadline, proc.stderr.read()[-3000:]
     time.sleep(0.2)
   os.killpg(proc.pid, signal.SIGINT)
-  _, stderr = proc.communicate(timeout=300)
+  try:
+    _, stderr = proc.communicate(timeout=300)
+  except subprocess.TimeoutExpired:
+    os.killpg(proc.pid, signal.SIGKILL)  # it hung: do not leave it (and its workers) behind
+    raise
   assert proc.returncode == 130, stderr[-3000:]
   assert stderr.strip().splitlines()[-1] == "error: interrupted"
   assert "Traceback" not in stderr and "leaked shared_memory" not in stderr, stderr[-3000:]
