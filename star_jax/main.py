@@ -83,7 +83,7 @@ class ConsoleFilter(logging.Filter):
   def filter(self, record: logging.LogRecord) -> bool:
     path = record.pathname.replace(os.sep, "/")
     if record.levelno >= logging.WARNING:
-      if record.exc_info or "Traceback (most recent call last)" in str(record.msg):
+      if record.exc_info or "Traceback (most recent call last)" in record.getMessage():
         return False
       return not any(text in str(record.msg) for text in _QUIET_WARNINGS)
     if str(record.msg).startswith(_FILE_ONLY_MESSAGES):
@@ -110,7 +110,43 @@ def route_logs(workdir: str, verbose: bool, checkpoint_logs: bool) -> pathlib.Pa
     absl_logging.get_absl_handler().addFilter(ConsoleFilter(checkpoint_logs))
     threading.excepthook = _log_thread_exception
     sys.excepthook = _log_background_exception(sys.excepthook)
+    sys.stderr = BackgroundTracebackFilter(sys.stderr)
   return path
+
+
+class BackgroundTracebackFilter:
+  """``sys.stderr`` of a training run: a traceback that another thread prints straight to
+  stderr goes to train.log (as a log record) instead of the console. tensorstore's callbacks
+  print one per write still in flight when orbax closes the event loop of a failed save
+  ("RuntimeError: Event loop is closed"), bypassing ``sys.excepthook``. Everything else
+  (the main thread's output, log lines, progress bars) passes through unchanged."""
+
+  _HEADER = "Traceback (most recent call last):"
+
+  def __init__(self, console):
+    self._console = console
+    self._blocks: dict = {}  # thread id -> the traceback text it is printing
+    self._lock = threading.Lock()
+
+  def write(self, text: str) -> int:
+    if threading.current_thread() is threading.main_thread():
+      return self._console.write(text)
+    ident = threading.get_ident()
+    with self._lock:
+      block = self._blocks.get(ident)
+      if block is None and not text.startswith(self._HEADER):
+        return self._console.write(text)
+      block = (block or "") + text
+      last = block.rstrip("\n").rsplit("\n", 1)[-1]
+      if block.endswith("\n") and last and not last[0].isspace() and last != self._HEADER:
+        del self._blocks[ident]  # the exception's own line ends the traceback
+        logging.error("printed by thread %s:\n%s", threading.current_thread().name, block)
+      else:
+        self._blocks[ident] = block
+    return len(text)
+
+  def __getattr__(self, name):  # flush, fileno, isatty, encoding, ...: the console's
+    return getattr(self._console, name)
 
 
 class LogFileHandler(logging.FileHandler):

@@ -197,3 +197,28 @@ def test_a_full_log_disk_is_one_warning_and_background_tracebacks_go_to_the_log(
     logging.getLogger().removeHandler(collector)
   assert [r.exc_info[1].args[0] for r in records if r.exc_info] == ["loop closed"]
   assert [str(e) for e in printed] == ["main"]
+
+
+def test_a_traceback_printed_by_another_thread_goes_to_the_log():
+  """tensorstore's callbacks print 'Event loop is closed' tracebacks straight to stderr after
+  a failed save: they become log records; other output passes through."""
+  import io  # pylint: disable=g-import-not-at-top
+  from star_jax.main import BackgroundTracebackFilter  # pylint: disable=g-import-not-at-top
+  console = io.StringIO()
+  stderr = BackgroundTracebackFilter(console)
+  records = []
+  collector = logging.Handler()
+  collector.emit = records.append
+  logging.getLogger().addHandler(collector)
+  pieces = ["Traceback (most recent call last):\n", '  File "x.py", line 1, in f\n',
+            "    g()\n", "RuntimeError", ": ", "Event loop is closed", "\n"]
+  try:
+    thread = threading.Thread(target=lambda: [stderr.write(p) for p in pieces + ["step 3\n"]])
+    thread.start()
+    thread.join()
+    stderr.write("error: training failed\n")
+  finally:
+    logging.getLogger().removeHandler(collector)
+  assert console.getvalue() == "step 3\nerror: training failed\n"
+  assert [r.getMessage().splitlines()[1:] for r in records] == [
+      "".join(pieces).splitlines()]
