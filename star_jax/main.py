@@ -10,8 +10,10 @@ where jax.distributed auto-detects the cluster, e.g. Cloud TPU / SLURM) and pass
 ``--distributed``.
 
 The console shows the run's own lines (config, progress, evaluations, checkpoints) and
-warnings; every log record (third-party INFO lines, the parameter table) also goes to
-``<workdir>/train.log``. ``--verbose`` shows everything on the console too.
+warnings; every log record (third-party INFO lines, the parameter table, and the tracebacks
+that orbax, TensorBoard's writer or a data worker log when something fails) also goes to
+``<workdir>/train.log``, so a failure is one ``error:`` line on the console. ``--verbose``
+shows everything on the console too.
 
 At start the console says which devices the run uses (``star_jax.accelerators``:
 ``platform: gpu (device kind NVIDIA H100 80GB HBM3), process 0/1, 8 local / 8 global
@@ -27,10 +29,12 @@ does not join a ``--distributed`` cluster, and a ``mesh_shape`` without -1 is ch
 that many devices (the target's), saying so when this machine has another count.
 
 Errors follow ``star_jax.cli``'s policy: a bad flag or config (an unknown field, with the
-closest known names; a missing ``--workdir``; a ``ValueError``/``FileNotFoundError`` the
-trainer raises about its config or data; ``JAX_PLATFORMS`` naming a platform whose plugin is
-not installed) is one ``error:`` line and exit status 2; a failed run (e.g. a non-finite
-loss) one line and status 1; Ctrl-C status 130; ``--debug`` shows the traceback.
+closest known names; a missing ``--workdir``; a workdir that cannot be created or written or
+that another live run holds; a ``ValueError``/``FileNotFoundError`` the trainer raises about
+its config or data; ``JAX_PLATFORMS`` naming a platform whose plugin is not installed) is one
+``error:`` line and exit status 2; a failed run (e.g. a non-finite loss, a checkpoint that
+cannot be written) one line and status 1; Ctrl-C status 130; ``--debug`` shows the
+traceback. The workdir is checked before ``train.log`` is opened in it.
 
 SIGTERM (a preemption notice) or Ctrl-C during training: the step in flight finishes, all
 processes agree on one step, its checkpoint is saved and waited for, one line says
@@ -51,6 +55,7 @@ import os
 import pathlib
 import re
 import sys
+import threading
 import traceback
 
 # TensorFlow (imported by tfds and clu, used only for reading data) prints C++ INFO lines
@@ -104,7 +109,10 @@ REQUIREMENT = ("config.require_accelerator", "pass --config.require_accelerator=
 
 
 class ConsoleFilter(logging.Filter):
-  """Which log records the console shows (the log file gets all of them)."""
+  """Which log records the console shows (the log file gets all of them): the run's own
+  INFO lines and clu's progress, and warnings and errors, except those that carry a
+  traceback (orbax, TensorBoard, grain log them when a save or a worker fails; the run's own
+  ``error:`` line says what failed) and the notices in ``_QUIET_WARNINGS``."""
 
   def __init__(self, checkpoint_logs: bool):
     super().__init__()
@@ -114,13 +122,18 @@ class ConsoleFilter(logging.Filter):
   def filter(self, record: logging.LogRecord) -> bool:
     path = record.pathname.replace(os.sep, "/")
     if record.levelno >= logging.WARNING:
+      if record.exc_info or "Traceback (most recent call last)" in record.getMessage():
+        return False
       return not any(text in str(record.msg) for text in _QUIET_WARNINGS)
     if str(record.msg).startswith(_FILE_ONLY_MESSAGES):
       return False
-    # The marker found last in the path (the longest at the same place) names the source.
+    return self._source(path) in self._sources
+
+  def _source(self, path: str):
+    """The marker found last in ``path`` (the longest at the same place), or None."""
     found = [(path.rfind(marker), len(marker), marker) for marker in self._markers
              if marker in path]
-    return bool(found) and max(found)[2] in self._sources
+    return max(found)[2] if found else None
 
 
 def route_logs(workdir: str, verbose: bool, checkpoint_logs: bool) -> pathlib.Path:
@@ -128,13 +141,110 @@ def route_logs(workdir: str, verbose: bool, checkpoint_logs: bool) -> pathlib.Pa
   ``ConsoleFilter`` unless ``verbose``. Returns the log file's path."""
   path = pathlib.Path(workdir).absolute() / LOG_FILE
   path.parent.mkdir(parents=True, exist_ok=True)
-  handler = logging.FileHandler(path)
+  handler = LogFileHandler(path)
   handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(filename)s:%(lineno)d "
                                          "%(message)s"))
   logging.getLogger().addHandler(handler)
   if not verbose:
     absl_logging.get_absl_handler().addFilter(ConsoleFilter(checkpoint_logs))
+    threading.excepthook = _log_thread_exception
+    sys.excepthook = _log_background_exception(sys.excepthook)
+    sys.stderr = BackgroundTracebackFilter(sys.stderr)
   return path
+
+
+class BackgroundTracebackFilter:
+  """``sys.stderr`` of a training run: a traceback that another thread prints straight to
+  stderr goes to train.log (as a log record) instead of the console. tensorstore's callbacks
+  print one per write still in flight when orbax closes the event loop of a failed save
+  ("RuntimeError: Event loop is closed"), bypassing ``sys.excepthook``. Everything else
+  (the main thread's output, log lines, progress bars) passes through unchanged."""
+
+  _HEADER = "Traceback (most recent call last):"
+
+  def __init__(self, console):
+    self._console = console
+    self._blocks: dict = {}  # thread id -> the traceback text it is printing
+    self._lock = threading.Lock()
+
+  def write(self, text: str) -> int:
+    if threading.current_thread() is threading.main_thread():
+      return self._console.write(text)
+    ident = threading.get_ident()
+    with self._lock:
+      block = self._blocks.get(ident)
+      if block is None and not text.startswith(self._HEADER):
+        return self._console.write(text)
+      block = (block or "") + text
+      last = block.rstrip("\n").rsplit("\n", 1)[-1]
+      if block.endswith("\n") and last and not last[0].isspace() and last != self._HEADER:
+        del self._blocks[ident]  # the exception's own line ends the traceback
+        logging.error("printed by thread %s:\n%s", threading.current_thread().name, block)
+      else:
+        self._blocks[ident] = block
+    return len(text)
+
+  def __getattr__(self, name):  # flush, fileno, isatty, encoding, ...: the console's
+    return getattr(self._console, name)
+
+
+class LogFileHandler(logging.FileHandler):
+  """train.log. When it cannot be written (the disk the workdir is on is full), one
+  ``warning:`` line says so on stderr and later records are dropped, instead of logging's
+  traceback for every record."""
+
+  def __init__(self, path):
+    super().__init__(path)
+    self.failed = False
+
+  def emit(self, record: logging.LogRecord) -> None:
+    if not self.failed:
+      super().emit(record)
+
+  def flush(self) -> None:
+    try:
+      super().flush()
+    except OSError:
+      self.handleError(None)
+
+  def close(self) -> None:
+    try:
+      super().close()  # closing the file writes what is still buffered
+    except OSError:
+      self.handleError(None)
+
+  def handleError(self, record: logging.LogRecord) -> None:
+    if not self.failed:
+      self.failed = True
+      error = sys.exc_info()[1]
+      print(f"warning: cannot write {self.baseFilename} ({type(error).__name__}: {error}); "
+            "log records are dropped from here on", file=sys.stderr, flush=True)
+
+
+def _log_thread_exception(args) -> None:
+  """An exception that ends a background thread (TensorBoard's event writer, orbax's async
+  save) goes to train.log, not to the console as a bare traceback; the run reports the
+  failure it causes on one line."""
+  if args.exc_type is SystemExit:
+    return
+  logging.error(
+      "thread %s ended with an exception", getattr(args.thread, "name", "?"),
+      exc_info=(args.exc_type, args.exc_value, args.exc_traceback))
+
+
+def _log_background_exception(default_hook):
+  """A ``sys.excepthook`` that sends exceptions printed from other threads (tensorstore's
+  callbacks print orbax's failed-save errors this way) to train.log, and leaves the main
+  thread's to ``default_hook``."""
+
+  def hook(exc_type, exc_value, exc_traceback):
+    if threading.current_thread() is threading.main_thread():
+      default_hook(exc_type, exc_value, exc_traceback)
+    else:
+      logging.error("exception in thread %s", threading.current_thread().name,
+                    exc_info=(exc_type, exc_value, exc_traceback))
+
+  return hook
 
 
 def config_summary(config) -> str:
@@ -316,6 +426,12 @@ def main(argv):
                                         "dry run failed", debug=FLAGS.debug,
                                         input_errors=(ValueError, FileNotFoundError))
     sys.exit(code or 0)
+  from star_jax.train import preflight  # pylint: disable=g-import-not-at-top (light, no jax)
+  _, code = cli.call_reporting_errors(lambda: preflight.prepare_workdir(FLAGS.workdir),
+                                      "cannot prepare the workdir", debug=FLAGS.debug,
+                                      input_errors=(preflight.WorkdirError,))
+  if code is not None:
+    sys.exit(code)
   log_file = route_logs(FLAGS.workdir, FLAGS.verbose, FLAGS.checkpoint_logs)
   logging.info("all log lines: %s", log_file)
   logging.info("config: %s", config_summary(FLAGS.config))

@@ -152,7 +152,12 @@ def read_frame_float(path: PathLike) -> np.ndarray:
 
 def frame_size(path: PathLike) -> Tuple[int, int]:
   """(width, height) as :func:`read_frame` returns the frame (orientation applied), from the
-  file's header where the format allows, so a whole folder is checked before any decoding.
+  file's header, so a whole folder or dataset is checked before any decoding (~0.04 ms per
+  448x256 PNG here, against ~4.5 ms to decode it).
+
+  A PNG's orientation is read from an eXIf chunk before the image data (where the PNG spec
+  puts it, and where PIL finds it without decoding); one placed after the image data is not
+  looked for (PIL would decode the whole image to find it).
 
   Raises:
     FrameReadError: missing or unreadable file.
@@ -163,6 +168,8 @@ def frame_size(path: PathLike) -> Tuple[int, int]:
   try:
     with Image.open(path) as image:
       width, height = image.size
+      if image.format == "PNG" and "exif" not in image.info:
+        return width, height  # PIL's getexif() would decode the PNG to look further
       return (height, width) if orientation(image) in (5, 6, 7, 8) else (width, height)
   except (OSError, ValueError, SyntaxError) as error:
     raise FrameReadError(path, f"corrupt or unsupported image ({error})") from error

@@ -23,13 +23,19 @@ HR frames, ``lr_t`` is the HR in-between frame (the model's input-resolution out
 the one trained), and there are no hr1/hr_t/hr2.
 
 The iterator is a grain ``DatasetIterator``: ``get_state()``/``set_state()`` (or orbax with
-``grain.checkpoint.CheckpointSave/CheckpointRestore``) resume it exactly, and its
-``num_skipped`` counts clips skipped as unreadable when ``skip_corrupt`` is on.
+``grain.checkpoint.CheckpointSave/CheckpointRestore``) resume it exactly, also with another
+``num_workers`` than the state was saved with (the position is converted: every worker count
+reads the same elements in the same order); its ``num_skipped`` counts clips skipped as
+unreadable (frames, or a flow cache file that cannot be read or holds NaN/Inf) when
+``skip_corrupt`` is on, ``last_clips`` names the clips of the batch it returned last, and
+``close()`` stops its worker processes. Worker processes ignore SIGINT (Ctrl-C reaches the
+whole process group; the main process stops them, so they print no tracebacks).
 """
 
 import dataclasses
 import logging
 import pathlib
+import signal
 from typing import Any, Dict, Mapping, Optional, Sequence, Union
 
 from absl import flags
@@ -53,6 +59,7 @@ Sample = Dict[str, np.ndarray]
 FLOW_KEYS = flow_cache.CACHE_KEYS
 FRAME_KEYS = ("im1", "im2", "lr_t", "hr1", "hr_t", "hr2")
 _SKIPPED = "skipped_clip"  # Key of the marker element that stands in for an unreadable clip.
+_CLIP = "clip"  # A sample's clip path; the batcher keeps it out of the batch (``last_clips``).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,7 +91,8 @@ class PipelineConfig:
       i = 1..5, of every septuplet of the ``sep_*list.txt`` lists; folder source only).
     lr_method: 'pil' (the release's LR frames) or 'matlab' (the field's; see
       ``frames.lr_from_hr``); its flows live in a cache of their own.
-    skip_corrupt: skip (and count) clips with missing or corrupt frames instead of raising.
+    skip_corrupt: skip (and count) clips with missing or corrupt frames, or whose cached
+      flows cannot be read or hold NaN/Inf, instead of raising.
     drop_remainder: drop a last incomplete batch.
     normalize: frames as ImageNet-normalised float32 (default), or False for raw uint8 RGB
       (a quarter of the host memory and host-to-device bytes; normalise on the device with
@@ -171,11 +179,19 @@ class _MakeSample(grain.transforms.RandomMap):
   augment: bool
   flow_cache_dir: str
   lr_method: str = "pil"
+  skip_corrupt: bool = False
 
   def random_map(self, element, rng: np.random.Generator):
     if _SKIPPED in element:
       return element
     clip = element["clip"]
+    try:
+      flows = flow_cache.load_cached_flows(self.flow_cache_dir, clip)
+    except flow_cache.CorruptCacheError as error:
+      if not self.skip_corrupt:
+        raise
+      logging.warning("skipping clip %s: %s", clip, error)
+      return {_SKIPPED: clip}
     hr = frames_lib.mod_crop(element["frames"], self.scale)
     if self.hr_input:
       inputs = hr
@@ -184,7 +200,6 @@ class _MakeSample(grain.transforms.RandomMap):
     else:
       inputs = np.stack([frames_lib.lr_from_hr(frame, self.scale, self.lr_method)
                          for frame in hr])
-    flows = flow_cache.load_cached_flows(self.flow_cache_dir, clip)
     flows = {key: np.asarray(flows[key], dtype=np.float32) for key in FLOW_KEYS}
     for key, flow in flows.items():
       if flow.shape != inputs.shape[1:3] + (2,):
@@ -197,7 +212,7 @@ class _MakeSample(grain.transforms.RandomMap):
     flips = augment.draw_flips(rng) if self.augment else augment.NO_FLIPS
     inputs = augment.flip_frames(augment.crop_patch(inputs, corner, self.patch_size), flips)
     # Frames stay uint8 views here; the batcher normalises them straight into the batch.
-    sample = {"im1": inputs[0], "im2": inputs[2], "lr_t": inputs[1]}
+    sample = {"im1": inputs[0], "im2": inputs[2], "lr_t": inputs[1], _CLIP: clip}
     for key, flow in flows.items():
       sample[key] = augment.flip_flow(augment.crop_patch(flow, corner, self.patch_size), flips)
     if not self.hr_input:
@@ -212,20 +227,29 @@ class _SkipCountingBatchIterator(grain.DatasetIterator):
   Runs in the main process, after any worker processes, so the count is exact and part of
   the checkpointed state. Samples arrive with uint8 frames (a quarter of the bytes to move
   from workers) and are normalised directly into the preallocated batch, one pass per frame.
+  The clip paths of the last batch are kept (``last_clips``), not batched. ``set_state``
+  accepts a state saved with another number of worker processes (:func:`convert_position`).
   """
 
   def __init__(self, parent: grain.DatasetIterator, batch_size: int, drop_remainder: bool,
-               normalize: bool):
+               normalize: bool, num_workers: int):
     super().__init__(parent)
     self._batch_size = batch_size
     self._drop_remainder = drop_remainder
     self._normalize = normalize
+    self._num_workers = num_workers
     self._num_skipped = 0
+    self._last_clips: Sequence[str] = ()
 
   @property
   def num_skipped(self) -> int:
     """Clips skipped as unreadable so far (restored with the iterator state)."""
     return self._num_skipped
+
+  @property
+  def last_clips(self) -> Sequence[str]:
+    """The clip paths of the batch :meth:`__next__` returned last, in batch order."""
+    return self._last_clips
 
   def __next__(self) -> Sample:
     samples = []
@@ -240,6 +264,7 @@ class _SkipCountingBatchIterator(grain.DatasetIterator):
         self._num_skipped += 1
       else:
         samples.append(element)
+    self._last_clips = tuple(str(sample.pop(_CLIP, "?")) for sample in samples)
     batch = {}
     for key, first in samples[0].items():
       normalized = self._normalize and key in FRAME_KEYS
@@ -256,22 +281,85 @@ class _SkipCountingBatchIterator(grain.DatasetIterator):
     return {"parent": self._parent.get_state(), "num_skipped": self._num_skipped}
 
   def set_state(self, state: Dict[str, Any]) -> None:
-    self._parent.set_state(state["parent"])
+    self._parent.set_state(convert_position(state["parent"], self._num_workers))
     self._num_skipped = int(state["num_skipped"])
+
+  def close(self) -> None:
+    """Stops the worker processes (and frees their shared memory); idempotent."""
+    close = getattr(self._parent, "close", None)
+    if close is not None:
+      close()
 
 
 class _SkipCountingBatch(grain.IterDataset):
 
   def __init__(self, parent: grain.IterDataset, batch_size: int, drop_remainder: bool,
-               normalize: bool):
+               normalize: bool, num_workers: int):
     super().__init__(parent)
     self._batch_size = batch_size
     self._drop_remainder = drop_remainder
     self._normalize = normalize
+    self._num_workers = num_workers
 
   def __iter__(self) -> _SkipCountingBatchIterator:
     return _SkipCountingBatchIterator(self._parent.__iter__(), self._batch_size,
-                                      self._drop_remainder, self._normalize)
+                                      self._drop_remainder, self._normalize, self._num_workers)
+
+
+def position(state: Mapping[str, Any]) -> int:
+  """How many elements (clips, skipped ones included) of this process's sequence a grain
+  iterator state has consumed, whatever worker count wrote it.
+
+  grain 0.2.18's states: without worker processes ``{"next_index": n}``; with ``mp_prefetch``
+  an interleave over the workers, worker ``i`` reading elements ``i, i + w, ...``, whose
+  state lists each worker's ``{"next_index": k_i}``: n = sum of the k_i.
+
+  Raises:
+    ValueError: a state of another layout (naming ``data.num_workers``).
+  """
+  if "next_index" in state:
+    return int(state["next_index"])
+  workers = state.get("iterators_in_use_states")
+  if (isinstance(workers, list) and workers and not state.get("future_states")
+      and not any(state.get("exhausted", ())) and all("next_index" in w for w in workers)):
+    return sum(int(w["next_index"]) for w in workers)
+  raise ValueError(f"cannot read the data position from the saved input pipeline state "
+                   f"{dict(state)}; resume with the data.num_workers it was saved with")
+
+
+def convert_position(state: Mapping[str, Any], num_workers: int) -> Dict[str, Any]:
+  """``state`` (a grain iterator state of the pipeline's elements, :func:`position`) as the
+  state of a pipeline with ``num_workers`` worker processes, at the same element: unchanged
+  when it already has that layout. Exact: the interleave takes one element from each worker
+  in turn, so every worker count yields elements 0, 1, 2, ... in order.
+
+  Raises:
+    ValueError: as :func:`position`.
+  """
+  state = dict(state)
+  saved_workers = (0 if "next_index" in state
+                   else len(state.get("iterators_in_use_states") or ()))
+  if saved_workers == num_workers:
+    return state
+  consumed = position(state)
+  if num_workers == 0:
+    return {"next_index": consumed}
+  if num_workers == 1:  # one worker reads the sequence itself, not a slice of it
+    per_worker = [consumed]
+  else:
+    per_worker = [consumed // num_workers + (1 if i < consumed % num_workers else 0)
+                  for i in range(num_workers)]
+  return {"next_index_in_cycle": consumed % num_workers,
+          "next_index_in_datasets": num_workers,
+          "iterators_in_use_indices": list(range(num_workers)),
+          "iterators_in_use_states": [{"next_index": k} for k in per_worker],
+          "exhausted": [0] * num_workers, "future_states": {}}
+
+
+def _ignore_sigint(worker_index: int, worker_count: int) -> None:
+  """grain worker init: leave Ctrl-C to the main process, which stops the workers."""
+  del worker_index, worker_count
+  signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.IterDataset:
@@ -328,7 +416,7 @@ def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.Iter
   dataset = dataset.random_map(
       _MakeSample(scale=config.scale, hr_input=config.hr_input, patch_size=config.patch_size,
                   augment=config.augment, flow_cache_dir=str(cache_dir),
-                  lr_method=config.lr_method),
+                  lr_method=config.lr_method, skip_corrupt=config.skip_corrupt),
       seed=config.seed)
   shard_index, shard_count = _shard(config)
   dataset = dataset[shard_index::shard_count]
@@ -341,9 +429,10 @@ def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.Iter
     if not flags.FLAGS.is_parsed():
       flags.FLAGS.mark_as_parsed()
     iter_dataset = iter_dataset.mp_prefetch(
-        grain.MultiprocessingOptions(num_workers=config.num_workers))
+        grain.MultiprocessingOptions(num_workers=config.num_workers),
+        worker_init_fn=_ignore_sigint)
   return _SkipCountingBatch(iter_dataset, config.batch_size, config.drop_remainder,
-                            config.normalize)
+                            config.normalize, config.num_workers)
 
 
 def _shard(config: PipelineConfig):

@@ -11,6 +11,10 @@ from typing import Any, Dict, Iterator, Mapping
 # The fields the weights' shapes determine (``star_jax.convert.detect_model_config``); two
 # configs that differ in any other field load the same weights.
 SHAPE_FIELDS = ("variant", "scale", "base_filter", "feat", "n_resblock")
+# The fields that change how the model computes but not what: the same parameters give the
+# same function up to rounding (bfloat16) or memory/compute trade-offs (remat), so a training
+# run may resume with them changed (every other field is checked on resume).
+COMPUTE_FIELDS = ("dtype", "remat")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,6 +18,8 @@ from jax.experimental import multihost_utils
 import numpy as np
 import orbax.checkpoint as ocp
 
+from star_jax.model import COMPUTE_FIELDS, ModelConfig
+
 CHECKPOINT_DIR = "checkpoints"
 UNRESTORABLE_DIR = "unrestorable_checkpoints"  # beside CHECKPOINT_DIR
 
@@ -49,18 +51,6 @@ def save(manager: ocp.CheckpointManager, step: int, state, data_iter, config,
       config=ocp.args.JsonSave(config.to_dict())))
 
 
-def finish_saves(manager: ocp.CheckpointManager) -> None:
-  """Waits until the async saves in flight are final on disk, on the way out of a failed
-  run (so a failure elsewhere, e.g. in a data worker, never leaves the last checkpoint
-  half-written). A failure of the save itself is logged, not raised: the run's own error
-  is the one to report."""
-  try:
-    manager.wait_until_finished()
-  except Exception as error:  # pylint: disable=broad-except
-    logging.warning("the checkpoint save in flight failed too (%s: %s)", type(error).__name__,
-                    error)
-
-
 def abstract_with_shardings(abstract_tree, shardings):
   """ShapeDtypeStructs carrying the *target* shardings: restoring onto them places each
   array on the current mesh, whatever mesh it was saved from."""
@@ -68,23 +58,36 @@ def abstract_with_shardings(abstract_tree, shardings):
       lambda x, s: jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=s), abstract_tree, shardings)
 
 
+def saved_config(manager: ocp.CheckpointManager, step: int) -> Dict[str, Any]:
+  """The training config checkpoint ``step`` was saved with, as a dict (``config.to_dict()``
+  of the run that wrote it)."""
+  return manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"]
+
+
 def check_saved_model(manager: ocp.CheckpointManager, step: int, model_config) -> None:
   """Refuses, before restoring any array, a checkpoint saved for another model config.
+
+  The saved model config is read with ``ModelConfig``'s defaults for fields it lacks: a field
+  added later defaults to the behaviour before it existed, i.e. what the checkpoint was
+  trained with. ``COMPUTE_FIELDS`` (``dtype``, ``remat``) may differ: they change how the
+  same parameters are computed, not what they are.
 
   Raises:
     ModelMismatchError: one line naming the fields, e.g. "checkpoint 200 in .../checkpoints
       was saved with model scale=2, feat=8 but the config says scale=4, feat=16 ...".
   """
-  saved = manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))
-  saved_model = dict(saved["config"].get("model", {}))
+  saved_model = ModelConfig.from_mapping(
+      {k: v for k, v in saved_config(manager, step).get("model", {}).items()
+       if k in ModelConfig.field_names()})
   wanted = dict(model_config)
-  fields = [k for k in sorted(wanted) if k in saved_model and saved_model[k] != wanted[k]]
+  fields = [k for k in sorted(wanted) if k in saved_model and k not in COMPUTE_FIELDS
+            and saved_model[k] != wanted[k]]
   if fields:
     raise ModelMismatchError(
         f"checkpoint {step} in {manager.directory} was saved with model "
         f"{', '.join(f'{k}={saved_model[k]}' for k in fields)} but the config says "
         f"{', '.join(f'{k}={wanted[k]}' for k in fields)}; resume with the same model or "
-        "use another workdir")
+        "use another workdir (only model.dtype and model.remat may change on resume)")
 
 
 def _reason(error: BaseException) -> str:

@@ -14,7 +14,10 @@ of those steps to ``<workdir>/profile`` (README, "Profiles").
 ``require_accelerator``: ``star_jax.main`` refuses to train on the CPU (``star_jax.accelerators``).
 
 Impossible combinations (e.g. ``objective='STAR-T-HR'`` without ``data.hr_input``) are
-refused before anything runs, by ``star_jax.train.config_checks.validate``.
+refused before anything runs, by ``star_jax.train.config_checks.validate``; the workdir and
+the data (empty splits, frame sizes against ``data.patch_size`` and whole-frame batches) by
+``star_jax.train.preflight``. On resume ``data.num_workers``, ``model.remat``,
+``model.dtype``, ``batch_size`` and the step counts may change (the trainer says what moves).
 
 Failures (README, "Preemption, restarts and failures"): SIGTERM/SIGINT save the step reached
 (``star_jax.train.preemption``); under jax.distributed a process silent for
@@ -50,7 +53,8 @@ def base_config() -> ml_collections.ConfigDict:
   c.data.flow_cache_dir = ml_collections.FieldReference(None, field_type=str)
   c.data.num_workers = 0
   c.data.num_threads = 2
-  c.data.skip_corrupt = False          # True: skip (and count) unreadable clips
+  c.data.skip_corrupt = False          # True: skip (and count) clips whose frames or cached
+                                       # flows are unreadable or hold NaN/Inf
   c.data.generate_demo = False         # build the embedded demo dataset in data.dir
 
   c.batch_size = 10                    # global, split over the mesh's 'data' axis

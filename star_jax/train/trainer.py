@@ -24,7 +24,7 @@ import ml_collections
 from star_jax.data import pipeline
 from star_jax.model import SHAPE_FIELDS, build_model, sample_inputs
 from star_jax.train import checkpoints, compiled_stats, config_checks, data_setup, evaluation
-from star_jax.train import preemption, profiling, sharding
+from star_jax.train import preemption, preflight, profiling, sharding
 from star_jax.train import step as step_lib
 from star_jax.train import throughput
 from star_jax.weights import load_weights, save_checkpoint
@@ -36,6 +36,11 @@ EXPORT_DIR = "model"  # <workdir>/model: final weights + model_config.json
 
 class NonFiniteLossError(RuntimeError):
   """Training produced a NaN/Inf loss; the last good checkpoint is left as it was."""
+
+
+class CheckpointSaveError(RuntimeError):
+  """Writing a checkpoint failed (disk full, permissions, ...); the run stops at once and the
+  previous checkpoint is left as it was."""
 
 
 @dataclasses.dataclass
@@ -174,12 +179,14 @@ class TrainSetup:
 
 
 def setup(config: ml_collections.ConfigDict, workdir: str) -> TrainSetup:
-  """Everything a run needs before its first step: checks the config
-  (``config_checks.validate``), prepares the data and flow caches
+  """Everything a run needs before its first step: makes sure the workdir is writable and
+  takes its lock (process 0; ``preflight``), checks the config (``config_checks.validate``)
+  and the data (``preflight.check_data``), prepares the data and flow caches
   (``data_setup.prepare_data``), builds the mesh, model, optimiser and shardings, restores
-  the latest checkpoint of ``workdir`` (or creates the initial state), opens the metric
-  writer (a fresh run logs the parameter overview and the flattened config as hparams) and
-  jits the train and eval steps.
+  the latest checkpoint of ``workdir`` (or creates the initial state; a resume says what the
+  config changed, ``preflight.resume_changes``), opens the metric writer (a fresh or changed
+  run logs the flattened config as hparams; a fresh one the parameter overview) and jits the
+  train and eval steps.
 
   Args:
     config: the training config (``star_jax.train.config``).
@@ -187,18 +194,22 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> TrainSetup:
   Returns:
     a :class:`TrainSetup`.
   Raises:
-    ValueError: an impossible config (``config_checks.validate``), a flow cache made with
-      other settings, a checkpoint or ``init_from`` that holds another model.
+    ValueError: an unwritable or busy workdir (``preflight.WorkdirError``), an impossible
+      config (``config_checks.validate``), data the config cannot use
+      (``preflight.check_data``), a flow cache made with other settings, a checkpoint or
+      ``init_from`` that holds another model.
     FileNotFoundError: a missing dataset, split list or clip.
   """
-  workdir = pathlib.Path(workdir).absolute()
-  workdir.mkdir(parents=True, exist_ok=True)
+  workdir = preflight.prepare_workdir(workdir)
+  if jax.process_index() == 0:
+    preflight.lock_workdir(workdir)
   config_checks.validate(config)
+  preflight.check_data(config)
   data_setup.prepare_data(config)
   mesh = sharding.make_mesh(config.mesh_shape)
 
-  steps_per_epoch = max(1, data_setup.num_clips(config, config.data.train_split)
-                        // config.batch_size)
+  num_train_clips = data_setup.num_clips(config, config.data.train_split)
+  steps_per_epoch = max(1, num_train_clips // config.batch_size)
   total_steps = config.total_steps or config.num_epochs * steps_per_epoch
   schedule = learning_rate_schedule(config.optimizer.learning_rate, steps_per_epoch,
                                     config.lr_decay_every_epochs, config.lr_decay_factor)
@@ -216,17 +227,23 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> TrainSetup:
   state = checkpoints.restore_latest(
       manager, checkpoints.abstract_with_shardings(abstract_state, state_shardings), train_iter,
       model_config=config.model)
+  changes = []
   if state is None:
     state = initial_state(config, model, tx, state_shardings)
     start_step = 0
   else:
     start_step = int(state.step)
     logging.info("resumed from %s at step %d", manager.directory, start_step)
+    changes = preflight.resume_changes(checkpoints.saved_config(manager, start_step), config,
+                                       num_train_clips, start_step)
+    for line in changes:
+      logging.warning("resume: %s", line)
 
   writer = metric_writers.create_default_writer(
       str(workdir), just_logging=jax.process_index() > 0, asynchronous=True)
   if start_step == 0:
     parameter_overview.log_parameter_overview(state.params)
+  if start_step == 0 or changes:
     writer.write_hparams(hparams(config))
 
   features = _perceptual_features(config)
@@ -242,9 +259,12 @@ def train_loop(run: TrainSetup) -> TrainResult:
   """Trains from ``run.start_step`` to ``run.total_steps``: compiles the step ahead of the
   loop (logging its FLOPs, peak memory and the chip's peak), then per step: profile window,
   finiteness check (one step late, so the host does not wait), scalars and rates every
-  ``log_every_steps``, held-out evaluation every ``eval_every_steps`` and checkpoints every
-  ``checkpoint_every_steps`` (both also at the last step; their time is left out of the
-  rates). A resumed finished run is evaluated once. Waits for the last checkpoint.
+  ``log_every_steps``, checkpoints every ``checkpoint_every_steps`` and then held-out
+  evaluation every ``eval_every_steps`` (both also at the last step; their time is left out
+  of the rates; the save comes first, so a failing evaluation keeps the step's checkpoint).
+  A resumed finished run is evaluated once. Waits for the last checkpoint, also when the
+  run fails (the error is told once the save in flight is complete). SIGTERM or Ctrl-C
+  saves the step reached and stops (``star_jax.train.preemption``; a second Ctrl-C at once).
 
   Args:
     run: :func:`setup`'s result; ``run.state`` is donated to the step and not usable after.
@@ -252,8 +272,10 @@ def train_loop(run: TrainSetup) -> TrainResult:
     a :class:`TrainResult` (the last step and the last held-out metrics); the final state
     is in the last checkpoint.
   Raises:
-    NonFiniteLossError: a NaN/Inf loss with ``halt_on_nonfinite`` (the last good checkpoint
-      is left intact).
+    NonFiniteLossError: a NaN/Inf loss with ``halt_on_nonfinite``; names the batch's clips
+      (the last good checkpoint is left intact).
+    CheckpointSaveError: a checkpoint could not be written (e.g. disk full): raised within a
+      step of the failure, the previous checkpoint intact.
   """
   config, mesh, manager, writer = run.config, run.mesh, run.manager, run.writer
   state, start_step, total_steps = run.state, run.start_step, run.total_steps
@@ -262,19 +284,25 @@ def train_loop(run: TrainSetup) -> TrainResult:
   eval_metrics: Dict[str, float] = {}
   pending: Optional[Dict[str, Any]] = None  # last step's metrics, checked one step late
 
-  def check_finite(metrics, at_step):
+  def check_finite(metrics, at_step, clips):
     loss = float(metrics["loss/total"])
     if not math.isfinite(loss):
-      manager.wait_until_finished()
+      _finish_saves(manager)
+      where = f" on process {jax.process_index()}" if jax.process_count() > 1 else ""
       raise NonFiniteLossError(
-          f"loss became {loss} at step {at_step}; stopping. The last good checkpoint "
-          f"(step {manager.latest_step()}) in {manager.directory} is intact.")
+          f"loss became {loss} at step {at_step} on the batch of clips {', '.join(clips)}"
+          f"{where}; stopping. The last good checkpoint (step {manager.latest_step()}) in "
+          f"{manager.directory} is intact. Clips whose frames or cached flows cannot be read "
+          "or hold NaN/Inf stop the run naming their file (or are skipped with "
+          "data.skip_corrupt=True); finite data points at the optimisation (e.g. the "
+          "learning rate)")
 
   logging.info("training %s for %d steps (%d per epoch), mesh %s", config.model.variant,
                total_steps, run.steps_per_epoch, dict(mesh.shape))
   first_step = start_step + 1
   guard = preemption.PreemptionGuard()  # SIGTERM/SIGINT: save the step reached, then stop
   guard.install()
+  pending_clips = ()
   try:
     if guard.reached(start_step):  # a notice during compilation
       preemption.save_and_stop(guard, manager, start_step, state, train_iter, config)
@@ -296,6 +324,7 @@ def train_loop(run: TrainSetup) -> TrainResult:
     for step in range(first_step, total_steps + 1):
       if step > first_step:
         batch = sharding.global_batch(next(train_iter), mesh)
+      clips = train_iter.last_clips
       profiler.before_step(step, (state, pending))
       state, metrics = compiled_step(state, batch)
       profiler.after_step(step, (state, metrics))
@@ -303,8 +332,9 @@ def train_loop(run: TrainSetup) -> TrainResult:
         jax.block_until_ready((state, metrics))
         meter.first_step_done(step)
       if pending is not None and config.halt_on_nonfinite:
-        check_finite(pending, step - 1)
-      pending = metrics
+        check_finite(pending, step - 1, pending_clips)
+      pending, pending_clips = metrics, clips
+      _raise_if_save_failed(manager, step)
       if step % config.log_every_steps == 0 or step == total_steps:
         scalars = {k: float(v) for k, v in jax.device_get(metrics).items()}
         rates = meter.report(step)
@@ -316,19 +346,23 @@ def train_loop(run: TrainSetup) -> TrainResult:
         writer.write_scalars(step, scalars)
       if guard.reached(step):
         if config.halt_on_nonfinite:
-          check_finite(metrics, step)  # never write a checkpoint from a diverged state
+          check_finite(metrics, step, clips)  # never write a checkpoint from a diverged state
         preemption.save_and_stop(guard, manager, step, state, train_iter, config)
+      # Save before evaluating: a failing evaluation must not cost the step's checkpoint.
+      if step % config.checkpoint_every_steps == 0 or step == total_steps:
+        if config.halt_on_nonfinite:
+          check_finite(metrics, step, clips)  # never write a checkpoint from a diverged state
+        with _untimed(meter, state):
+          try:
+            checkpoints.save(manager, step, state, train_iter, config)
+          except Exception as error:  # pylint: disable=broad-except
+            raise _save_error(manager, step, error) from error
+        logging.info("saving checkpoint %d to %s (async)", step, manager.directory)
       if step % config.eval_every_steps == 0 or step == total_steps:
         with _untimed(meter, state):
           eval_metrics = evaluation.evaluate(config, state, mesh, run.eval_fn, writer, step)
-      if step % config.checkpoint_every_steps == 0 or step == total_steps:
-        if config.halt_on_nonfinite:
-          check_finite(metrics, step)  # never write a checkpoint from a diverged state
-        with _untimed(meter, state):
-          checkpoints.save(manager, step, state, train_iter, config)
-        logging.info("saving checkpoint %d to %s (async)", step, manager.directory)
   except BaseException:
-    checkpoints.finish_saves(manager)  # any failure (a data worker's too) keeps the last one
+    _finish_saves(manager, quiet=True)  # a save in flight completes before the error is told
     raise
   finally:
     guard.restore()
@@ -336,9 +370,44 @@ def train_loop(run: TrainSetup) -> TrainResult:
   if not eval_metrics:  # resumed a finished run: report its held-out metrics anyway
     eval_metrics = evaluation.evaluate(config, state, mesh, run.eval_fn, writer,
                                        int(state.step))
-  manager.wait_until_finished()
+  _finish_saves(manager)
   run.state = state
   return TrainResult(step=int(state.step), eval_metrics=eval_metrics)
+
+
+def _last_complete_step(manager) -> Optional[int]:
+  """The newest checkpoint finished on disk (a failed save's partial folder is not one)."""
+  manager.reload()
+  return manager.latest_step()
+
+
+def _save_error(manager, step: int, error: BaseException) -> CheckpointSaveError:
+  """The error of a failed save (this step's, or the asynchronous one before it, which
+  orbax reports when the next save starts), noticed at ``step``."""
+  return CheckpointSaveError(
+      f"writing a checkpoint to {manager.directory} failed ({type(error).__name__}: "
+      f"{error}); stopped at step {step}. The last complete checkpoint (step "
+      f"{_last_complete_step(manager)}) is intact")
+
+
+def _raise_if_save_failed(manager, step: int) -> None:
+  """Raises :class:`CheckpointSaveError` as soon as an asynchronous save has failed (checked
+  every step, so the run stops within a step of the failure)."""
+  try:
+    manager.check_for_errors()
+  except Exception as error:  # pylint: disable=broad-except
+    raise _save_error(manager, step, error) from error
+
+
+def _finish_saves(manager, quiet: bool = False) -> None:
+  """Waits for the save in flight. Raises :class:`CheckpointSaveError` if it failed, unless
+  ``quiet`` (another error is being reported: this one goes to the log file only)."""
+  try:
+    manager.wait_until_finished()
+  except Exception as error:  # pylint: disable=broad-except
+    if not quiet:
+      raise _save_error(manager, manager.latest_step() or 0, error) from error
+    logging.warning("the checkpoint save in flight failed too", exc_info=True)  # train.log
 
 
 def export_final_weights(run: TrainSetup) -> pathlib.Path:
@@ -362,10 +431,16 @@ def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> Train
     a :class:`TrainResult`.
   Raises:
     ValueError, FileNotFoundError: as :func:`setup`.
-    NonFiniteLossError: as :func:`train_loop`.
+    NonFiniteLossError, CheckpointSaveError: as :func:`train_loop`.
   """
-  run = setup(config, workdir)
-  result = train_loop(run)
-  export_final_weights(run)
-  run.writer.flush()
+  try:
+    run = setup(config, workdir)
+    try:
+      result = train_loop(run)
+      export_final_weights(run)
+      run.writer.flush()
+    finally:
+      run.train_iter.close()  # stops data workers (and frees their shared memory) on any exit
+  finally:
+    preflight.release_workdir(workdir)
   return result

@@ -253,3 +253,88 @@ def test_a_cache_made_with_other_flow_settings_is_refused(cached_root):
   with pytest.raises(ValueError, match=f"records .*delete {medium_cache}"):
     pipeline.make_dataset(_config(cached_root, flow=FlowSettings("opencv_dis", {"preset": "fast"}),
                                   flow_cache_dir=str(medium_cache)))
+
+
+def test_resume_with_another_worker_count_continues_at_the_same_clip(cached_root):
+  """A state saved with 2 worker processes restores into none and vice versa (grain's own
+  states differ in layout: pipeline.convert_position), at the very next element."""
+  options = dict(split="train", patch_size=16, batch_size=3, seed=2)
+  reference = iter(pipeline.make_dataset(_config(cached_root, **options)))
+  expected = [next(reference) for _ in range(5)]
+  with_workers = iter(pipeline.make_dataset(_config(cached_root, num_workers=2, **options)))
+  for _ in range(3):
+    next(with_workers)
+  saved_with_workers = json.loads(json.dumps(with_workers.get_state()))
+  with_workers.close()
+  restored = iter(pipeline.make_dataset(_config(cached_root, **options)))
+  restored.set_state(saved_with_workers)
+  saved_without = json.loads(json.dumps(restored.get_state()))
+  assert saved_without["parent"] == {"next_index": 9}
+  for want in expected[3:5]:
+    got = next(restored)
+    for key in want:
+      np.testing.assert_array_equal(got[key], want[key], err_msg=key)
+  into_workers = iter(pipeline.make_dataset(_config(cached_root, num_workers=2, **options)))
+  into_workers.set_state(saved_without)
+  got = next(into_workers)
+  into_workers.close()
+  for key in expected[3]:
+    np.testing.assert_array_equal(got[key], expected[3][key], err_msg=key)
+
+
+def test_position_conversion_between_worker_counts():
+  four = pipeline.convert_position({"next_index": 10}, 4)
+  assert four["iterators_in_use_states"] == [{"next_index": k} for k in (3, 3, 2, 2)]
+  assert four["next_index_in_cycle"] == 2 and pipeline.position(four) == 10
+  assert pipeline.convert_position(four, 0) == {"next_index": 10}
+  assert pipeline.convert_position(four, 1)["iterators_in_use_states"] == [{"next_index": 10}]
+  assert pipeline.convert_position(four, 4) == four
+  with pytest.raises(ValueError, match="data.num_workers"):
+    pipeline.convert_position({"something": "else"}, 2)
+
+
+def test_batches_name_their_clips(cached_root):
+  iterator = iter(pipeline.make_dataset(_config(cached_root, split="test", shuffle=False,
+                                                augment=False, batch_size=2)))
+  next(iterator)
+  assert iterator.last_clips == tuple(vimeo.read_clip_list(cached_root, "triplet", "test")[:2])
+
+
+def test_a_cached_flow_with_nan_is_named_or_skipped(cached_root, tmp_path):
+  root = tmp_path / "vimeo"
+  shutil.copytree(cached_root, root)
+  clip = vimeo.read_clip_list(root, "triplet", "test")[1]
+  path = flow_cache.clip_cache_path(flow_cache.default_cache_dir(root, FLOW, SCALE), clip)
+  with np.load(path) as data:
+    arrays = dict(data)
+  arrays["flow_b"][3:5, 2:4] = np.nan
+  np.savez(path, **arrays)
+  with pytest.raises(flow_cache.CorruptCacheError,
+                     match=f"{path} holds 8 non-finite values in flow_b; delete it"):
+    _in_order(root, "test")
+  config = _config(root, split="test", shuffle=False, augment=False, num_epochs=1,
+                   batch_size=1, drop_remainder=False, skip_corrupt=True)
+  iterator = iter(pipeline.make_dataset(config))
+  batches = list(iterator)
+  assert iterator.num_skipped == 1
+  assert len(batches) == len(vimeo.read_clip_list(root, "triplet", "test")) - 1
+
+
+def test_flows_are_recomputed_when_a_clips_frames_change(cached_root, tmp_path):
+  """The cache records what each clip's flows were made from; a start after the frames
+  changed (here: replaced by frames of another size) recomputes that clip only."""
+  root = tmp_path / "vimeo"
+  shutil.copytree(cached_root, root)
+  clips = vimeo.read_clip_list(root, "triplet", "test")
+  cache_dir = flow_cache.default_cache_dir(root, FLOW, SCALE)
+  flow_cache.ensure_flow_cache(root, "test", settings=FLOW, progress=False)  # records sources
+  untouched = flow_cache.clip_cache_path(cache_dir, clips[1]).stat().st_mtime_ns
+  frames_now = vimeo.VimeoClips.open(root, "triplet", "test").load_clip(clips[0])
+  for index in range(3):
+    bigger = np.pad(frames_now[index], ((0, 8), (0, 8), (0, 0)), mode="edge")  # 168x136
+    frames.write_frame(root / "sequences" / clips[0] / f"im{index + 1}.png", bigger)
+  flow_cache.ensure_flow_cache(root, "test", settings=FLOW, progress=False)
+  assert flow_cache.load_cached_flows(cache_dir, clips[0])["flow_f"].shape == (34, 42, 2)
+  assert flow_cache.clip_cache_path(cache_dir, clips[1]).stat().st_mtime_ns == untouched
+  with np.load(flow_cache.clip_cache_path(cache_dir, clips[0])) as data:
+    assert list(data[flow_cache.SOURCE_KEY][:2]) == [136, 168]

@@ -4,10 +4,12 @@ run stopping cleanly, and two local processes under jax.distributed."""
 import logging
 import os
 import pathlib
+import re
 import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 
 import numpy as np
@@ -67,6 +69,7 @@ def test_non_finite_loss_stops_and_keeps_last_good_checkpoint(tiny_dataset, tmp_
                     "--config.checkpoint_every_steps=1", "--config.optimizer.learning_rate=1e12")
   assert result.returncode == 1
   assert "loss became" in result.stderr and "intact" in result.stderr
+  assert re.search(r"on the batch of clips \d{5}/\d{4}, \d{5}/\d{4}, ", result.stderr)
   saved = sorted(int(p.name) for p in (tmp_path / "nan" / "checkpoints").iterdir()
                  if p.name.isdigit())
   assert saved and max(saved) < 8
@@ -132,6 +135,15 @@ def test_console_filter_keeps_the_runs_lines_and_warnings_only():
   assert [quiet.filter(r) for r in (own, table, hparams, eta, orbax, tpu, warning)] == [
       True, False, False, True, False, False, True]
   assert with_orbax.filter(orbax)
+  # A record with a traceback (orbax's failed save, a thread's exception) is train.log's only.
+  try:
+    raise OSError(28, "No space left on device")
+  except OSError:
+    failed = logging.LogRecord("absl", logging.ERROR, "/x/orbax/checkpoint/async.py", 1,
+                               "save failed", None, sys.exc_info())
+  assert not quiet.filter(failed) and not with_orbax.filter(failed)
+  assert not quiet.filter(record("/x/tensorboard/writer.py", logging.ERROR,
+                                 "Traceback (most recent call last):\n  ..."))
   # A clone (and its venv) inside a folder named star_jax: the deepest marker decides.
   cloned = "/tmp/star_jax/.venv/lib/python3.11/site-packages"
   assert not quiet.filter(record(f"{cloned}/orbax/checkpoint/async_checkpointer.py",
@@ -158,3 +170,57 @@ def test_bad_flags_and_config_are_one_line_exit_2(tmp_path):
                            cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
   assert missing.returncode == 2 and missing.stderr.strip().splitlines() == [
       "error: --workdir is required (where checkpoints, TensorBoard logs and the summary go)"]
+
+
+def test_a_full_log_disk_is_one_warning_and_background_tracebacks_go_to_the_log(capsys):
+  """train.log on a full disk (/dev/full answers every write with ENOSPC): one warning line,
+  not a traceback per record; an exception printed from another thread (as tensorstore's
+  callbacks print orbax's failed writes) becomes a log record, the main thread's is printed."""
+  from star_jax.main import LogFileHandler, _log_background_exception  # pylint: disable=g-import-not-at-top
+  handler = LogFileHandler("/dev/full")
+  for message in ("one", "two", "three"):
+    handler.handle(logging.LogRecord("absl", logging.INFO, __file__, 1, message, None, None))
+  handler.close()
+  assert capsys.readouterr().err.splitlines() == [
+      "warning: cannot write /dev/full (OSError: [Errno 28] No space left on device); log "
+      "records are dropped from here on"]
+  printed = []
+  hook = _log_background_exception(lambda *exc: printed.append(exc[1]))
+  records = []
+  collector = logging.Handler()
+  collector.emit = records.append
+  logging.getLogger().addHandler(collector)
+  try:
+    thread = threading.Thread(target=lambda: hook(RuntimeError, RuntimeError("loop closed"), None))
+    thread.start()
+    thread.join()
+    hook(ValueError, ValueError("main"), None)
+  finally:
+    logging.getLogger().removeHandler(collector)
+  assert [r.exc_info[1].args[0] for r in records if r.exc_info] == ["loop closed"]
+  assert [str(e) for e in printed] == ["main"]
+
+
+def test_a_traceback_printed_by_another_thread_goes_to_the_log():
+  """tensorstore's callbacks print 'Event loop is closed' tracebacks straight to stderr after
+  a failed save: they become log records; other output passes through."""
+  import io  # pylint: disable=g-import-not-at-top
+  from star_jax.main import BackgroundTracebackFilter  # pylint: disable=g-import-not-at-top
+  console = io.StringIO()
+  stderr = BackgroundTracebackFilter(console)
+  records = []
+  collector = logging.Handler()
+  collector.emit = records.append
+  logging.getLogger().addHandler(collector)
+  pieces = ["Traceback (most recent call last):\n", '  File "x.py", line 1, in f\n',
+            "    g()\n", "RuntimeError", ": ", "Event loop is closed", "\n"]
+  try:
+    thread = threading.Thread(target=lambda: [stderr.write(p) for p in pieces + ["step 3\n"]])
+    thread.start()
+    thread.join()
+    stderr.write("error: training failed\n")
+  finally:
+    logging.getLogger().removeHandler(collector)
+  assert console.getvalue() == "step 3\nerror: training failed\n"
+  assert [r.getMessage().splitlines()[1:] for r in records] == [
+      "".join(pieces).splitlines()]
