@@ -16,7 +16,7 @@ JAX2ONNX_VERSION := $(shell sed -n 's/^jax2onnx = "\(.*\)"/\1/p' pyproject.toml)
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[torch,test,export]'
+	$(VENV)/bin/pip install -q -e '.[torch,test,export,plan]'
 	$(VENV)/bin/pip install -q --no-deps jax2onnx==$(JAX2ONNX_VERSION)
 	touch $@
 

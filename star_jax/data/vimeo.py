@@ -24,6 +24,11 @@ PathLike = Union[str, pathlib.Path]
 FRAMES_PER_CLIP = {"triplet": 3, "septuplet": 7}
 _LIST_PREFIX = {"triplet": "tri", "septuplet": "sep"}
 SPLITS = ("train", "test")
+# Every Vimeo-90K frame is 448x256 (width x height) RGB; the triplet set's train list names
+# 51,313 clips (Xue et al., "Video Enhancement with Task-Oriented Flow", IJCV 2019, and
+# tri_trainlist.txt). Used where the data is not at hand (``star_jax.plan``).
+FRAME_HEIGHT, FRAME_WIDTH = 256, 448
+TRIPLET_TRAIN_CLIPS = 51313
 
 
 class MissingClipError(FileNotFoundError):

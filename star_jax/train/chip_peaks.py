@@ -1,4 +1,4 @@
-"""Dense peak FLOP/s per chip, for MFU (model FLOPs utilisation).
+"""Dense peak FLOP/s per chip, for MFU (model FLOPs utilisation), and HBM per chip.
 
 Keys are ``jax.devices()[0].device_kind`` strings (some chips report more than one name);
 values are dense (no 2:4 structured sparsity) peak FLOP/s of **one chip** (one JAX device) for
@@ -38,6 +38,14 @@ JAX's default precision (``jax_default_matmul_precision`` unset):
   float32 convolutions as bfloat16 passes (one pass at the default precision), so the bf16
   peak is used for both.
 
+HBM (device memory) of one chip, :data:`HBM_BYTES_PER_CHIP`, for ahead-of-time planning
+(``star_jax.plan``: does a compiled step fit?), as Google's Cloud TPU documentation states it
+("System architecture" tables of the per-generation pages, docs.cloud.google.com/tpu/docs/
+v4, v5e, v5p, v6e): TPU v4 "HBM2 capacity 32 GiB"; v5e "HBM2 capacity 16 GB"; v5p "HBM2e
+capacity 95 GB"; v6e "HBM capacity per chip 32 GB". The pages write GiB for v4 and GB for
+the others; GB is read as 10^9 bytes, the smaller reading, so a step said to fit does fit
+the stated capacity either way. The runtime keeps a little of it for itself.
+
 CPUs and any chip not listed have no entry: give ``config.peak_flops_per_chip`` (e.g. the
 measured peak of ``benchmarks/cpu_peak.py``) to get an MFU there.
 """
@@ -68,6 +76,23 @@ PEAK_FLOPS_PER_CHIP: Dict[str, Dict[str, float]] = {
     "TPU v6 lite": _tpu(918e12),
     "TPU v6e": _tpu(918e12),
 }
+
+
+HBM_BYTES_PER_CHIP: Dict[str, float] = {
+    "TPU v4": 32 * 2**30,
+    "TPU v5 lite": 16e9,
+    "TPU v5e": 16e9,
+    "TPU v5": 95e9,
+    "TPU v5p": 95e9,
+    "TPU v6 lite": 32e9,
+    "TPU v6e": 32e9,
+}
+
+
+def hbm_bytes_per_chip(device_kind: str) -> Optional[float]:
+  """Device memory (bytes) of one ``device_kind`` chip (module docstring), or None when the
+  chip is not in :data:`HBM_BYTES_PER_CHIP`."""
+  return HBM_BYTES_PER_CHIP.get(device_kind)
 
 
 def peak_flops_per_chip(device_kind: str, compute_dtype: str) -> Optional[float]:
