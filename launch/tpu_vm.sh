@@ -9,9 +9,15 @@
 # WORKDIR and data.dir must be on storage every worker sees (e.g. an NFS/Filestore mount).
 # DRY_RUN=1 prints the gcloud command instead of running it. REPO (default: this checkout's
 # origin URL) and REF (default: main) choose what the workers install.
+#
+# Plan first, on your laptop, before creating the slice (compiles the steps for it, runs
+# nothing; says whether they fit its HBM and what the compiler estimates a step takes):
+#   python -m star_jax.plan --config=CONFIG --topology=ACCELERATOR_TYPE [--config.x=y ...]
+#   e.g. python -m star_jax.plan --config=configs/star.py --topology=v4-32 \
+#          --config.batch_size=16 --config.eval_batch_size=16 --config.mesh_shape='(16,1)'
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,12p' "$0" >&2
+  sed -n '2,18p' "$0" >&2
   exit 2
 fi
 tpu=$1 zone=$2 config=$3 workdir=$4

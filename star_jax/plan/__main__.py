@@ -10,9 +10,10 @@ run"); nothing needs a TPU (libtpu's compile-only devices: ``pip install -e '.[p
 
 ``--topology``: the compiler's names (``v5p:2x2x1``, ``v5e:4x4``, ``v6e:2x2``, ``v4:2x2x1``) or
 Cloud accelerator types (``v5p-8`` = 4 chips, ``v5litepod-16``, ``v6e-8``, ``v4-8`` = 4
-chips; ``star_jax.plan.topology``), or ``cpu`` for this host's own devices (XLA:CPU: no HBM
-size, no time estimate). Flags and overrides as ``star_jax.main``; ``--config.batch_size``
-stays the global batch, split over the mesh's ``data`` axis (``--config.mesh_shape``). The
+chips; ``star_jax.plan.topology``); GPUs ``h100:8``, ``h200:4x8`` (hosts x GPUs; XLA's GPU
+compiler gives memory but no FLOP count or time estimate); or ``cpu`` for this host's own
+devices (XLA:CPU: no HBM size, no time estimate). Flags and overrides as
+``star_jax.main``; ``--config.batch_size`` stays the global batch, split over the mesh's ``data`` axis (``--config.mesh_shape``). The
 train batch is ``data.patch_size`` crops, or the dataset's whole frames when it is 0
 (Vimeo-90K: LR 64x112 at x4); the eval batch whole frames.
 
@@ -45,8 +46,8 @@ from star_jax.plan import topology as topology_lib  # pylint: disable=g-import-n
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
                                 lock_config=True)
 flags.DEFINE_string("topology", None, "TPU slice: v5p:2x2x1, v5e:4x4, v6e:2x2, v4:2x2x1, or a "
-                    "Cloud accelerator type (v5p-8, v5litepod-16, v6e-8, v4-8); 'cpu' = this "
-                    "host's devices.")
+                    "Cloud accelerator type (v5p-8, v5litepod-16, v6e-8, v4-8); GPUs: h100:8, "
+                    "h200:4x8 (hosts x GPUs); 'cpu' = this host's devices.")
 flags.DEFINE_string("json", None, "Also write the plan as JSON to this file.")
 flags.DEFINE_string("infer_size", None, "Also plan the inference engine's step for LR frames "
                     "of WIDTHxHEIGHT pixels (e.g. 640x360), one frame pair per chip.")
@@ -142,6 +143,9 @@ def main(argv):
 
   def action():
     infer_size = parse_size(FLAGS.infer_size) if FLAGS.infer_size else None
+    if FLAGS.topology.strip().lower() != "cpu" and topology_lib.parse_topology(
+        FLAGS.topology).is_gpu:
+      topology_lib.use_gpu_plugin()  # before jax's first look for plugins
     # Imports (TensorFlow via clu) and libtpu print to the native stdout/stderr, which go to
     # the log file; the console gets our own lines through a copy of the real stdout.
     console = os.fdopen(os.dup(1), "w")

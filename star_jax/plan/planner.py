@@ -82,7 +82,8 @@ class StepPlan:
     return self.memory["peak_bytes"]
 
   @property
-  def flops_per_chip(self) -> float:
+  def flops_per_chip(self) -> Optional[float]:
+    """The compiler's FLOP count of one step on one chip (None: XLA:GPU gives none)."""
     return self.memory["flops"]
 
   @property
@@ -130,7 +131,7 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
   compiler's analysis into a :class:`StepPlan`. The compiler's native output goes to
   ``log_path`` (``topology.native_output_to``).
 
-  Raises ValueError when the backend gives no FLOP count or memory analysis.
+  Raises ValueError when the backend gives no memory analysis.
   """
   start = time.perf_counter()
   with native_output_to(log_path):
@@ -141,7 +142,7 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
       kind=kind, device_kind=device_kind, num_chips=len(devices), compute_dtype=compute_dtype,
       remat=remat, global_batch=global_batch, batch_per_chip=batch_per_chip,
       frame_height=frame[0], frame_width=frame[1],
-      memory=compiled_stats.compiled_step_stats(compiled),
+      memory=compiled_stats.compiled_step_stats(compiled, require_flops=False),
       hbm_bytes_per_chip=chip_peaks.hbm_bytes_per_chip(device_kind),
       peak_flops_per_chip=chip_peaks.peak_flops_per_chip(device_kind, compute_dtype),
       estimated_step_s=_estimated_seconds(compiled),

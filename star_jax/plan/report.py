@@ -125,6 +125,10 @@ def _number(value: Optional[float], fmt: str) -> str:
   return "-" if value is None else format(value, fmt)
 
 
+def _tera(flops: Optional[float]) -> str:
+  return _number(None if flops is None else flops / 1e12, ".3g")
+
+
 def table(steps: Dict[str, StepPlan]) -> str:
   """The console table: one row per step, then each non-fitting step's advice."""
   header = ("step", "batch/chip", "frame HxW", "peak GiB/chip", "HBM GiB", "fits",
@@ -139,8 +143,7 @@ def table(steps: Dict[str, StepPlan]) -> str:
                  f"{step.peak_bytes_per_chip / GIB:.2f}",
                  _number(None if step.hbm_bytes_per_chip is None
                          else step.hbm_bytes_per_chip / GIB, ".1f"),
-                 fits, f"{step.flops_per_chip / 1e12:.3g} ("
-                 f"{_number(None if step.model_flops_per_chip is None else step.model_flops_per_chip / 1e12, '.3g')})",
+                 fits, f"{_tera(step.flops_per_chip)} ({_tera(step.model_flops_per_chip)})",
                  _number(step.estimated_step_s, ".4f"),
                  _number(None if step.implied_mfu is None else 100 * step.implied_mfu, ".1f"),
                  _number(step.samples_per_s, ".1f"),

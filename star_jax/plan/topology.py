@@ -11,6 +11,13 @@ Two spellings are accepted (``parse_topology``):
   Google's per-generation pages list (docs.cloud.google.com/tpu/docs/v4, v5p, v5e, v6e:
   "Topology | Cores | Chips" tables); ``v5e-N`` is accepted for ``v5litepod-N``.
 
+GPUs (``h100:8``, ``h200:8``, ``h100:4x8`` = 4 hosts of 8): deviceless compiles through XLA's
+CUDA plugin (``jax-cuda12-plugin``, no CUDA libraries, no GPU) given a target description
+(``gpu_specs/*.txtpb``). The plugin is kept out of the environment's ``site-packages`` (there
+it would make every jax process probe for CUDA): ``make install`` puts it in
+``<venv>/plan-gpu`` (``GPU_PLUGIN_DIR``; ``$STAR_JAX_PLAN_GPU_PLUGIN`` overrides), which
+:func:`use_gpu_plugin` puts on ``sys.path`` before jax first looks for plugins.
+
 ``compile_only_devices`` gets the slice's devices from libtpu
 (``jax.experimental.topologies.get_topology_desc``, ``pip install 'star_jax[plan]'``): JAX
 devices that programs can be compiled for but not run on, on any host (``JAX_PLATFORMS=cpu``
@@ -42,6 +49,11 @@ SHAPES_2D = {1: (1, 1), 4: (2, 2), 8: (2, 4), 16: (4, 4), 32: (4, 8), 64: (8, 8)
              128: (8, 16), 256: (16, 16)}
 
 
+GPU_SPECS = {"h100": "h100_sxm.txtpb", "h200": "h200.txtpb"}
+GPU_PLUGIN_ENV = "STAR_JAX_PLAN_GPU_PLUGIN"
+GPU_PLUGIN_DIR = os.path.join(sys.prefix, "plan-gpu")
+
+
 @dataclasses.dataclass(frozen=True)
 class Topology:
   """A TPU slice: ``generation`` ('v4', 'v5p', 'v5e', 'v6e'), ``shape`` (chips per axis)."""
@@ -62,8 +74,15 @@ class Topology:
     return f"{self.generation}:{'x'.join(map(str, self.shape))}"
 
   @property
-  def accelerator_type(self) -> str:
-    """Cloud's name for the slice, e.g. 'v5p-8' (TensorCores for v4/v5p, chips otherwise)."""
+  def is_gpu(self) -> bool:
+    return self.generation in GPU_SPECS
+
+  @property
+  def accelerator_type(self) -> Optional[str]:
+    """Cloud's name for the slice, e.g. 'v5p-8' (TensorCores for v4/v5p, chips otherwise);
+    None for GPUs."""
+    if self.is_gpu:
+      return None
     prefix, cores_per_chip, _ = GENERATIONS[self.generation]
     return f"{prefix}-{self.num_chips * cores_per_chip}"
 
@@ -80,6 +99,12 @@ def parse_topology(text: str) -> Topology:
       accelerator type whose size has no listed slice shape (the message lists the sizes).
   """
   name = text.strip().lower()
+  gpu = re.fullmatch(r"(h100|h200):(?:([0-9]+)x)?([0-9]+)", name)
+  if gpu:
+    hosts, per_host = int(gpu.group(2) or 1), int(gpu.group(3))
+    if min(hosts, per_host) < 1:
+      raise ValueError(f"topology {text!r}: hosts and GPUs per host must be at least 1")
+    return Topology(gpu.group(1), (hosts, per_host))
   compiler = re.fullmatch(r"(v[0-9a-z]+):([0-9]+(?:x[0-9]+)*)", name)
   if compiler:
     generation = compiler.group(1)
@@ -95,8 +120,8 @@ def parse_topology(text: str) -> Topology:
   cloud = re.fullmatch(r"(v[0-9a-z]+)-([0-9]+)", name)
   if not cloud or cloud.group(1) not in _PREFIX_ALIASES:
     raise ValueError(f"topology {text!r} is neither a compiler topology (v5p:2x2x1, v5e:4x4, "
-                     f"v6e:2x2, v4:2x2x1) nor a Cloud accelerator type (v5p-8, v5litepod-16, "
-                     f"v6e-8, v4-8)")
+                     f"v6e:2x2, v4:2x2x1), a Cloud accelerator type (v5p-8, v5litepod-16, "
+                     f"v6e-8, v4-8) nor GPUs (h100:8, h200:4x8)")
   generation = _PREFIX_ALIASES[cloud.group(1)]
   _, cores_per_chip, _ = GENERATIONS[generation]
   count = int(cloud.group(2))
@@ -132,15 +157,47 @@ def native_output_to(log_path: Optional[str]) -> Iterator[None]:
       os.close(fd)
 
 
+def use_gpu_plugin() -> Optional[str]:
+  """Puts the CUDA plugin's folder (``$STAR_JAX_PLAN_GPU_PLUGIN``, else ``GPU_PLUGIN_DIR``) on
+  ``sys.path`` if it exists, so that jax finds the plugin when it first looks for plugins
+  (call it before any jax backend starts); returns the folder, or None when there is none."""
+  folder = os.environ.get(GPU_PLUGIN_ENV, GPU_PLUGIN_DIR)
+  if not os.path.isdir(folder):
+    return None
+  if folder not in sys.path:
+    sys.path.append(folder)
+  return folder
+
+
+def _gpu_devices(topology: Topology, log_path: Optional[str]) -> List:
+  from jax.experimental import topologies  # pylint: disable=g-import-not-at-top
+  spec = os.path.join(os.path.dirname(__file__), "gpu_specs", GPU_SPECS[topology.generation])
+  with open(spec) as f:
+    target_config = f.read()
+  hosts, per_host = topology.shape
+  try:
+    with native_output_to(log_path):
+      description = topologies.get_topology_desc(platform="cuda", target_config=target_config,
+                                                 topology=f"1x{hosts}x{per_host}")
+  except Exception as error:  # pylint: disable=broad-except (the plugin's errors have no type)
+    raise RuntimeError(
+        f"XLA's CUDA plugin could not describe {topology.compiler_name} ({type(error).__name__}: "
+        f"{error}); is jax-cuda12-plugin installed in {GPU_PLUGIN_DIR} (make install) or "
+        f"${GPU_PLUGIN_ENV}?") from error
+  return sorted(description.devices, key=lambda device: device.id)
+
+
 def compile_only_devices(topology: Topology, log_path: Optional[str] = None) -> List:
-  """The slice's devices as libtpu describes them (compile-only: ``jit(...).lower(...)
-  .compile()`` works, running does not), in device-id order; libtpu's output goes to
-  ``log_path`` (:func:`native_output_to`).
+  """The slice's devices as libtpu (TPUs) or XLA's CUDA plugin (GPUs, :func:`use_gpu_plugin`)
+  describes them (compile-only: ``jit(...).lower(...).compile()`` works, running does not),
+  in device-id order; their output goes to ``log_path`` (:func:`native_output_to`).
 
   Raises:
-    RuntimeError: libtpu is not installed (``pip install 'star_jax[plan]'``) or does not
-      know the topology (its message is kept).
+    RuntimeError: libtpu (``pip install 'star_jax[plan]'``) or the CUDA plugin is not
+      installed, or does not know the topology (its message is kept).
   """
+  if topology.is_gpu:
+    return _gpu_devices(topology, log_path)
   from jax.experimental import topologies  # pylint: disable=g-import-not-at-top
   try:
     with native_output_to(log_path):

@@ -44,7 +44,8 @@ HBM (device memory) of one chip, :data:`HBM_BYTES_PER_CHIP`, for ahead-of-time p
 v4, v5e, v5p, v6e): TPU v4 "HBM2 capacity 32 GiB"; v5e "HBM2 capacity 16 GB"; v5p "HBM2e
 capacity 95 GB"; v6e "HBM capacity per chip 32 GB". The pages write GiB for v4 and GB for
 the others; GB is read as 10^9 bytes, the smaller reading, so a step said to fit does fit
-the stated capacity either way. The runtime keeps a little of it for itself.
+the stated capacity either way. The runtime keeps a little of it for itself. GPUs: the
+NVIDIA H100 (80 GB HBM3) and H200 (141 GB HBM3e) Tensor Core GPU datasheets, read alike.
 
 CPUs and any chip not listed have no entry: give ``config.peak_flops_per_chip`` (e.g. the
 measured peak of ``benchmarks/cpu_peak.py``) to get an MFU there.
@@ -86,6 +87,8 @@ HBM_BYTES_PER_CHIP: Dict[str, float] = {
     "TPU v5p": 95e9,
     "TPU v6 lite": 32e9,
     "TPU v6e": 32e9,
+    "NVIDIA H100 80GB HBM3": 80e9,
+    "NVIDIA H200": 141e9,
 }
 
 

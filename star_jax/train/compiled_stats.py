@@ -10,7 +10,7 @@ FLOPs reported here, and each device needs the bytes reported here.
 from typing import Dict
 
 
-def compiled_step_stats(compiled) -> Dict[str, float]:
+def compiled_step_stats(compiled, require_flops: bool = True) -> Dict[str, float]:
   """FLOPs and device-memory footprint of one call of ``compiled`` (``jax.stages.Compiled``).
 
   Returns a dict of floats:
@@ -25,19 +25,20 @@ def compiled_step_stats(compiled) -> Dict[str, float]:
       ``temp`` is XLA's high-water mark of everything in between (activations kept for the
       backward pass, gradients). Generated code and host-side buffers are not included.
 
-  Raises ValueError when XLA returns no FLOP count or no memory analysis for the program
-  (some backends do not implement them).
+  Raises ValueError when XLA returns no memory analysis for the program, or no FLOP count
+  and ``require_flops`` (some backends do not implement them: XLA:GPU's deviceless compiles
+  give no cost analysis); without ``require_flops`` a missing count is 'flops': None.
   """
   cost = compiled.cost_analysis()
   if isinstance(cost, (list, tuple)):  # older jax: one dict per partition
     cost = cost[0] if cost else None
-  if not cost or "flops" not in cost:
+  if (not cost or "flops" not in cost) and require_flops:
     raise ValueError(f"XLA returned no FLOP count for this program (cost_analysis: {cost!r})")
   memory = compiled.memory_analysis()
   if memory is None:
     raise ValueError("XLA returned no memory analysis for this program")
   stats = {
-      "flops": float(cost["flops"]),
+      "flops": float(cost["flops"]) if cost and "flops" in cost else None,
       "argument_bytes": float(memory.argument_size_in_bytes),
       "output_bytes": float(memory.output_size_in_bytes),
       "temp_bytes": float(memory.temp_size_in_bytes),

@@ -31,10 +31,19 @@ def test_both_spellings(name, compiler_name, chips, accelerator_type):
     ("v5p-6", "no listed v5p slice of that size"),
     ("v5litepod-12", "no listed v5e slice"),
     ("tpu", "neither a compiler topology"),
+    ("h100:0", "at least 1"),
+    ("a100:8", "neither a compiler topology"),
 ])
 def test_refusals_name_the_topology(name, message):
   with pytest.raises(ValueError, match=message):
     parse_topology(name)
+
+
+@pytest.mark.parametrize("name, shape, chips", [("h100:8", (1, 8), 8), ("H200:4x8", (4, 8), 32)])
+def test_gpu_hosts_and_gpus_per_host(name, shape, chips):
+  topology = parse_topology(name)
+  assert topology.is_gpu and topology.shape == shape and topology.num_chips == chips
+  assert topology.accelerator_type is None
 
 
 def test_topology_is_a_value():
