@@ -13,9 +13,11 @@ Cloud accelerator types (``v5p-8`` = 4 chips, ``v5litepod-16``, ``v6e-8``, ``v4-
 chips; ``star_jax.plan.topology``); GPUs ``h100:8``, ``h200:4x8`` (hosts x GPUs; XLA's GPU
 compiler gives memory but no FLOP count or time estimate); or ``cpu`` for this host's own
 devices (XLA:CPU: no HBM size, no time estimate). Flags and overrides as
-``star_jax.main``; ``--config.batch_size`` stays the global batch, split over the mesh's ``data`` axis (``--config.mesh_shape``). The
-train batch is ``data.patch_size`` crops, or the dataset's whole frames when it is 0
-(Vimeo-90K: LR 64x112 at x4); the eval batch whole frames.
+``star_jax.main``; ``--config.batch_size`` stays the global batch, split over the mesh's
+``data`` axis (``--config.mesh_shape``). The train batch is ``data.patch_size`` crops, or the
+dataset's whole frames when it is 0 (Vimeo-90K: LR 64x112 at x4); the eval batch whole
+frames. A step XLA:TPU refuses for lack of HBM is reported as not fitting, with the bytes
+its message names.
 
 libtpu's start-up lines and every log record go to ``--log_file``, not to the console.
 Errors follow ``star_jax.cli``'s policy: a bad flag, topology or config is one ``error:``

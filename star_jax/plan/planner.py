@@ -18,6 +18,7 @@ step's device time, not a measurement), the collectives in the HLO
 
 import copy
 import dataclasses
+import re
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -58,6 +59,9 @@ class StepPlan:
     collectives: ``hlo_collectives.collective_stats``.
     compile_s: wall seconds of ``lower`` + ``compile``.
     model_flops_per_chip: ``model_flops_per_chip`` (None until set by ``plan_step``).
+    compile_error: XLA's message when it refused the program for lack of device memory
+      (TPU: the compiler checks the chip's HBM itself); ``memory`` then holds only
+      'peak_bytes', the bytes that message says are needed, and nothing else is known.
   """
 
   kind: str
@@ -76,6 +80,7 @@ class StepPlan:
   collectives: Dict[str, Dict[str, float]]
   compile_s: float
   model_flops_per_chip: Optional[float] = None
+  compile_error: Optional[str] = None
 
   @property
   def peak_bytes_per_chip(self) -> float:
@@ -88,7 +93,9 @@ class StepPlan:
 
   @property
   def fits(self) -> Optional[bool]:
-    """Peak memory <= HBM (None when the chip's HBM is unknown)."""
+    """Compiled, and peak memory <= HBM (None when the chip's HBM is unknown)."""
+    if self.compile_error is not None:
+      return False
     if self.hbm_bytes_per_chip is None:
       return None
     return self.peak_bytes_per_chip <= self.hbm_bytes_per_chip
@@ -134,20 +141,50 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
   Raises ValueError when the backend gives no memory analysis.
   """
   start = time.perf_counter()
-  with native_output_to(log_path):
-    compiled = jitted.lower(*args).compile()
-  compile_s = time.perf_counter() - start
   device_kind = devices[0].device_kind
+  common = dict(kind=kind, device_kind=device_kind, num_chips=len(devices),
+                compute_dtype=compute_dtype, remat=remat, global_batch=global_batch,
+                batch_per_chip=batch_per_chip, frame_height=frame[0], frame_width=frame[1],
+                hbm_bytes_per_chip=chip_peaks.hbm_bytes_per_chip(device_kind),
+                peak_flops_per_chip=chip_peaks.peak_flops_per_chip(device_kind, compute_dtype))
+  try:
+    with native_output_to(log_path):
+      compiled = jitted.lower(*args).compile()
+  except Exception as error:  # pylint: disable=broad-except (XLA's errors have one type)
+    required = out_of_memory_bytes(str(error))
+    if required is None:
+      raise
+    return StepPlan(**common, memory={"flops": None, "argument_bytes": None,
+                                      "output_bytes": None, "temp_bytes": None,
+                                      "alias_bytes": None, "peak_bytes": required},
+                    estimated_step_s=None, collectives={}, compile_s=time.perf_counter() - start,
+                    compile_error=str(error).splitlines()[0])
   return StepPlan(
-      kind=kind, device_kind=device_kind, num_chips=len(devices), compute_dtype=compute_dtype,
-      remat=remat, global_batch=global_batch, batch_per_chip=batch_per_chip,
-      frame_height=frame[0], frame_width=frame[1],
-      memory=compiled_stats.compiled_step_stats(compiled, require_flops=False),
-      hbm_bytes_per_chip=chip_peaks.hbm_bytes_per_chip(device_kind),
-      peak_flops_per_chip=chip_peaks.peak_flops_per_chip(device_kind, compute_dtype),
+      **common, memory=compiled_stats.compiled_step_stats(compiled, require_flops=False),
       estimated_step_s=_estimated_seconds(compiled),
       collectives=hlo_collectives.collective_stats(compiled.as_text()),
-      compile_s=compile_s)
+      compile_s=time.perf_counter() - start)
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+# XLA:TPU refuses a program that does not fit, e.g. "RESOURCE_EXHAUSTED: Ran out of memory on
+# HBM, the total memory required for HLO temporaries (48.00G) exceeds available HBM (15.75G)"
+# or "... Used 20.51G of 15.75G hbm. Exceeded hbm capacity by 4.76G."
+_REQUIRED = (re.compile(r"required[^(]*\(([0-9.]+)([KMGT]?)i?B?\)"),
+             re.compile(r"Used ([0-9.]+)([KMGT]?)i?B? of"))
+
+
+def out_of_memory_bytes(message: str) -> Optional[float]:
+  """The bytes per chip XLA said a program needs when it refused to compile it for lack of
+  device memory (``RESOURCE_EXHAUSTED`` ... memory), or None for any other error. For the
+  "HLO temporaries" form this counts the temporaries only (a lower bound of the peak)."""
+  if "RESOURCE_EXHAUSTED" not in message or "memory" not in message.lower():
+    return None
+  for pattern in _REQUIRED:
+    match = pattern.search(message)
+    if match:
+      return float(match.group(1)) * _UNITS[match.group(2)]
+  return None
 
 
 def compute_dtype(config) -> str:

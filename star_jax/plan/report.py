@@ -18,8 +18,10 @@ program), ``model_flops_per_chip`` (the same step's FLOPs as XLA:CPU counts them
 measurement), ``peak_flops_per_chip``, ``implied_mfu`` (model flops / (estimated_step_s x
 peak)), ``samples_per_s`` (global batch /
 estimated_step_s, the whole slice), ``collectives`` ({kind: {count, bytes}}, bytes per
-chip), ``compile_s`` and ``advice`` (what would make a step that does not fit fit; empty
-when it fits). Unknown values (a chip without a listed HBM or peak, a backend without a
+chip), ``compile_s``, ``compile_error`` (XLA:TPU's own refusal when the program does not fit its
+HBM: then ``peak_bytes_per_chip`` is what that message says is needed and the compiled
+program's fields are null) and ``advice`` (what would make a step that does not fit fit;
+empty when it fits). Unknown values (a chip without a listed HBM or peak, a backend without a
 time estimate) are null.
 """
 
@@ -52,9 +54,10 @@ def advice(step: StepPlan) -> List[str]:
   elif step.frame_height * step.frame_width > 64 * 64:
     tips.append("a smaller crop (--config.data.patch_size; --sweep finds the largest)")
   state = step.memory["argument_bytes"]
-  if step.kind == "train" and state > 0.1 * step.peak_bytes_per_chip:
-    tips.append(f"FSDP: shard parameters and optimiser state ({state / GIB:.2f} GiB per chip "
-                "now) over a 'model' mesh axis, e.g. --config.mesh_shape='(-1,2)' "
+  if step.kind == "train" and (state is None or state > 0.1 * step.peak_bytes_per_chip):
+    now = "" if state is None else f" ({state / GIB:.2f} GiB per chip now)"
+    tips.append(f"FSDP: shard parameters and optimiser state{now} over a 'model' mesh axis, "
+                "e.g. --config.mesh_shape='(-1,2)' "
                 "--config.param_sharding='((\".*kernel\", (None, None, None, \"model\")),)'")
   return tips
 
@@ -70,7 +73,7 @@ def step_json(step: StepPlan) -> Dict[str, Any]:
       "frame_height": step.frame_height,
       "frame_width": step.frame_width,
       "peak_bytes_per_chip": step.peak_bytes_per_chip,
-      "argument_bytes": step.memory["argument_bytes"],
+      "argument_bytes": step.memory["argument_bytes"],  # None when XLA refused the program
       "output_bytes": step.memory["output_bytes"],
       "temp_bytes": step.memory["temp_bytes"],
       "alias_bytes": step.memory["alias_bytes"],
@@ -85,6 +88,7 @@ def step_json(step: StepPlan) -> Dict[str, Any]:
       "samples_per_s": step.samples_per_s,
       "collectives": step.collectives,
       "compile_s": step.compile_s,
+      "compile_error": step.compile_error,
       "advice": advice(step),
   }
 
@@ -155,6 +159,7 @@ def table(steps: Dict[str, StepPlan]) -> str:
     if step.fits is False:
       lines.append(f"{step.kind} does not fit: {step.peak_bytes_per_chip / GIB:.2f} GiB per "
                    f"chip, {step.shortfall_bytes / GIB:.2f} GiB over the "
-                   f"{step.hbm_bytes_per_chip / GIB:.1f} GiB of HBM. Try: "
-                   + "; ".join(advice(step)))
+                   f"{step.hbm_bytes_per_chip / GIB:.1f} GiB of HBM"
+                   + (f" (XLA: {step.compile_error})" if step.compile_error else "")
+                   + ". Try: " + "; ".join(advice(step)))
   return "\n".join(lines)

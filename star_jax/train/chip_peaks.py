@@ -43,9 +43,10 @@ HBM (device memory) of one chip, :data:`HBM_BYTES_PER_CHIP`, for ahead-of-time p
 ("System architecture" tables of the per-generation pages, docs.cloud.google.com/tpu/docs/
 v4, v5e, v5p, v6e): TPU v4 "HBM2 capacity 32 GiB"; v5e "HBM2 capacity 16 GB"; v5p "HBM2e
 capacity 95 GB"; v6e "HBM capacity per chip 32 GB". The pages write GiB for v4 and GB for
-the others; GB is read as 10^9 bytes, the smaller reading, so a step said to fit does fit
-the stated capacity either way. The runtime keeps a little of it for itself. GPUs: the
-NVIDIA H100 (80 GB HBM3) and H200 (141 GB HBM3e) Tensor Core GPU datasheets, read alike.
+the others; GB means GiB here: libtpu's compiler itself says a v5e has 15.75 GiB available
+(its RESOURCE_EXHAUSTED message, ``benchmarks/RESULTS.md``), above 16 x 10^9 bytes, 16 GiB
+less what the runtime keeps. GPUs: the NVIDIA H100 (80 GB HBM3) and H200 (141 GB HBM3e)
+Tensor Core GPU datasheets, read as 10^9 bytes (an 80 GB H100 reports 79.1 GiB).
 
 CPUs and any chip not listed have no entry: give ``config.peak_flops_per_chip`` (e.g. the
 measured peak of ``benchmarks/cpu_peak.py``) to get an MFU there.
@@ -81,12 +82,12 @@ PEAK_FLOPS_PER_CHIP: Dict[str, Dict[str, float]] = {
 
 HBM_BYTES_PER_CHIP: Dict[str, float] = {
     "TPU v4": 32 * 2**30,
-    "TPU v5 lite": 16e9,
-    "TPU v5e": 16e9,
-    "TPU v5": 95e9,
-    "TPU v5p": 95e9,
-    "TPU v6 lite": 32e9,
-    "TPU v6e": 32e9,
+    "TPU v5 lite": 16 * 2**30,
+    "TPU v5e": 16 * 2**30,
+    "TPU v5": 95 * 2**30,
+    "TPU v5p": 95 * 2**30,
+    "TPU v6 lite": 32 * 2**30,
+    "TPU v6e": 32 * 2**30,
     "NVIDIA H100 80GB HBM3": 80e9,
     "NVIDIA H200": 141e9,
 }

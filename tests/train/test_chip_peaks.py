@@ -29,9 +29,10 @@ def test_unknown_chip_and_bad_dtype():
 
 def test_hbm_per_chip_as_google_states_it():
   assert hbm_bytes_per_chip("TPU v4") == 32 * 2**30
-  assert hbm_bytes_per_chip("TPU v5 lite") == 16e9
-  assert hbm_bytes_per_chip("TPU v5") == 95e9
-  assert hbm_bytes_per_chip("TPU v6 lite") == 32e9
+  assert hbm_bytes_per_chip("TPU v5 lite") == 16 * 2**30
+  assert hbm_bytes_per_chip("TPU v5") == 95 * 2**30
+  assert hbm_bytes_per_chip("TPU v6 lite") == 32 * 2**30
+  assert hbm_bytes_per_chip("NVIDIA H100 80GB HBM3") == 80e9
   assert hbm_bytes_per_chip("cpu") is None
 
 
