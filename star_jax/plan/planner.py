@@ -18,6 +18,7 @@ step's device time, not a measurement), the collectives in the HLO
 
 import copy
 import dataclasses
+import logging
 import re
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -128,7 +129,10 @@ def _estimated_seconds(compiled) -> Optional[float]:
   if isinstance(cost, (list, tuple)):
     cost = cost[0] if cost else None
   seconds = (cost or {}).get("optimal_seconds")
-  return float(seconds) if seconds and seconds > 0 else None
+  if not seconds or seconds <= 0:
+    logging.info("no step-time estimate: cost_analysis() optimal_seconds = %r", seconds)
+    return None
+  return float(seconds)
 
 
 def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any], *,
