@@ -56,8 +56,8 @@ flags.DEFINE_string("infer_size", None, "Also plan the inference engine's step f
 flags.DEFINE_bool("sweep", False, "Also find, per dtype and remat mode, the largest per-chip "
                   "batch and (at batch 1) the largest LR crop whose train step fits (one "
                   "compile per probe: slow).")
-flags.DEFINE_list("steps", ["train", "eval"], "Steps to compile: train, eval (infer is added "
-                  "by --infer_size).")
+flags.DEFINE_list("steps", ["train", "eval"], "Steps to compile: train, eval, or none "
+                  "(--steps=); infer is added by --infer_size.")
 flags.DEFINE_string("log_file", "plan.log", "Where libtpu's output and all log records go.")
 flags.DEFINE_bool("debug", False, "Show the traceback of an error.")
 flags.mark_flags_as_required(["config", "topology"])
@@ -107,7 +107,9 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
   from star_jax.plan import planner, report  # pylint: disable=g-import-not-at-top (heavy)
   from star_jax.plan import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
   devices, described = _devices(topology, log_path)
-  kinds = list(steps) + (["infer"] if infer_size else [])
+  kinds = [kind for kind in steps if kind] + (["infer"] if infer_size else [])
+  if not kinds:
+    raise ValueError("nothing to plan: --steps is empty and there is no --infer_size")
   print(f"planning {', '.join(kinds)} on {described['name']} ({described['num_chips']} x "
         f"{described['device_kind']}): compiled, not run; compiler output in {log_path}",
         flush=True)
