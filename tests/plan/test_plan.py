@@ -30,7 +30,7 @@ STEP_FIELDS = ("kind", "compute_dtype", "remat", "global_batch", "batch_per_chip
                "output_bytes", "temp_bytes", "alias_bytes", "hbm_bytes_per_chip", "fits",
                "shortfall_bytes", "flops_per_chip", "model_flops_per_chip",
                "estimated_step_s", "peak_flops_per_chip", "implied_mfu", "samples_per_s",
-               "collectives", "compile_s", "advice")
+               "collectives", "compile_s", "compile_error", "advice")
 POSITIVE = ("global_batch", "batch_per_chip", "frame_height", "frame_width",
             "peak_bytes_per_chip", "argument_bytes", "output_bytes", "temp_bytes",
             "hbm_bytes_per_chip", "flops_per_chip", "model_flops_per_chip",
@@ -66,9 +66,16 @@ def test_every_field_is_there_and_positive(planned):
   assert plan["versions"]["libtpu"]
   for kind in ("train", "eval", "infer"):
     assert set(plan[kind]) == set(STEP_FIELDS), kind
-  for kind in ("train", "infer"):  # compiled: every field is known
+  # XLA:TPU 0.0.42.1 gives this narrow V1 train step no optimal_seconds (it does give one for
+  # the inference step here and for the full-width V4_REF train step, benchmarks/RESULTS.md):
+  # then the estimate and what derives from it are null together.
+  estimate = ("estimated_step_s", "implied_mfu", "samples_per_s")
+  assert all(plan["train"][field] is None for field in estimate)
+  for kind in ("train", "infer"):  # compiled: every other field is known
     step = plan[kind]
     for field in POSITIVE:
+      if kind == "train" and field in estimate:
+        continue
       assert step[field] > 0, (kind, field, step[field])
     assert set(step["collectives"]) == set(COLLECTIVES)
     assert step["peak_bytes_per_chip"] == pytest.approx(
@@ -77,10 +84,11 @@ def test_every_field_is_there_and_positive(planned):
     assert step["hbm_bytes_per_chip"] == 16 * 2**30
     assert step["fits"] is True and step["shortfall_bytes"] == 0 and step["advice"] == []
     assert step["compile_error"] is None
-    assert step["implied_mfu"] == pytest.approx(
-        step["model_flops_per_chip"] / (step["estimated_step_s"] * 197e12))
-    assert step["samples_per_s"] == pytest.approx(step["global_batch"]
-                                                  / step["estimated_step_s"])
+  infer = plan["infer"]
+  assert infer["implied_mfu"] == pytest.approx(
+      infer["model_flops_per_chip"] / (infer["estimated_step_s"] * 197e12))
+  assert infer["samples_per_s"] == pytest.approx(infer["global_batch"]
+                                                 / infer["estimated_step_s"])
   # The train step donates its state and averages gradients over the 4 chips.
   assert plan["train"]["alias_bytes"] > 0
   assert plan["train"]["collectives"]["all-reduce"]["count"] >= 1
