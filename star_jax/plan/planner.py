@@ -29,7 +29,7 @@ import jax.numpy as jnp
 from star_jax.data import pipeline, vimeo
 from star_jax.infer import engine as engine_lib
 from star_jax.infer import padding
-from star_jax.model import ModelConfig, abstract_variables
+from star_jax.model import ModelConfig, abstract_variables, build_model
 from star_jax.plan import hlo_collectives
 from star_jax.plan.topology import native_output_to
 from star_jax.train import chip_peaks, checkpoints, compiled_stats, config_checks, evaluation
@@ -334,7 +334,8 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
          infer_size: Optional[Tuple[int, int]] = None,
          log_path: Optional[str] = None) -> Dict[str, StepPlan]:
   """{kind: StepPlan} for every kind in ``kinds`` ('train', 'eval'; 'infer' needs
-  ``infer_size`` = LR (width, height)), after :func:`check_config`.
+  ``infer_size`` = LR (width, height)), after :func:`check_config` (only the model's fields
+  when planning inference alone).
 
   Raises:
     ValueError: an impossible config for these devices (``check_config``), an unknown kind,
@@ -345,7 +346,10 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
     raise ValueError(f"unknown step kinds {sorted(unknown)} (one of {', '.join(STEP_KINDS)})")
   if "infer" in kinds and infer_size is None:
     raise ValueError("planning the inference step needs infer_size (LR width, height)")
-  check_config(config, devices)
+  if {"train", "eval"} & set(kinds):
+    check_config(config, devices)
+  else:
+    build_model(config.model)  # the model fields alone (the batch fields are training's)
   return {kind: plan_step(kind, config, devices, infer_size, log_path) for kind in kinds}
 
 
