@@ -10,14 +10,18 @@ TEST_WORKERS ?= 2
 PY := $(VENV)/bin/python
 # jax2onnx goes in without its declared dependencies (see the export extra in pyproject.toml).
 JAX2ONNX_VERSION := $(shell sed -n 's/^jax2onnx = "\(.*\)"/\1/p' pyproject.toml)
+# XLA's CUDA plugin for GPU plans, kept outside site-packages (see pyproject.toml).
+JAX_CUDA_PLUGIN_VERSION := $(shell sed -n 's/^jax_cuda12_plugin = "\(.*\)"/\1/p' pyproject.toml)
 
 .PHONY: install demo test parity
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(VENV)/bin/pip install -q --upgrade pip
-	$(VENV)/bin/pip install -q -e '.[torch,test,export]'
+	$(VENV)/bin/pip install -q -e '.[torch,test,export,plan]'
 	$(VENV)/bin/pip install -q --no-deps jax2onnx==$(JAX2ONNX_VERSION)
+	$(VENV)/bin/pip install -q --no-deps --target $(VENV)/plan-gpu \
+	  jax-cuda12-plugin==$(JAX_CUDA_PLUGIN_VERSION) jax-cuda12-pjrt==$(JAX_CUDA_PLUGIN_VERSION)
 	touch $@
 
 install: $(VENV)/.installed

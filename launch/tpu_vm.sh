@@ -20,9 +20,15 @@
 # the save on SIGTERM must fit: measured at full width on CPU in benchmarks/RESULTS.md
 # ("Preemption and recovery"). A VM that is gone needs recreating (e.g. a queued resource);
 # running this command again then resumes.
+#
+# Plan first, on your laptop, before creating the slice (compiles the steps for it, runs
+# nothing; says whether they fit its HBM and what the compiler estimates a step takes):
+#   python -m star_jax.plan --config=CONFIG --topology=ACCELERATOR_TYPE [--config.x=y ...]
+#   e.g. python -m star_jax.plan --config=configs/star.py --topology=v4-32 \
+#          --config.batch_size=16 --config.eval_batch_size=16 --config.mesh_shape='(16,1)'
 set -euo pipefail
 if [ $# -lt 4 ]; then
-  sed -n '2,22p' "$0" >&2
+  sed -n '2,28p' "$0" >&2
   exit 2
 fi
 tpu=$1 zone=$2 config=$3 workdir=$4

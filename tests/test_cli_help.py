@@ -9,7 +9,7 @@ import pytest
 from tests.train.conftest import REPO
 
 CLIS = ("star_jax.main", "star_jax.convert", "star_jax.flow", "star_jax.infer", "star_jax.export",
-        "star_jax.showcase", "star_jax.evaluate")
+        "star_jax.showcase", "star_jax.evaluate", "star_jax.plan")
 
 
 @pytest.mark.parametrize("module", CLIS)

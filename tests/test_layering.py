@@ -6,7 +6,8 @@ Layers, lowest first: ``star_jax.pixels`` (the pixel conventions: NumPy and JAX 
 augmentation and flow cache use ``flow``), ``convert`` (release ``.pth`` <-> Flax),
 ``star_jax.weights`` (our checkpoint directory and the loader of either kind of weights),
 ``infer``, ``evaluate``, then ``train``, ``export`` and ``accelerators`` (the platform a
-command runs on; apart: none imports another). ``star_jax.cli`` (the
+command runs on; apart: none imports another), then ``plan`` (ahead-of-time compiles of
+train's and infer's steps; beside ``cli``, neither imports the other). ``star_jax.cli`` (the
 command-line layer) and the entry points (``main``, ``showcase`` and every package's
 ``__main__``) sit above them all; nothing in a package imports them.
 """
@@ -17,7 +18,8 @@ import pathlib
 import star_jax
 
 LAYERS = {"pixels": 0, "model": 1, "flow": 1, "data": 2, "convert": 3, "weights": 4,
-          "infer": 5, "evaluate": 6, "train": 7, "export": 7, "accelerators": 7, "cli": 8,
+          "infer": 5, "evaluate": 6, "train": 7, "export": 7, "accelerators": 7, "plan": 8,
+          "cli": 8,
           "entry point": 9}
 ENTRY_POINTS = ("main", "showcase")
 ROOT = pathlib.Path(star_jax.__file__).parent
@@ -74,5 +76,5 @@ def test_the_check_sees_imports():
   edges = import_edges()
   for edge in (("infer", "model"), ("evaluate", "infer"), ("data", "flow"), ("infer", "weights"),
                ("weights", "convert"),
-               ("entry point", "cli"), ("cli", "infer")):
+               ("entry point", "cli"), ("cli", "infer"), ("plan", "train"), ("plan", "infer")):
     assert edge in edges, edge

@@ -24,9 +24,12 @@
 # [tpu-v5-lite-podslice], TPU_TOPOLOGY [2x4], CHIPS_PER_HOST [4]. GPU: GPU_ACCELERATOR
 # [nvidia-h100-80gb], GPUS_PER_NODE [8].
 # DRY_RUN=1 prints the YAML instead of piping it to kubectl apply -f -.
+# Plan first, on a laptop (compiles the steps for the slice or GPUs, runs nothing):
+#   python -m star_jax.plan --config=CONFIG --topology=v5e:4x4 [--config.x=y ...]
+#   (TPU_TOPOLOGY's shape after the generation: v5e:2x4, v6e:4x4, v5p:2x2x2; GPUs: h100:4x8)
 set -euo pipefail
 if [ $# -lt 3 ] || { [ "$1" != tpu ] && [ "$1" != gpu ]; }; then
-  sed -n '2,26p' "$0" >&2
+  sed -n '2,29p' "$0" >&2
   exit 2
 fi
 kind=$1 config=$2 workdir=$3

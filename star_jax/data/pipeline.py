@@ -449,3 +449,20 @@ def _shard(config: PipelineConfig):
 def batch_keys(hr_input: bool = False) -> Sequence[str]:
   """The keys of a batch in the given mode."""
   return FRAME_KEYS[:3] + FLOW_KEYS + (() if hr_input else FRAME_KEYS[3:])
+
+
+def batch_shapes(batch_size: int, height: int, width: int, scale: int,
+                 hr_input: bool = False) -> Dict[str, tuple]:
+  """{key: shape} of a batch (:func:`batch_keys`) whose input frames are ``height x width``
+  pixels (LR frames; the HR frames with ``hr_input``): frames (B, H, W, 3), flows
+  (B, H, W, 2), the HR targets hr1/hr_t/hr2 (B, scale*H, scale*W, 3). Every array of a
+  batch is float32 (normalised frames, network-unit flows)."""
+  shapes = {}
+  for key in batch_keys(hr_input):
+    if key in FLOW_KEYS:
+      shapes[key] = (batch_size, height, width, 2)
+    elif key in ("hr1", "hr_t", "hr2"):
+      shapes[key] = (batch_size, scale * height, scale * width, 3)
+    else:
+      shapes[key] = (batch_size, height, width, 3)
+  return shapes

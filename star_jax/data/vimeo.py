@@ -34,6 +34,11 @@ _LIST_PREFIX = {"triplet": "tri", "septuplet": "sep", "septuplet_triplets": "sep
 SEPTUPLET_TRIPLET_STARTS = (1, 2, 3, 4, 5)  # first frame of each septuplet triplet
 _START_SEPARATOR = "@"
 SPLITS = ("train", "test")
+# Every Vimeo-90K frame is 448x256 (width x height) RGB; the triplet set's train list names
+# 51,313 clips (Xue et al., "Video Enhancement with Task-Oriented Flow", IJCV 2019, and
+# tri_trainlist.txt). Used where the data is not at hand (``star_jax.plan``).
+FRAME_HEIGHT, FRAME_WIDTH = 256, 448
+TRIPLET_TRAIN_CLIPS = 51313
 
 
 class MissingClipError(FileNotFoundError):

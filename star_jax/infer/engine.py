@@ -84,6 +84,20 @@ def _compiled_forward(model_cfg_json: str):
   return jax.jit(eval_forward(json.loads(model_cfg_json)))
 
 
+def engine_forward(model_cfg: Mapping[str, Any]):
+  """The jitted eval forward a :class:`PairEngine` runs for ``model_cfg`` (its ``dtype`` is
+  the compute dtype), shared with every engine of that config in the process."""
+  return _compiled_forward(json.dumps(dict(model_cfg), sort_keys=True))
+
+
+def engine_shardings(devices: Sequence[jax.Device]) -> Tuple[NamedSharding, NamedSharding]:
+  """(replicated, batch-split) shardings of the engine's 1-D ``batch`` mesh over
+  ``devices``: the variables are replicated, every input is split along its batch axis."""
+  mesh = jax.make_mesh((len(devices),), ("batch",), devices=list(devices),
+                       axis_types=(jax.sharding.AxisType.Auto,))
+  return NamedSharding(mesh, PartitionSpec()), NamedSharding(mesh, PartitionSpec("batch"))
+
+
 @dataclasses.dataclass(frozen=True)
 class PreparedPairs:
   """Pairs ready for the network (:meth:`PairEngine.prepare`).
@@ -147,11 +161,9 @@ class PairEngine:
     self.tile_size = tile_size
     self.tile_overlap = tile_overlap
     self.memory_budget_bytes = memory_budget_bytes
-    mesh = jax.make_mesh((len(self.devices),), ("batch",), devices=self.devices,
-                         axis_types=(jax.sharding.AxisType.Auto,))
-    self._batch_sharding = NamedSharding(mesh, PartitionSpec("batch"))
-    self.variables = jax.device_put(variables, NamedSharding(mesh, PartitionSpec()))
-    self._forward = _compiled_forward(json.dumps(cfg, sort_keys=True))
+    replicated, self._batch_sharding = engine_shardings(self.devices)
+    self.variables = jax.device_put(variables, replicated)
+    self._forward = engine_forward(cfg)
     self._bytes_per_pixel: Optional[float] = None
     self._tile_plans: Dict[Tuple[int, int], List[tiling.Tile]] = {}
 

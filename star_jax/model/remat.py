@@ -17,7 +17,10 @@ activations need little more than their sign masks), and the full-width V4_REF f
 step at LR 112x64, batch 10, compiled to the same 120.47 GiB as 'none' with it.
 ``dots_saveable`` would moreover keep each transposed convolution's matmul output, 4-9
 times the layer's output, in float32. Measured on XLA:CPU, the committed policy does not
-lower the compiled peak either (``benchmarks/RESULTS.md``); GPU/TPU remain to be measured.
+lower the compiled peak either (``benchmarks/RESULTS.md``). The TPU compiler schedules for
+memory: there (``star_jax.plan``, full-width V4_REF, v5p, 1 sample per chip, bfloat16)
+``'blocks'`` cuts the peak from 12.5 to 5.35 GiB per chip for 28 % more model FLOPs, and
+``'full'`` costs 67 % more FLOPs; other policies are not yet measured on TPU.
 
 Parameter and batch-stat paths are the same in every mode (lifted transforms keep the
 module names), so release checkpoints convert alike. Numbers per mode (peak memory,

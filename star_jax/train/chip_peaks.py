@@ -1,4 +1,4 @@
-"""Dense peak FLOP/s per chip, for MFU (model FLOPs utilisation).
+"""Dense peak FLOP/s per chip, for MFU (model FLOPs utilisation), and HBM per chip.
 
 Keys are ``jax.devices()[0].device_kind`` strings (some chips report more than one name);
 values are dense (no 2:4 structured sparsity) peak FLOP/s of **one chip** (one JAX device) for
@@ -38,6 +38,16 @@ JAX's default precision (``jax_default_matmul_precision`` unset):
   float32 convolutions as bfloat16 passes (one pass at the default precision), so the bf16
   peak is used for both.
 
+HBM (device memory) of one chip, :data:`HBM_BYTES_PER_CHIP`, for ahead-of-time planning
+(``star_jax.plan``: does a compiled step fit?), as Google's Cloud TPU documentation states it
+("System architecture" tables of the per-generation pages, docs.cloud.google.com/tpu/docs/
+v4, v5e, v5p, v6e): TPU v4 "HBM2 capacity 32 GiB"; v5e "HBM2 capacity 16 GB"; v5p "HBM2e
+capacity 95 GB"; v6e "HBM capacity per chip 32 GB". The pages write GiB for v4 and GB for
+the others; GB means GiB here: libtpu's compiler itself says a v5e has 15.75 GiB available
+(its RESOURCE_EXHAUSTED message, ``benchmarks/RESULTS.md``), above 16 x 10^9 bytes, 16 GiB
+less what the runtime keeps. GPUs: the NVIDIA H100 (80 GB HBM3) and H200 (141 GB HBM3e)
+Tensor Core GPU datasheets, read as 10^9 bytes (an 80 GB H100 reports 79.1 GiB).
+
 CPUs and any chip not listed have no entry: give ``config.peak_flops_per_chip`` (e.g. the
 measured peak of ``benchmarks/cpu_peak.py``) to get an MFU there.
 """
@@ -68,6 +78,25 @@ PEAK_FLOPS_PER_CHIP: Dict[str, Dict[str, float]] = {
     "TPU v6 lite": _tpu(918e12),
     "TPU v6e": _tpu(918e12),
 }
+
+
+HBM_BYTES_PER_CHIP: Dict[str, float] = {
+    "TPU v4": 32 * 2**30,
+    "TPU v5 lite": 16 * 2**30,
+    "TPU v5e": 16 * 2**30,
+    "TPU v5": 95 * 2**30,
+    "TPU v5p": 95 * 2**30,
+    "TPU v6 lite": 32 * 2**30,
+    "TPU v6e": 32 * 2**30,
+    "NVIDIA H100 80GB HBM3": 80e9,
+    "NVIDIA H200": 141e9,
+}
+
+
+def hbm_bytes_per_chip(device_kind: str) -> Optional[float]:
+  """Device memory (bytes) of one ``device_kind`` chip (module docstring), or None when the
+  chip is not in :data:`HBM_BYTES_PER_CHIP`."""
+  return HBM_BYTES_PER_CHIP.get(device_kind)
 
 
 def peak_flops_per_chip(device_kind: str, compute_dtype: str) -> Optional[float]:

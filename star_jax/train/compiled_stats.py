@@ -12,7 +12,7 @@ from typing import Dict
 import jax
 
 
-def compiled_step_stats(compiled, lowered=None) -> Dict[str, float]:
+def compiled_step_stats(compiled, lowered=None, require_flops: bool = True) -> Dict[str, float]:
   """FLOPs and device-memory footprint of one call of ``compiled`` (``jax.stages.Compiled``).
 
   Args:
@@ -37,18 +37,19 @@ def compiled_step_stats(compiled, lowered=None) -> Dict[str, float]:
       ``temp`` is XLA's high-water mark of everything in between (activations kept for the
       backward pass, gradients). Generated code and host-side buffers are not included.
 
-  Raises ValueError when XLA returns no FLOP count or no memory analysis for the program
-  (some backends do not implement them).
+  Raises ValueError when XLA returns no memory analysis for the program, or no FLOP count
+  and ``require_flops`` (some backends do not implement them: XLA:GPU's deviceless compiles
+  give no cost analysis); without ``require_flops`` a missing count is 'flops': None.
   """
   cost = _cost(compiled if lowered is None else lowered)
-  if not cost or "flops" not in cost:
+  if (not cost or "flops" not in cost) and require_flops:
     raise ValueError(f"XLA returned no FLOP count for this program (cost_analysis: {cost!r})")
   memory = compiled.memory_analysis()
   if memory is None:
     raise ValueError("XLA returned no memory analysis for this program")
   devices = 1 if lowered is None else num_devices(compiled)
   stats = {
-      "flops": float(cost["flops"]) / devices,
+      "flops": float(cost["flops"]) / devices if cost and "flops" in cost else None,
       "argument_bytes": float(memory.argument_size_in_bytes),
       "output_bytes": float(memory.output_size_in_bytes),
       "temp_bytes": float(memory.temp_size_in_bytes),

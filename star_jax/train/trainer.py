@@ -98,6 +98,36 @@ def initial_state(config, model, tx, shardings) -> TrainState:
   return jax.device_put(state, shardings)
 
 
+@dataclasses.dataclass
+class TrainProgram:
+  """What the train step is built from (:func:`build_program`): the Flax module, the
+  optax optimiser and its learning-rate schedule, the train state's shapes and dtypes
+  (``jax.ShapeDtypeStruct`` leaves) and its shardings on the mesh."""
+
+  model: Any
+  tx: Any
+  schedule: Any
+  abstract_state: TrainState
+  state_shardings: Any
+
+
+def build_program(config, mesh, steps_per_epoch: int) -> TrainProgram:
+  """The model (``config.model``), optimiser (``config.optimizer``, the step-decay schedule
+  for ``steps_per_epoch``), the abstract train state and its shardings on ``mesh``
+  (``config.param_sharding``; unmatched leaves replicated). Nothing is computed: the same
+  program serves training (:func:`setup`) and ahead-of-time planning (``star_jax.plan``).
+  Raises ValueError for an unknown optimiser or model field."""
+  schedule = learning_rate_schedule(config.optimizer.learning_rate, steps_per_epoch,
+                                    config.lr_decay_every_epochs, config.lr_decay_factor)
+  tx = make_optimizer(config, schedule)
+  model = build_model(config.model)
+  abstract_state = jax.eval_shape(functools.partial(
+      create_state, model, tx, sample_inputs=sample_inputs()), jax.random.key(0))
+  state_shardings = sharding.param_shardings(abstract_state, mesh, config.param_sharding)
+  return TrainProgram(model=model, tx=tx, schedule=schedule, abstract_state=abstract_state,
+                      state_shardings=state_shardings)
+
+
 def jit_train_step(config, model, tx, schedule, mesh, state_shardings, features=None):
   """The train step compiled for ``mesh``: batch sharded on 'data', state as
   ``state_shardings``, metrics replicated, the old state's buffers donated."""
@@ -211,14 +241,9 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> TrainSetup:
   num_train_clips = data_setup.num_clips(config, config.data.train_split)
   steps_per_epoch = max(1, num_train_clips // config.batch_size)
   total_steps = config.total_steps or config.num_epochs * steps_per_epoch
-  schedule = learning_rate_schedule(config.optimizer.learning_rate, steps_per_epoch,
-                                    config.lr_decay_every_epochs, config.lr_decay_factor)
-  tx = make_optimizer(config, schedule)
-  model = build_model(config.model)
-
-  abstract_state = jax.eval_shape(functools.partial(
-      create_state, model, tx, sample_inputs=sample_inputs()), jax.random.key(0))
-  state_shardings = sharding.param_shardings(abstract_state, mesh, config.param_sharding)
+  program = build_program(config, mesh, steps_per_epoch)
+  model, tx, schedule = program.model, program.tx, program.schedule
+  abstract_state, state_shardings = program.abstract_state, program.state_shardings
 
   train_ds = pipeline.make_dataset(data_setup.pipeline_config(
       config, config.data.train_split, True, config.batch_size))

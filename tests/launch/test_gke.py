@@ -67,3 +67,4 @@ def test_tpu_selectors_and_bad_settings():
   assert bad.returncode == 2 and "NUM_PROCESSES must be an integer >= 1" in bad.stderr
   usage = subprocess.run(["bash", str(RENDER), "k8s"], capture_output=True, text=True)
   assert usage.returncode == 2 and "tpu|gpu CONFIG WORKDIR" in usage.stderr
+  assert "python -m star_jax.plan --config=CONFIG --topology=v5e:4x4" in usage.stderr

@@ -25,3 +25,4 @@ def test_tpu_dry_run_command():
 def test_tpu_script_without_arguments_prints_usage():
   result = subprocess.run(["bash", str(LAUNCH / "tpu_vm.sh")], capture_output=True, text=True)
   assert result.returncode == 2 and "TPU_NAME ZONE CONFIG WORKDIR" in result.stderr
+  assert "python -m star_jax.plan --config=CONFIG --topology=ACCELERATOR_TYPE" in result.stderr

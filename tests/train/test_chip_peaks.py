@@ -2,7 +2,8 @@
 
 import pytest
 
-from star_jax.train.chip_peaks import PEAK_FLOPS_PER_CHIP, peak_flops_per_chip
+from star_jax.train.chip_peaks import (HBM_BYTES_PER_CHIP, PEAK_FLOPS_PER_CHIP,
+                                     hbm_bytes_per_chip, peak_flops_per_chip)
 
 
 def test_datasheet_dense_peaks():
@@ -24,3 +25,17 @@ def test_unknown_chip_and_bad_dtype():
   assert peak_flops_per_chip("cpu", "float32") is None
   with pytest.raises(ValueError, match="float16"):
     peak_flops_per_chip("NVIDIA H200", "float16")
+
+
+def test_hbm_per_chip_as_google_states_it():
+  assert hbm_bytes_per_chip("TPU v4") == 32 * 2**30
+  assert hbm_bytes_per_chip("TPU v5 lite") == 16 * 2**30
+  assert hbm_bytes_per_chip("TPU v5") == 95 * 2**30
+  assert hbm_bytes_per_chip("TPU v6 lite") == 32 * 2**30
+  assert hbm_bytes_per_chip("NVIDIA H100 80GB HBM3") == 80e9
+  assert hbm_bytes_per_chip("cpu") is None
+
+
+def test_every_tpu_with_a_peak_has_an_hbm_size():
+  tpus = {kind for kind in PEAK_FLOPS_PER_CHIP if kind.startswith("TPU")}
+  assert tpus == {kind for kind in HBM_BYTES_PER_CHIP if kind.startswith("TPU")}

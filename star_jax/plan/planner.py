@@ -1,0 +1,370 @@
+"""Compile the real train, eval and inference steps for a device set, ahead of time, and read
+what the compiler says about them.
+
+What is compiled is what training and inference build, from the same functions:
+``trainer.build_program`` (model, optimiser, schedule, abstract state, parameter
+shardings from ``config.param_sharding``), ``sharding.make_mesh`` (``config.mesh_shape``),
+``trainer.jit_train_step`` (batch sharded on 'data', state donated),
+``evaluation.jit_eval_step`` and the inference engine's forward
+(``infer.engine.engine_forward`` on its 1-D ``batch`` mesh, ``engine_shardings``). Only the
+inputs are abstract (``jax.ShapeDtypeStruct`` with their shardings): nothing is computed or
+run, so the devices may be compile-only TPU devices (``star_jax.plan.topology``) on a CPU host.
+
+Per step (:class:`StepPlan`): XLA's memory analysis (``compiled_stats``), FLOPs per chip, the
+TPU compiler's own time estimate (``cost_analysis()['optimal_seconds']``: an estimate of one
+step's device time, not a measurement), the collectives in the HLO
+(``hlo_collectives``) and the compile time.
+"""
+
+import copy
+import dataclasses
+import logging
+import re
+import time
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import jax
+import jax.numpy as jnp
+
+from star_jax.data import pipeline, vimeo
+from star_jax.infer import engine as engine_lib
+from star_jax.infer import padding
+from star_jax.model import ModelConfig, abstract_variables, build_model
+from star_jax.plan import hlo_collectives
+from star_jax.plan.topology import native_output_to
+from star_jax.train import chip_peaks, checkpoints, compiled_stats, config_checks, evaluation
+from star_jax.train import sharding, trainer
+
+STEP_KINDS = ("train", "eval", "infer")
+_NOT_READ = "(not read when planning)"
+
+
+@dataclasses.dataclass
+class StepPlan:
+  """What the compiler says about one step on one slice ("compiled, not run").
+
+  Attributes:
+    kind: 'train', 'eval' or 'infer'.
+    device_kind, num_chips: the devices (``jax.Device.device_kind``) and how many.
+    compute_dtype: 'float32' or 'bfloat16' (``model.dtype``); remat: ``model.remat``.
+    global_batch, batch_per_chip: samples per step over the slice and per chip of the
+      mesh's 'data' axis (a 'model' axis > 1 holds copies or FSDP shards of the same samples).
+    frame_height, frame_width: the input frames' pixels (LR, or HR with ``data.hr_input``;
+      for 'infer' the engine's padded frame).
+    memory: ``compiled_stats.compiled_step_stats`` (bytes per chip and FLOPs per chip).
+    hbm_bytes_per_chip: ``chip_peaks.hbm_bytes_per_chip`` (None for unlisted chips).
+    peak_flops_per_chip: ``chip_peaks.peak_flops_per_chip`` for the compute dtype (None
+      for unlisted chips).
+    estimated_step_s: the TPU compiler's ``optimal_seconds`` (None where the backend gives
+      none, e.g. XLA:CPU).
+    collectives: ``hlo_collectives.collective_stats``.
+    compile_s: wall seconds of ``lower`` + ``compile``.
+    model_flops_per_chip: ``model_flops_per_chip`` (None until set by ``plan_step``).
+    compile_error: XLA's message when it refused the program for lack of device memory
+      (TPU: the compiler checks the chip's HBM itself); ``memory`` then holds only
+      'peak_bytes', the bytes that message says are needed, and nothing else is known.
+  """
+
+  kind: str
+  device_kind: str
+  num_chips: int
+  compute_dtype: str
+  remat: str
+  global_batch: int
+  batch_per_chip: int
+  frame_height: int
+  frame_width: int
+  memory: Dict[str, float]
+  hbm_bytes_per_chip: Optional[float]
+  peak_flops_per_chip: Optional[float]
+  estimated_step_s: Optional[float]
+  collectives: Dict[str, Dict[str, float]]
+  compile_s: float
+  model_flops_per_chip: Optional[float] = None
+  compile_error: Optional[str] = None
+
+  @property
+  def peak_bytes_per_chip(self) -> float:
+    return self.memory["peak_bytes"]
+
+  @property
+  def flops_per_chip(self) -> Optional[float]:
+    """The compiler's FLOP count of one step on one chip (None: XLA:GPU gives none)."""
+    return self.memory["flops"]
+
+  @property
+  def fits(self) -> Optional[bool]:
+    """Compiled, and peak memory <= HBM (None when the chip's HBM is unknown)."""
+    if self.compile_error is not None:
+      return False
+    if self.hbm_bytes_per_chip is None:
+      return None
+    return self.peak_bytes_per_chip <= self.hbm_bytes_per_chip
+
+  @property
+  def shortfall_bytes(self) -> Optional[float]:
+    """Bytes per chip beyond HBM (0 when it fits; None when HBM is unknown)."""
+    if self.hbm_bytes_per_chip is None:
+      return None
+    return max(0.0, self.peak_bytes_per_chip - self.hbm_bytes_per_chip)
+
+  @property
+  def implied_mfu(self) -> Optional[float]:
+    """Model FLOPs per chip / (estimated step time x peak FLOP/s per chip), a fraction."""
+    if not self.estimated_step_s or not self.peak_flops_per_chip:
+      return None
+    flops = self.model_flops_per_chip or self.flops_per_chip
+    return flops / (self.estimated_step_s * self.peak_flops_per_chip)
+
+  @property
+  def samples_per_s(self) -> Optional[float]:
+    """Samples (frame pairs) per second over the slice at the estimated step time."""
+    if not self.estimated_step_s:
+      return None
+    return self.global_batch / self.estimated_step_s
+
+
+def _estimated_seconds(compiled) -> Optional[float]:
+  cost = compiled.cost_analysis()
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0] if cost else None
+  seconds = (cost or {}).get("optimal_seconds")
+  if not seconds or seconds <= 0:
+    logging.info("no step-time estimate: cost_analysis() optimal_seconds = %r", seconds)
+    return None
+  return float(seconds)
+
+
+def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any], *,
+                 compute_dtype: str, remat: str, global_batch: int, batch_per_chip: int,
+                 frame: Tuple[int, int], log_path: Optional[str] = None) -> StepPlan:
+  """Lowers and compiles ``jitted`` for ``args`` (abstract, with shardings) and reads the
+  compiler's analysis into a :class:`StepPlan`. The compiler's native output goes to
+  ``log_path`` (``topology.native_output_to``).
+
+  Raises ValueError when the backend gives no memory analysis.
+  """
+  start = time.perf_counter()
+  device_kind = devices[0].device_kind
+  common = dict(kind=kind, device_kind=device_kind, num_chips=len(devices),
+                compute_dtype=compute_dtype, remat=remat, global_batch=global_batch,
+                batch_per_chip=batch_per_chip, frame_height=frame[0], frame_width=frame[1],
+                hbm_bytes_per_chip=chip_peaks.hbm_bytes_per_chip(device_kind),
+                peak_flops_per_chip=chip_peaks.peak_flops_per_chip(device_kind, compute_dtype))
+  try:
+    with native_output_to(log_path):
+      lowered = jitted.lower(*args)
+      compiled = lowered.compile()
+  except Exception as error:  # pylint: disable=broad-except (XLA's errors have one type)
+    required = out_of_memory_bytes(str(error))
+    if required is None:
+      raise
+    return StepPlan(**common, memory={"flops": None, "argument_bytes": None,
+                                      "output_bytes": None, "temp_bytes": None,
+                                      "alias_bytes": None, "peak_bytes": required},
+                    estimated_step_s=None, collectives={}, compile_s=time.perf_counter() - start,
+                    compile_error=str(error).splitlines()[0])
+  return StepPlan(
+      # FLOPs of the lowered program (per chip): XLA:GPU's deviceless compiles count none.
+      **common, memory=compiled_stats.compiled_step_stats(compiled, lowered,
+                                                          require_flops=False),
+      estimated_step_s=_estimated_seconds(compiled),
+      collectives=hlo_collectives.collective_stats(compiled.as_text()),
+      compile_s=time.perf_counter() - start)
+
+
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+# XLA:TPU refuses a program that does not fit, e.g. "RESOURCE_EXHAUSTED: Ran out of memory on
+# HBM, the total memory required for HLO temporaries (48.00G) exceeds available HBM (15.75G)"
+# or "... Used 20.51G of 15.75G hbm. Exceeded hbm capacity by 4.76G."
+_REQUIRED = (re.compile(r"required[^(]*\(([0-9.]+)([KMGT]?)i?B?\)"),
+             re.compile(r"Used ([0-9.]+)([KMGT]?)i?B? of"))
+
+
+def out_of_memory_bytes(message: str) -> Optional[float]:
+  """The bytes per chip XLA said a program needs when it refused to compile it for lack of
+  device memory (``RESOURCE_EXHAUSTED`` ... memory), or None for any other error. For the
+  "HLO temporaries" form this counts the temporaries only (a lower bound of the peak)."""
+  if "RESOURCE_EXHAUSTED" not in message or "memory" not in message.lower():
+    return None
+  for pattern in _REQUIRED:
+    match = pattern.search(message)
+    if match:
+      return float(match.group(1)) * _UNITS[match.group(2)]
+  return None
+
+
+def compute_dtype(config) -> str:
+  return "bfloat16" if config.model.dtype == "bfloat16" else "float32"
+
+
+def train_frame_size(config) -> Tuple[int, int]:
+  """(H, W) of the training batch's input frames: ``data.patch_size`` squared, or the
+  dataset's whole frame when it is 0 (Vimeo-90K: 256x448 HR, so LR 64x112 at x4; the HR
+  frame itself with ``data.hr_input``)."""
+  if config.data.patch_size:
+    return config.data.patch_size, config.data.patch_size
+  if config.data.hr_input:
+    return vimeo.FRAME_HEIGHT, vimeo.FRAME_WIDTH
+  scale = int(config.model.scale)
+  return vimeo.FRAME_HEIGHT // scale, vimeo.FRAME_WIDTH // scale
+
+
+def _num_processes(devices) -> int:
+  return len({getattr(device, "process_index", 0) for device in devices})
+
+
+def check_config(config, devices) -> None:
+  """``config_checks.validate`` for ``devices`` (the slice's hosts as processes); the data
+  fields a plan does not read (``data.dir``) are not required.
+
+  Raises ValueError: as ``validate``; the perceptual loss (``loss='Lf'``), whose VGG19
+  weights the plan does not load.
+  """
+  checked = copy.deepcopy(config)
+  with checked.unlocked():
+    if not checked.data.dir:
+      checked.data.dir = _NOT_READ
+    if checked.loss == "Lf" and not checked.vgg19_weights:
+      checked.vgg19_weights = _NOT_READ
+  config_checks.validate(checked, num_devices=len(devices),
+                         num_processes=_num_processes(devices))
+  if config.loss == "Lf":
+    raise ValueError("loss='Lf' cannot be planned yet (the VGG19 perceptual features are not "
+                     "built without their weights); plan with loss='Lr'")
+
+
+def _abstract_batch(shapes: Dict[str, tuple], batch_sharding) -> Dict[str, Any]:
+  return {key: jax.ShapeDtypeStruct(shape, jnp.float32, sharding=batch_sharding)
+          for key, shape in shapes.items()}
+
+
+@dataclasses.dataclass
+class _Call:
+  """A jitted step, its abstract arguments, the input frame size and the batch."""
+  jitted: Any
+  args: Tuple[Any, ...]
+  frame: Tuple[int, int]
+  global_batch: int
+  batch_per_chip: int
+
+
+def _train_or_eval_call(kind: str, config, devices) -> _Call:
+  mesh = sharding.make_mesh(config.mesh_shape, devices)
+  steps_per_epoch = max(1, vimeo.TRIPLET_TRAIN_CLIPS // config.batch_size)
+  program = trainer.build_program(config, mesh, steps_per_epoch)
+  state = checkpoints.abstract_with_shardings(program.abstract_state, program.state_shardings)
+  if kind == "train":
+    jitted = trainer.jit_train_step(config, program.model, program.tx, program.schedule, mesh,
+                                    program.state_shardings)
+    batch_size, frame = config.batch_size, train_frame_size(config)
+  else:
+    jitted = evaluation.jit_eval_step(program.model, int(config.model.scale), mesh,
+                                      program.state_shardings)
+    batch_size = config.eval_batch_size
+    frame = train_frame_size(with_fields(config, **{"data.patch_size": 0}))
+  batch = _abstract_batch(
+      pipeline.batch_shapes(batch_size, *frame, int(config.model.scale), config.data.hr_input),
+      sharding.batch_sharding(mesh))
+  return _Call(jitted, (state, batch), frame, batch_size, batch_size // mesh.shape["data"])
+
+
+def infer_frame_size(model_cfg, height: int, width: int) -> Tuple[int, int]:
+  """The (H, W) the inference engine runs an untiled ``height x width`` LR frame at:
+  edge-padded to the flow's minimum side, then to the model's side multiple."""
+  multiple = padding.lr_side_multiple(model_cfg["variant"], int(model_cfg["scale"]))
+  flow_h, flow_w = padding.padded_size(height, width, 1, engine_lib.MIN_FLOW_INPUT_SIDE)
+  return padding.padded_size(flow_h, flow_w, multiple)
+
+
+def _infer_call(config, devices, width: int, height: int) -> _Call:
+  model_cfg = ModelConfig.from_mapping(config.model.to_dict())
+  replicated, batch_sharding = engine_lib.engine_shardings(devices)
+  forward = engine_lib.engine_forward(model_cfg.to_dict())
+  variables = jax.tree_util.tree_map(
+      lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated),
+      abstract_variables(model_cfg))
+  frame = infer_frame_size(model_cfg, height, width)
+  batch = len(devices)
+  frames = jax.ShapeDtypeStruct((batch, *frame, 3), jnp.float32, sharding=batch_sharding)
+  flows = jax.ShapeDtypeStruct((batch, *frame, 2), jnp.float32, sharding=batch_sharding)
+  return _Call(forward, (variables, frames, frames, flows, flows), frame, batch, 1)
+
+
+def _call(kind: str, config, devices, infer_size) -> _Call:
+  if kind == "infer":
+    return _infer_call(config, devices, *infer_size)
+  return _train_or_eval_call(kind, config, devices)
+
+
+def model_flops_per_chip(kind: str, config, batch_per_chip: int, infer_size=None) -> float:
+  """FLOPs of one chip's share of the step, counted as XLA:CPU counts them: the step for
+  one sample group of ``batch_per_chip`` on one host CPU device (mesh (1, 1)), lowered but
+  not optimised, through ``Lowered.cost_analysis()`` (a multiply-add is 2 FLOPs; taps on
+  convolution padding are not counted). Cheap: nothing is compiled. This is the count MFU is
+  quoted against; the TPU compiler's own ``flops`` counts its k x k convolutions higher
+  (about 1.5x for 3x3, measured; 1x1 convolutions and matmuls alike)."""
+  local = with_fields(config, batch_size=batch_per_chip, eval_batch_size=batch_per_chip,
+                      mesh_shape=(1, 1))
+  call = _call(kind, local, jax.devices("cpu")[:1], infer_size)
+  cost = call.jitted.lower(*call.args).cost_analysis()
+  if isinstance(cost, (list, tuple)):
+    cost = cost[0] if cost else None
+  if not cost or "flops" not in cost:
+    raise ValueError(f"XLA:CPU returned no FLOP count for the {kind} step")
+  return float(cost["flops"])
+
+
+def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] = None,
+              log_path: Optional[str] = None, model_flops: bool = True) -> StepPlan:
+  """One step of ``config`` compiled for ``devices`` ('train': global batch
+  ``config.batch_size`` of ``data.patch_size`` crops or whole frames; 'eval': whole frames,
+  ``config.eval_batch_size``; 'infer': the engine's forward on one ``infer_size`` = (LR
+  width, height) frame pair per chip), with :func:`model_flops_per_chip` unless
+  ``model_flops`` is False."""
+  call = _call(kind, config, devices, infer_size)
+  step = compile_step(kind, call.jitted, call.args, devices,
+                      compute_dtype=compute_dtype(config), remat=config.model.remat,
+                      global_batch=call.global_batch, batch_per_chip=call.batch_per_chip,
+                      frame=call.frame, log_path=log_path)
+  if model_flops:
+    step.model_flops_per_chip = model_flops_per_chip(kind, config, call.batch_per_chip,
+                                                     infer_size)
+  return step
+
+
+def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
+         infer_size: Optional[Tuple[int, int]] = None,
+         log_path: Optional[str] = None) -> Dict[str, StepPlan]:
+  """{kind: StepPlan} for every kind in ``kinds`` ('train', 'eval'; 'infer' needs
+  ``infer_size`` = LR (width, height)), after :func:`check_config` (only the model's fields
+  when planning inference alone).
+
+  Raises:
+    ValueError: an impossible config for these devices (``check_config``), an unknown kind,
+      'infer' without ``infer_size``.
+  """
+  unknown = set(kinds) - set(STEP_KINDS)
+  if unknown:
+    raise ValueError(f"unknown step kinds {sorted(unknown)} (one of {', '.join(STEP_KINDS)})")
+  if "infer" in kinds and infer_size is None:
+    raise ValueError("planning the inference step needs infer_size (LR width, height)")
+  if {"train", "eval"} & set(kinds):
+    check_config(config, devices)
+  else:
+    build_model(config.model)  # the model fields alone (the batch fields are training's)
+  return {kind: plan_step(kind, config, devices, infer_size, log_path) for kind in kinds}
+
+
+def with_fields(config, **overrides):
+  """A copy of ``config`` with dotted fields set (``{'model.dtype': 'bfloat16'}``)."""
+  changed = copy.deepcopy(config)
+  with changed.unlocked():
+    for dotted, value in overrides.items():
+      node = changed
+      *parents, leaf = dotted.split(".")
+      for name in parents:
+        node = node[name]
+      node[leaf] = value
+  return changed
+

@@ -1,0 +1,165 @@
+"""A plan as JSON and as the console table, and what would make a step fit.
+
+Every number here comes from the compiler (``star_jax.plan.planner``): compiled, not run.
+JSON layout (:func:`plan_json`)::
+
+  {"compiled_not_run": true, "topology": {...}, "config": {...}, "versions": {...},
+   "train": STEP, "eval": STEP, "infer": STEP, ["sweep": [...]]}
+
+with, per STEP (:func:`step_json`): ``kind``, ``compute_dtype``, ``remat``,
+``global_batch``, ``batch_per_chip``, ``frame_height``, ``frame_width`` (pixels of the input
+frames), ``peak_bytes_per_chip`` (arguments + outputs + temporaries - donated, XLA's
+buffer assignment), ``argument_bytes``, ``output_bytes``, ``temp_bytes``, ``alias_bytes``,
+``hbm_bytes_per_chip`` (``train.chip_peaks``), ``fits``, ``shortfall_bytes`` (0 when it
+fits), ``flops_per_chip`` (one step, one chip, the compiler's count of its optimised
+program), ``model_flops_per_chip`` (the same step's FLOPs as XLA:CPU counts them,
+``planner.model_flops_per_chip``: the TPU compiler counts k x k convolutions ~1.5x higher),
+``estimated_step_s`` (the TPU compiler's ``optimal_seconds``: an estimate, not a
+measurement), ``peak_flops_per_chip``, ``implied_mfu`` (model flops / (estimated_step_s x
+peak)), ``samples_per_s`` (global batch /
+estimated_step_s, the whole slice), ``collectives`` ({kind: {count, bytes}}, bytes per
+chip), ``compile_s``, ``compile_error`` (XLA:TPU's own refusal when the program does not fit its
+HBM: then ``peak_bytes_per_chip`` is what that message says is needed and the compiled
+program's fields are null) and ``advice`` (what would make a step that does not fit fit;
+empty when it fits). Unknown values (a chip without a listed HBM or peak, a backend without a
+time estimate) are null.
+"""
+
+import importlib.metadata
+from typing import Any, Dict, List, Optional
+
+from star_jax.plan.planner import StepPlan
+
+GIB = 2**30
+
+
+def advice(step: StepPlan) -> List[str]:
+  """What would lower the peak of a step that does not fit, most effective first as
+  measured on the full-width model (benchmarks/RESULTS.md): bfloat16, remat, a smaller
+  per-chip batch, FSDP; for inference, tiling. Empty when the step fits or HBM is unknown."""
+  if step.fits is not False:
+    return []
+  tips = []
+  if step.compute_dtype == "float32":
+    tips.append("--config.model.dtype=bfloat16 (activations in bfloat16)")
+  if step.kind == "train" and step.remat != "full":
+    tips.append(f"--config.model.remat={'blocks' if step.remat == 'none' else 'full'} "
+                "(recompute in the backward pass instead of storing)")
+  if step.kind == "infer":
+    tips.append("a smaller frame per call: star_jax.infer tiles frames that do not fit "
+                "(--tile-size)")
+  elif step.batch_per_chip > 1:
+    tips.append(f"a smaller per-chip batch (now {step.batch_per_chip}; --sweep finds the "
+                "largest that fits)")
+  elif step.frame_height * step.frame_width > 64 * 64:
+    tips.append("a smaller crop (--config.data.patch_size; --sweep finds the largest)")
+  state = step.memory["argument_bytes"]
+  if step.kind == "train" and (state is None or state > 0.1 * step.peak_bytes_per_chip):
+    now = "" if state is None else f" ({state / GIB:.2f} GiB per chip now)"
+    tips.append(f"FSDP: shard parameters and optimiser state{now} over a 'model' mesh axis, "
+                "e.g. --config.mesh_shape='(-1,2)' "
+                "--config.param_sharding='((\".*kernel\", (None, None, None, \"model\")),)'")
+  return tips
+
+
+def step_json(step: StepPlan) -> Dict[str, Any]:
+  """One step's JSON object (module docstring)."""
+  return {
+      "kind": step.kind,
+      "compute_dtype": step.compute_dtype,
+      "remat": step.remat,
+      "global_batch": step.global_batch,
+      "batch_per_chip": step.batch_per_chip,
+      "frame_height": step.frame_height,
+      "frame_width": step.frame_width,
+      "peak_bytes_per_chip": step.peak_bytes_per_chip,
+      "argument_bytes": step.memory["argument_bytes"],  # None when XLA refused the program
+      "output_bytes": step.memory["output_bytes"],
+      "temp_bytes": step.memory["temp_bytes"],
+      "alias_bytes": step.memory["alias_bytes"],
+      "hbm_bytes_per_chip": step.hbm_bytes_per_chip,
+      "fits": step.fits,
+      "shortfall_bytes": step.shortfall_bytes,
+      "flops_per_chip": step.flops_per_chip,
+      "model_flops_per_chip": step.model_flops_per_chip,
+      "estimated_step_s": step.estimated_step_s,
+      "peak_flops_per_chip": step.peak_flops_per_chip,
+      "implied_mfu": step.implied_mfu,
+      "samples_per_s": step.samples_per_s,
+      "collectives": step.collectives,
+      "compile_s": step.compile_s,
+      "compile_error": step.compile_error,
+      "advice": advice(step),
+  }
+
+
+def versions() -> Dict[str, Optional[str]]:
+  """Installed versions of jax, jaxlib and libtpu (None when not installed)."""
+  found = {}
+  for name in ("jax", "jaxlib", "libtpu"):
+    try:
+      found[name] = importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+      found[name] = None
+  return found
+
+
+def plan_json(steps: Dict[str, StepPlan], topology: Dict[str, Any], config,
+              sweep: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+  """The whole plan (module docstring); ``topology`` describes the devices, ``config`` is
+  the training config (its model, batch and mesh fields are recorded)."""
+  out = {
+      "compiled_not_run": True,
+      "topology": topology,
+      "config": {"model": config.model.to_dict(), "batch_size": config.batch_size,
+                 "eval_batch_size": config.eval_batch_size,
+                 "patch_size": config.data.patch_size,
+                 "mesh_shape": list(config.mesh_shape),
+                 "param_sharding": [list(rule) for rule in config.param_sharding]},
+      "versions": versions(),
+  }
+  for kind, step in steps.items():
+    out[kind] = step_json(step)
+  if sweep is not None:
+    out["sweep"] = sweep
+  return out
+
+
+def _number(value: Optional[float], fmt: str) -> str:
+  return "-" if value is None else format(value, fmt)
+
+
+def _tera(flops: Optional[float]) -> str:
+  return _number(None if flops is None else flops / 1e12, ".3g")
+
+
+def table(steps: Dict[str, StepPlan]) -> str:
+  """The console table: one row per step, then each non-fitting step's advice."""
+  header = ("step", "batch/chip", "frame HxW", "peak GiB/chip", "HBM GiB", "fits",
+            "TFLOP/chip (model)", "est. step s", "MFU %", "samples/s", "collectives (n, MiB)",
+            "compile s")
+  rows = [header]
+  for step in steps.values():
+    count = sum(c["count"] for c in step.collectives.values())
+    moved = sum(c["bytes"] for c in step.collectives.values())
+    fits = {True: "yes", False: "NO", None: "?"}[step.fits]
+    rows.append((step.kind, str(step.batch_per_chip), f"{step.frame_height}x{step.frame_width}",
+                 f"{step.peak_bytes_per_chip / GIB:.2f}",
+                 _number(None if step.hbm_bytes_per_chip is None
+                         else step.hbm_bytes_per_chip / GIB, ".1f"),
+                 fits, f"{_tera(step.flops_per_chip)} ({_tera(step.model_flops_per_chip)})",
+                 _number(step.estimated_step_s, ".4f"),
+                 _number(None if step.implied_mfu is None else 100 * step.implied_mfu, ".1f"),
+                 _number(step.samples_per_s, ".1f"),
+                 f"{int(count)}, {moved / 2**20:.1f}", f"{step.compile_s:.0f}"))
+  widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+  lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
+           for row in rows]
+  for step in steps.values():
+    if step.fits is False:
+      lines.append(f"{step.kind} does not fit: {step.peak_bytes_per_chip / GIB:.2f} GiB per "
+                   f"chip, {step.shortfall_bytes / GIB:.2f} GiB over the "
+                   f"{step.hbm_bytes_per_chip / GIB:.1f} GiB of HBM"
+                   + (f" (XLA: {step.compile_error})" if step.compile_error else "")
+                   + ". Try: " + "; ".join(advice(step)))
+  return "\n".join(lines)

@@ -1,0 +1,210 @@
+"""TPU slice names -> the TPU compiler's topology, and its compile-only devices.
+
+Two spellings are accepted (``parse_topology``):
+
+* the compiler's own, ``<generation>:<shape>``: ``v5p:2x2x1``, ``v4:2x2x1``, ``v5e:4x4``,
+  ``v6e:2x2`` (chips along each axis; 3-D for v4/v5p, 2-D for v5e/v6e);
+* Cloud's accelerator types, as ``gcloud compute tpus tpu-vm create --accelerator-type`` takes
+  them: ``v4-8``, ``v5p-8``, ``v5litepod-16``, ``v6e-8``. For v4 and v5p the number counts
+  TensorCores, two per chip (``v5p-8`` is 4 chips, ``v4-32`` 16); for v5e and v6e it counts
+  chips (``v5litepod-16`` is 16 chips). The slice shape of a given chip count is the one
+  Google's per-generation pages list (docs.cloud.google.com/tpu/docs/v4, v5p, v5e, v6e:
+  "Topology | Cores | Chips" tables); ``v5e-N`` is accepted for ``v5litepod-N``.
+
+GPUs (``h100:8``, ``h200:8``, ``h100:4x8`` = 4 hosts of 8): deviceless compiles through XLA's
+CUDA plugin (``jax-cuda12-plugin``, no CUDA libraries, no GPU) given a target description
+(``gpu_specs/*.txtpb``). The plugin is kept out of the environment's ``site-packages`` (there
+it would make every jax process probe for CUDA): ``make install`` puts it in
+``<venv>/plan-gpu`` (``GPU_PLUGIN_DIR``; ``$STAR_JAX_PLAN_GPU_PLUGIN`` overrides), which
+:func:`use_gpu_plugin` puts on ``sys.path`` before jax first looks for plugins.
+
+``compile_only_devices`` gets the slice's devices from libtpu
+(``jax.experimental.topologies.get_topology_desc``, ``pip install 'star_jax[plan]'``): JAX
+devices that programs can be compiled for but not run on, on any host (``JAX_PLATFORMS=cpu``
+is enough). libtpu's start-up lines (it looks for TPU metadata that a CPU host does not have)
+are written to the file the caller names, never to the console (:func:`native_output_to`).
+"""
+
+import contextlib
+import dataclasses
+import os
+import re
+import sys
+from typing import Dict, Iterator, List, Optional, Tuple
+
+# Generation -> (Cloud accelerator-type prefix, TensorCores per chip in that name, rank of
+# the slice shape).
+GENERATIONS: Dict[str, Tuple[str, int, int]] = {
+    "v4": ("v4", 2, 3),
+    "v5p": ("v5p", 2, 3),
+    "v5e": ("v5litepod", 1, 2),
+    "v6e": ("v6e", 1, 2),
+}
+_PREFIX_ALIASES = {"v5e": "v5e", "v5litepod": "v5e", "v4": "v4", "v5p": "v5p", "v6e": "v6e"}
+# Chip count -> slice shape, as Google's topology tables list them.
+SHAPES_3D = {4: (2, 2, 1), 8: (2, 2, 2), 16: (2, 2, 4), 32: (2, 4, 4), 64: (4, 4, 4),
+             128: (4, 4, 8), 256: (4, 8, 8), 512: (8, 8, 8), 1024: (8, 8, 16),
+             2048: (8, 16, 16), 4096: (16, 16, 16)}
+SHAPES_2D = {1: (1, 1), 4: (2, 2), 8: (2, 4), 16: (4, 4), 32: (4, 8), 64: (8, 8),
+             128: (8, 16), 256: (16, 16)}
+
+
+GPU_SPECS = {"h100": "h100_sxm.txtpb", "h200": "h200.txtpb"}
+GPU_PLUGIN_ENV = "STAR_JAX_PLAN_GPU_PLUGIN"
+GPU_PLUGIN_DIR = os.path.join(sys.prefix, "plan-gpu")
+
+
+@dataclasses.dataclass(frozen=True)
+class Topology:
+  """A TPU slice: ``generation`` ('v4', 'v5p', 'v5e', 'v6e'), ``shape`` (chips per axis)."""
+
+  generation: str
+  shape: Tuple[int, ...]
+
+  @property
+  def num_chips(self) -> int:
+    count = 1
+    for side in self.shape:
+      count *= side
+    return count
+
+  @property
+  def compiler_name(self) -> str:
+    """The name ``get_topology_desc`` takes, e.g. 'v5p:2x2x1'."""
+    return f"{self.generation}:{'x'.join(map(str, self.shape))}"
+
+  @property
+  def is_gpu(self) -> bool:
+    return self.generation in GPU_SPECS
+
+  @property
+  def accelerator_type(self) -> Optional[str]:
+    """Cloud's name for the slice, e.g. 'v5p-8' (TensorCores for v4/v5p, chips otherwise);
+    None for GPUs."""
+    if self.is_gpu:
+      return None
+    prefix, cores_per_chip, _ = GENERATIONS[self.generation]
+    return f"{prefix}-{self.num_chips * cores_per_chip}"
+
+
+def _shape_table(generation: str) -> Dict[int, Tuple[int, ...]]:
+  return SHAPES_3D if GENERATIONS[generation][2] == 3 else SHAPES_2D
+
+
+def parse_topology(text: str) -> Topology:
+  """A :class:`Topology` from either spelling (module docstring).
+
+  Raises:
+    ValueError: an unknown generation, a malformed shape, a shape of the wrong rank, or an
+      accelerator type whose size has no listed slice shape (the message lists the sizes).
+  """
+  name = text.strip().lower()
+  gpu = re.fullmatch(r"(h100|h200):(?:([0-9]+)x)?([0-9]+)", name)
+  if gpu:
+    hosts, per_host = int(gpu.group(2) or 1), int(gpu.group(3))
+    if min(hosts, per_host) < 1:
+      raise ValueError(f"topology {text!r}: hosts and GPUs per host must be at least 1")
+    return Topology(gpu.group(1), (hosts, per_host))
+  compiler = re.fullmatch(r"(v[0-9a-z]+):([0-9]+(?:x[0-9]+)*)", name)
+  if compiler:
+    generation = compiler.group(1)
+    if generation not in GENERATIONS:
+      raise ValueError(f"topology {text!r}: unknown TPU generation {generation!r} (one of "
+                       f"{', '.join(GENERATIONS)})")
+    shape = tuple(int(side) for side in compiler.group(2).split("x"))
+    rank = GENERATIONS[generation][2]
+    if len(shape) != rank or min(shape) < 1:
+      raise ValueError(f"topology {text!r}: {generation} slices have {rank}-D shapes "
+                       f"(e.g. {Topology(generation, _shape_table(generation)[4]).compiler_name})")
+    return Topology(generation, shape)
+  cloud = re.fullmatch(r"(v[0-9a-z]+)-([0-9]+)", name)
+  if not cloud or cloud.group(1) not in _PREFIX_ALIASES:
+    raise ValueError(f"topology {text!r} is neither a compiler topology (v5p:2x2x1, v5e:4x4, "
+                     f"v6e:2x2, v4:2x2x1), a Cloud accelerator type (v5p-8, v5litepod-16, "
+                     f"v6e-8, v4-8) nor GPUs (h100:8, h200:4x8)")
+  generation = _PREFIX_ALIASES[cloud.group(1)]
+  _, cores_per_chip, _ = GENERATIONS[generation]
+  count = int(cloud.group(2))
+  table = _shape_table(generation)
+  if count % cores_per_chip or count // cores_per_chip not in table:
+    sizes = ", ".join(Topology(generation, shape).accelerator_type for shape in table.values())
+    raise ValueError(f"topology {text!r}: no listed {generation} slice of that size ({sizes})")
+  return Topology(generation, table[count // cores_per_chip])
+
+
+@contextlib.contextmanager
+def native_output_to(log_path: Optional[str]) -> Iterator[None]:
+  """Points the process's stdout and stderr file descriptors (where libtpu's C++ logging
+  and start-up warnings go) at ``log_path`` (appended) for the block, then restores them;
+  Python's ``sys.stdout``/``sys.stderr`` are flushed first. ``None`` leaves them as they are."""
+  if log_path is None:
+    yield
+    return
+  sys.stdout.flush()
+  sys.stderr.flush()
+  saved = [os.dup(1), os.dup(2)]
+  log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+  try:
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    yield
+  finally:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(saved[0], 1)
+    os.dup2(saved[1], 2)
+    for fd in saved + [log_fd]:
+      os.close(fd)
+
+
+def use_gpu_plugin() -> Optional[str]:
+  """Puts the CUDA plugin's folder (``$STAR_JAX_PLAN_GPU_PLUGIN``, else ``GPU_PLUGIN_DIR``) on
+  ``sys.path`` if it exists, so that jax finds the plugin when it first looks for plugins
+  (call it before any jax backend starts); returns the folder, or None when there is none."""
+  folder = os.environ.get(GPU_PLUGIN_ENV, GPU_PLUGIN_DIR)
+  if not os.path.isdir(folder):
+    return None
+  if folder not in sys.path:
+    sys.path.append(folder)
+  return folder
+
+
+def _gpu_devices(topology: Topology, log_path: Optional[str]) -> List:
+  from jax.experimental import topologies  # pylint: disable=g-import-not-at-top
+  spec = os.path.join(os.path.dirname(__file__), "gpu_specs", GPU_SPECS[topology.generation])
+  with open(spec) as f:
+    target_config = f.read()
+  hosts, per_host = topology.shape
+  try:
+    with native_output_to(log_path):
+      description = topologies.get_topology_desc(platform="cuda", target_config=target_config,
+                                                 topology=f"1x{hosts}x{per_host}")
+  except Exception as error:  # pylint: disable=broad-except (the plugin's errors have no type)
+    raise RuntimeError(
+        f"XLA's CUDA plugin could not describe {topology.compiler_name} ({type(error).__name__}: "
+        f"{error}); is jax-cuda12-plugin installed in {GPU_PLUGIN_DIR} (make install) or "
+        f"${GPU_PLUGIN_ENV}?") from error
+  return sorted(description.devices, key=lambda device: device.id)
+
+
+def compile_only_devices(topology: Topology, log_path: Optional[str] = None) -> List:
+  """The slice's devices as libtpu (TPUs) or XLA's CUDA plugin (GPUs, :func:`use_gpu_plugin`)
+  describes them (compile-only: ``jit(...).lower(...).compile()`` works, running does not),
+  in device-id order; their output goes to ``log_path`` (:func:`native_output_to`).
+
+  Raises:
+    RuntimeError: libtpu (``pip install 'star_jax[plan]'``) or the CUDA plugin is not
+      installed, or does not know the topology (its message is kept).
+  """
+  if topology.is_gpu:
+    return _gpu_devices(topology, log_path)
+  from jax.experimental import topologies  # pylint: disable=g-import-not-at-top
+  try:
+    with native_output_to(log_path):
+      description = topologies.get_topology_desc(topology_name=topology.compiler_name,
+                                                 platform="tpu")
+  except Exception as error:  # pylint: disable=broad-except (libtpu's errors have no type)
+    raise RuntimeError(f"libtpu could not describe TPU topology {topology.compiler_name} "
+                       f"({type(error).__name__}: {error}); is libtpu installed "
+                       f"(pip install 'star_jax[plan]')?") from error
+  return sorted(description.devices, key=lambda device: device.id)

@@ -1,0 +1,50 @@
+"""TPU slice names: the compiler's and Cloud's spellings, and what is refused."""
+
+import pytest
+
+from star_jax.plan.topology import Topology, parse_topology
+
+
+@pytest.mark.parametrize("name, compiler_name, chips, accelerator_type", [
+    ("v5p:2x2x1", "v5p:2x2x1", 4, "v5p-8"),
+    ("v5p-8", "v5p:2x2x1", 4, "v5p-8"),          # v5p names count TensorCores, 2 per chip
+    ("v5p-64", "v5p:2x4x4", 32, "v5p-64"),
+    ("v4-8", "v4:2x2x1", 4, "v4-8"),
+    ("v4:2x2x2", "v4:2x2x2", 8, "v4-16"),
+    ("v5e:4x4", "v5e:4x4", 16, "v5litepod-16"),
+    ("v5litepod-16", "v5e:4x4", 16, "v5litepod-16"),  # v5e/v6e names count chips
+    ("v5e-256", "v5e:16x16", 256, "v5litepod-256"),
+    ("v6e-8", "v6e:2x4", 8, "v6e-8"),
+    ("V6E:2x2", "v6e:2x2", 4, "v6e-4"),
+])
+def test_both_spellings(name, compiler_name, chips, accelerator_type):
+  topology = parse_topology(name)
+  assert (topology.compiler_name, topology.num_chips, topology.accelerator_type) == (
+      compiler_name, chips, accelerator_type)
+
+
+@pytest.mark.parametrize("name, message", [
+    ("v3-8", "neither a compiler topology"),
+    ("v7:2x2", "unknown TPU generation"),
+    ("v5p:2x2", "3-D shapes"),
+    ("v5e:2x2x1", "2-D shapes"),
+    ("v5p-6", "no listed v5p slice of that size"),
+    ("v5litepod-12", "no listed v5e slice"),
+    ("tpu", "neither a compiler topology"),
+    ("h100:0", "at least 1"),
+    ("a100:8", "neither a compiler topology"),
+])
+def test_refusals_name_the_topology(name, message):
+  with pytest.raises(ValueError, match=message):
+    parse_topology(name)
+
+
+@pytest.mark.parametrize("name, shape, chips", [("h100:8", (1, 8), 8), ("H200:4x8", (4, 8), 32)])
+def test_gpu_hosts_and_gpus_per_host(name, shape, chips):
+  topology = parse_topology(name)
+  assert topology.is_gpu and topology.shape == shape and topology.num_chips == chips
+  assert topology.accelerator_type is None
+
+
+def test_topology_is_a_value():
+  assert parse_topology("v5p-8") == Topology("v5p", (2, 2, 1))
