@@ -31,11 +31,16 @@ points.
 """
 
 import argparse
+import difflib
+import importlib.util
 import pathlib
 import re
 import sys
 import traceback
-from typing import Callable, Dict, Iterable, Optional, Tuple, Type, TypeVar
+from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple, Type, TypeVar
+
+from absl import flags
+import ml_collections
 
 from star_jax import accelerators
 from star_jax.flow import BACKENDS
@@ -266,3 +271,115 @@ def call_reporting_errors(action: Callable[[], T], failed: str, consequence: str
     traceback.print_exception(caught)
   print(f"error: {line}", file=sys.stderr)
   return None, code
+
+
+# ------------------------------------------------------------ absl + ml_collections flags
+HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "--helpfull", "--helpxml", "-?")
+
+
+def _config_file(argv) -> str:
+  """The ``--config`` value in ``argv`` (``--config=PATH`` or ``--config PATH``), or ''."""
+  for i, arg in enumerate(argv):
+    if arg.startswith(("--config=", "-config=")):
+      return arg.split("=", 1)[1]
+    if arg in ("--config", "-config") and i + 1 < len(argv):
+      return argv[i + 1]
+  return ""
+
+
+def load_config_file(path: str):
+  """``get_config()`` of a config file, as ``--config=path[:argument]`` names it."""
+  file, *argument = path.split(":", 1)
+  spec = importlib.util.spec_from_file_location("star_jax_checked_config", file)
+  module = importlib.util.module_from_spec(spec)
+  spec.loader.exec_module(module)
+  return module.get_config(*argument)
+
+
+def _field_paths(config, prefix: str = "") -> list:
+  """Every field of ``config`` as a '.'-joined path, groups and their fields alike."""
+  paths = []
+  for key in config.keys():
+    path = f"{prefix}{key}"
+    paths.append(path)
+    if isinstance(config[key], ml_collections.ConfigDict):
+      paths.extend(_field_paths(config[key], path + "."))
+  return paths
+
+
+def override_problem(config, field: str) -> str:
+  """Why ``--config.<field>=...`` cannot apply to ``config``, or '' if it can: an unknown
+  field (with the closest known names, by ``difflib``), a field inside a field that has
+  none, or a whole group of fields set at once."""
+  node, parts = config, field.split(".")
+  for depth, part in enumerate(parts):
+    here = ".".join(parts[:depth + 1])
+    if not isinstance(node, ml_collections.ConfigDict):
+      return f"config field '{'.'.join(parts[:depth])}' has no fields (no '{here}')"
+    if part not in node:
+      close = difflib.get_close_matches(here, _field_paths(config), n=1)
+      hint = f" (did you mean '{close[0]}'?)" if close else ""
+      return f"unknown config field '{here}'{hint}"
+    node = node[part]
+  if isinstance(node, ml_collections.ConfigDict):
+    return (f"config field '{field}' is a group of fields: set them one by one "
+            f"(--config.{field}.{next(iter(node.keys()), 'x')}=...)")
+  return ""
+
+
+def flag_error(error: Exception, argv, required: Sequence[str]) -> str:
+  """The one line (without ``error: ``) that says what is wrong with ``argv``'s flags, given
+  the exception absl or ml_collections raised while parsing them: a config file that does
+  not load, an override of no field (named, with the closest known names), else the
+  exception's message without Python reprs."""
+  path = _config_file(argv)
+  if path and not pathlib.Path(path.split(":", 1)[0]).is_file():
+    return f"--config: no config file {path.split(':', 1)[0]}"
+  try:
+    config = load_config_file(path) if path else None
+  except Exception as load_error:  # pylint: disable=broad-except (the config file's own error)
+    return f"--config: config file {path} does not load ({type(load_error).__name__}: " \
+           f"{str(load_error).strip().splitlines()[-1]})"
+  if isinstance(config, ml_collections.ConfigDict):
+    for arg in argv[1:]:
+      match = re.match(r"^--?(?:no)?config\.([^=]+)", arg)
+      problem = match and override_problem(config, match.group(1))
+      if problem:
+        return problem
+  missing = [name for name in required
+             if not any(re.match(rf"^--?{name}(=|$)", arg) for arg in argv[1:])]
+  if missing:
+    what = flags.FLAGS[missing[0]].help.rstrip(".")
+    return f"--{missing[0]} is required ({what[0].lower()}{what[1:]})"
+  if isinstance(error, flags.UnrecognizedFlagError):
+    close = difflib.get_close_matches(error.flagname, list(flags.FLAGS), n=1)
+    return f"unknown flag --{error.flagname}" + (f" (did you mean --{close[0]}?)" if close
+                                                 else "")
+  if isinstance(error, flags.Error):  # absl says some values as tuples: ('what', 'value')
+    return re.sub(r"\('([^']*)', '([^']*)'\)", r"\1 '\2'", str(error))
+  message = " ".join(str(error).replace("\\n", " ").split())
+  return f"bad flags ({type(error).__name__}: {message})"
+
+
+def parse_config_flags(argv, required: Sequence[str]):
+  """absl's flag parsing, except that a help request exits 0 (absl exits 1) and a bad flag
+  (absl's own errors, or the config file's: an unknown ``--config.`` field, a config file
+  that is missing or does not import) is one ``error:`` line (:func:`flag_error`) with exit
+  status 2 (absl prints two lines and exits 1, or a traceback); ``--debug`` among the
+  arguments adds the traceback. ``required``: the command's required flags, named (with
+  their help) when missing. Shared by ``star_jax.main`` and ``star_jax.plan``."""
+  try:
+    remaining = flags.FLAGS(argv)
+    flags.FLAGS.config.keys()  # a config file that failed to load raises here (ml_collections defers it)
+    return remaining
+  except SystemExit as exit_request:
+    if exit_request.code == 1 and any(arg in HELP_FLAGS for arg in argv[1:]):
+      sys.exit(0)
+    raise
+  except Exception as error:  # pylint: disable=broad-except
+    if "--debug" in argv[1:]:
+      traceback.print_exc()
+    print(f"error: {flag_error(error, argv, required)}", file=sys.stderr)
+    sys.exit(EXIT_USAGE)
+
+

@@ -30,7 +30,6 @@ import os
 import pathlib
 import re
 import sys
-import traceback
 
 # The plan runs the host's CPU only: never let jax probe for (or grab) an accelerator, and
 # let several plans share libtpu (compile-only devices touch no TPU). Explicit settings win.
@@ -62,24 +61,13 @@ flags.DEFINE_string("log_file", "plan.log", "Where libtpu's output and all log r
 flags.DEFINE_bool("debug", False, "Show the traceback of an error.")
 flags.mark_flags_as_required(["config", "topology"])
 FLAGS = flags.FLAGS
-HELP_FLAGS = ("--help", "-help", "-h", "--helpshort", "--helpfull", "--helpxml", "-?")
 
 
 def parse_flags(argv):
-  """absl's parsing with ``star_jax.main``'s policy: help exits 0, a bad flag or config is
-  one ``error:`` line and status 2 (traceback with ``--debug``)."""
-  try:
-    return FLAGS(argv)
-  except SystemExit as exit_request:
-    if exit_request.code == 1 and any(arg in HELP_FLAGS for arg in argv[1:]):
-      sys.exit(0)
-    raise
-  except Exception as error:  # pylint: disable=broad-except
-    if "--debug" in argv[1:]:
-      traceback.print_exc()
-    detail = error if isinstance(error, flags.Error) else f"{type(error).__name__}: {error}"
-    print(f"error: bad flags ({detail})", file=sys.stderr)
-    sys.exit(cli.EXIT_USAGE)
+  """``cli.parse_config_flags`` (``star_jax.main``'s policy: help exits 0, a bad flag or
+  config is one ``error:`` line naming it, status 2) with ``--config`` and ``--topology``
+  required."""
+  return cli.parse_config_flags(argv, ("config", "topology"))
 
 
 def parse_size(text: str):
