@@ -153,8 +153,7 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
                 peak_flops_per_chip=chip_peaks.peak_flops_per_chip(device_kind, compute_dtype))
   try:
     with native_output_to(log_path):
-      lowered = jitted.lower(*args)
-      compiled = lowered.compile()
+      compiled = jitted.lower(*args).compile()
   except Exception as error:  # pylint: disable=broad-except (XLA's errors have one type)
     required = out_of_memory_bytes(str(error))
     if required is None:
@@ -165,9 +164,7 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
                     estimated_step_s=None, collectives={}, compile_s=time.perf_counter() - start,
                     compile_error=str(error).splitlines()[0])
   return StepPlan(
-      # FLOPs of the lowered program (per chip): XLA:GPU's deviceless compiles count none.
-      **common, memory=compiled_stats.compiled_step_stats(compiled, lowered,
-                                                          require_flops=False),
+      **common, memory=compiled_stats.compiled_step_stats(compiled, require_flops=False),
       estimated_step_s=_estimated_seconds(compiled),
       collectives=hlo_collectives.collective_stats(compiled.as_text()),
       compile_s=time.perf_counter() - start)
