@@ -31,6 +31,7 @@ refused.
 import ast
 import gzip
 import json
+import importlib.util
 import os
 import pathlib
 import re
@@ -131,13 +132,23 @@ def inputs(tmp_path_factory, shared_dir):
     for i in (1, 2, 3):
       Image.fromarray(np.full((64, 112, 3), 40 * i, np.uint8)).save(
           vimeo / "sequences" / clip / f"im{i}.png")
+  septuplet = root / "vimeo_septuplet"
+  for split in ("train", "test"):
+    clip = f"0000{1 if split == 'train' else 2}/0001"
+    (septuplet / f"sep_{split}list.txt").parent.mkdir(parents=True, exist_ok=True)
+    (septuplet / f"sep_{split}list.txt").write_text(clip + "\n")
+    (septuplet / "sequences" / clip).mkdir(parents=True)
+    for i in range(1, 8):
+      Image.fromarray(np.full((64, 112, 3), 30 * i, np.uint8)).save(
+          septuplet / "sequences" / clip / f"im{i}.png")
   release = root / "STAR.pth"
   with gzip.open(shared_dir / "parity" / "V4_x4" / "model.pth.gz") as packed:
     release.write_bytes(packed.read())
   from star_jax.weights import load_weights, save_checkpoint  # pylint: disable=g-import-not-at-top
   model_cfg, variables = load_weights(release)
   save_checkpoint(root / "star" / "model", model_cfg, variables)
-  return {"/data/vimeo_triplet": str(vimeo), "STAR.pth": str(release),
+  return {"/data/vimeo_triplet": str(vimeo), "/data/vimeo_septuplet": str(septuplet),
+          "STAR.pth": str(release),
           "/tmp/star/model": str(root / "star" / "model"), "root": root}
 
 
@@ -220,8 +231,9 @@ def _rendered_main_commands(tokens, workdir):
     assert done.returncode == 0, f"{shlex.join(tokens)}: {done.stderr}"
     if kind is None:  # gcloud ... --command 'set -e; ...; python3 -m star_jax.main ...'
       remote = shlex.split(done.stdout)[-1]
-      line = next(part for part in remote.split(";") if "star_jax.main" in part)
-      rendered.append(shlex.split(line))
+      line = shlex.split(next(part for part in remote.split(";") if "star_jax.main" in part))
+      # Under launch/retry.sh (VAR=... bash launch/retry.sh python3 -m star_jax.main ...).
+      rendered.append(line[line.index("-m") - 1:])
     else:
       (job,) = yaml.safe_load(done.stdout)["spec"]["replicatedJobs"]
       (container,) = job["template"]["spec"]["template"]["spec"]["containers"]
@@ -263,7 +275,8 @@ def test_every_documented_command_works(inputs, capsys, monkeypatch):
     if tokens[0] in ("python", "python3") and tokens[1:3] == ["-m", "star_jax.main"]:
       if " by launch/" in source:  # the launch scripts train on accelerators only
         assert "--config.require_accelerator=True" in tokens, f"{source}: {line}"
-      main_runs.append((source, line, _main_argv(tokens, inputs, workdir)))
+      if len(tokens) > 3:  # `python -m star_jax.main` alone names the tool
+        main_runs.append((source, line, _main_argv(tokens, inputs, workdir)))
     elif tokens[:3] == ["python", "-m", "star_jax.convert"] and tokens[3:4] and (
         tokens[3] in CONVERT_RUNS):
       monkeypatch.chdir(convert_dir)  # STAR_4x.pth there is the tiny release file
@@ -287,8 +300,11 @@ def test_every_documented_command_works(inputs, capsys, monkeypatch):
       missing = set(extras) - set(PYPROJECT["project"]["optional-dependencies"])
       assert not missing, f"{line}: no extra {missing} in pyproject.toml"
     elif tokens[:3] == ["pip", "install", "--no-deps"]:
-      name, version = tokens[3].split("==")
-      assert PYPROJECT["tool"]["star_jax"][name] == version, line
+      requirements = tokens[5:] if tokens[3] == "--target" else tokens[3:]
+      for requirement in requirements:  # pinned in [tool.star_jax]; the CUDA plugin's pjrt
+        name, version = requirement.split("==")  # half goes with the plugin's pin
+        key = name.replace("-", "_").replace("jax_cuda12_pjrt", "jax_cuda12_plugin")
+        assert PYPROJECT["tool"]["star_jax"][key] == version, line
     elif tokens[0] in ("tensorboard", "xprof"):
       provided = {"tensorboard": PYPROJECT["project"]["dependencies"],
                   "xprof": PYPROJECT["project"]["optional-dependencies"]["profile"]}
@@ -305,6 +321,16 @@ def test_every_documented_command_works(inputs, capsys, monkeypatch):
     elif tokens[0].startswith("launch/"):
       for rendered in _rendered_main_commands(tokens, workdir):
         check(f"{source}: rendered by {tokens[0]}", ["python", *rendered[1:]])
+    elif tokens[:3] == ["python", "-m", "star_jax.plan"]:
+      if len(tokens) > 3:  # the plan's own flag parser, config overrides applied (own process:
+        argv = [t for t in tokens[2:] if not t.startswith(("[", "..."))]  # absl's flags are global)
+        done = subprocess.run(
+            [sys.executable, "-c", "import sys; from star_jax.plan import __main__ as m; "
+             "m.parse_flags(sys.argv[1:])", *argv], cwd=REPO, capture_output=True, text=True,
+            timeout=300, check=False)
+        assert done.returncode == 0, f"{line}: {done.stderr[-2000:]}"
+    elif tokens[:3] == ["python", "-m", "tests.train.trainstep_parity"]:
+      assert importlib.util.find_spec("tests.train.trainstep_parity"), line
     else:
       unchecked.append(f"{source}: {line}")
 

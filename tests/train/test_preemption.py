@@ -213,6 +213,10 @@ class _FailingAfter(grain.DatasetIterator):
   def set_state(self, state):
     self._parent.set_state(state)
 
+  @property
+  def last_clips(self):  # the clips of the batch just returned (the trainer names them)
+    return self._parent.last_clips
+
 
 def test_a_data_failure_leaves_the_checkpoint_in_flight_complete(tiny_dataset, tmp_path):
   from star_jax.train import trainer  # pylint: disable=g-import-not-at-top
