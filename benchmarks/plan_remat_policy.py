@@ -26,6 +26,7 @@ import jax  # pylint: disable=wrong-import-position
 
 from star_jax.model import remat  # pylint: disable=wrong-import-position
 from star_jax.plan import planner, report, topology  # pylint: disable=wrong-import-position
+from star_jax.train import config as config_lib  # pylint: disable=wrong-import-position
 from star_jax.train.config import base_config  # pylint: disable=wrong-import-position
 
 POLICIES = {
@@ -50,7 +51,7 @@ def main():
   parser.add_argument("--log_file", default="plan.log")
   args = parser.parse_args()
   remat.POLICY = POLICIES[args.policy]
-  config = planner.with_fields(base_config(), batch_size=args.batch_size,
+  config = config_lib.with_fields(base_config(), batch_size=args.batch_size,
                                eval_batch_size=args.batch_size,
                                **{"model.dtype": args.dtype, "model.remat": args.remat})
   slice_ = topology.parse_topology(args.topology)

@@ -33,6 +33,7 @@ from star_jax.model import ModelConfig, abstract_variables, build_model
 from star_jax.plan import hlo_collectives
 from star_jax.plan.topology import native_output_to
 from star_jax.train import chip_peaks, checkpoints, compiled_stats, config_checks, evaluation
+from star_jax.train import config as config_lib
 from star_jax.train import sharding, trainer
 
 STEP_KINDS = ("train", "eval", "infer")
@@ -259,7 +260,7 @@ def _train_or_eval_call(kind: str, config, devices) -> _Call:
     jitted = evaluation.jit_eval_step(program.model, int(config.model.scale), mesh,
                                       program.state_shardings)
     batch_size = config.eval_batch_size
-    frame = train_frame_size(with_fields(config, **{"data.patch_size": 0}))
+    frame = train_frame_size(config_lib.with_fields(config, **{"data.patch_size": 0}))
   batch = _abstract_batch(
       pipeline.batch_shapes(batch_size, *frame, int(config.model.scale), config.data.hr_input),
       sharding.batch_sharding(mesh))
@@ -301,7 +302,7 @@ def model_flops_per_chip(kind: str, config, batch_per_chip: int, infer_size=None
   convolution padding are not counted). Cheap: nothing is compiled. This is the count MFU is
   quoted against; the TPU compiler's own ``flops`` counts its k x k convolutions higher
   (about 1.5x for 3x3, measured; 1x1 convolutions and matmuls alike)."""
-  local = with_fields(config, batch_size=batch_per_chip, eval_batch_size=batch_per_chip,
+  local = config_lib.with_fields(config, batch_size=batch_per_chip, eval_batch_size=batch_per_chip,
                       mesh_shape=(1, 1))
   call = _call(kind, local, jax.devices("cpu")[:1], infer_size)
   cost = call.jitted.lower(*call.args).cost_analysis()
@@ -352,16 +353,4 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
     build_model(config.model)  # the model fields alone (the batch fields are training's)
   return {kind: plan_step(kind, config, devices, infer_size, log_path) for kind in kinds}
 
-
-def with_fields(config, **overrides):
-  """A copy of ``config`` with dotted fields set (``{'model.dtype': 'bfloat16'}``)."""
-  changed = copy.deepcopy(config)
-  with changed.unlocked():
-    for dotted, value in overrides.items():
-      node = changed
-      *parents, leaf = dotted.split(".")
-      for name in parents:
-        node = node[name]
-      node[leaf] = value
-  return changed
 

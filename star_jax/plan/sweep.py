@@ -12,6 +12,7 @@ from star_jax.model import COMPUTE_DTYPES
 from star_jax.model.remat import REMAT_MODES
 from star_jax.plan import planner
 from star_jax.train import chip_peaks, sharding
+from star_jax.train import config as config_lib
 
 CROP_STEP = 16
 MAX_CROP = 1024
@@ -63,7 +64,7 @@ def sweep(config, devices, dtypes: Sequence[str] = COMPUTE_DTYPES,
       def probe(**fields) -> bool:
         nonlocal compiles
         compiles += 1
-        candidate = planner.with_fields(config, **{"model.dtype": dtype, "model.remat": remat},
+        candidate = config_lib.with_fields(config, **{"model.dtype": dtype, "model.remat": remat},
                                         **fields)
         step = planner.plan_step("train", candidate, devices, log_path=log_path,
                                  model_flops=False)

@@ -24,6 +24,8 @@ Failures (README, "Preemption, restarts and failures"): SIGTERM/SIGINT save the 
 ``lost_process_timeout_seconds`` is lost and the others stop (``star_jax.train.peers``).
 """
 
+import copy
+
 import ml_collections
 
 from star_jax.model import default_model_config
@@ -99,3 +101,16 @@ def base_config() -> ml_collections.ConfigDict:
   # (star_jax.train.peers).
   c.lost_process_timeout_seconds = 30
   return c
+
+
+def with_fields(config, **overrides):
+  """A copy of ``config`` with dotted fields set (``{'model.dtype': 'bfloat16'}``)."""
+  changed = copy.deepcopy(config)
+  with changed.unlocked():
+    for dotted, value in overrides.items():
+      node = changed
+      *parents, leaf = dotted.split(".")
+      for name in parents:
+        node = node[name]
+      node[leaf] = value
+  return changed

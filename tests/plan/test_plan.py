@@ -18,6 +18,7 @@ import pytest
 
 from star_jax.plan import planner, report
 from star_jax.plan.hlo_collectives import COLLECTIVES
+from star_jax.train import config as config_lib
 from star_jax.train.config import base_config
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -133,7 +134,7 @@ def test_one_cpu_device_counts_the_same_flops(planned):
   TPU plan's per-chip model FLOPs; the TPU compiler's own count is higher (its k x k
   convolution accounting) but of the same order."""
   _, plan, _ = planned
-  config = planner.with_fields(base_config(), batch_size=1, mesh_shape=(1, 1), **NARROW)
+  config = config_lib.with_fields(base_config(), batch_size=1, mesh_shape=(1, 1), **NARROW)
   import jax  # pylint: disable=g-import-not-at-top
   cpu = planner.plan_step("train", config, jax.devices("cpu")[:1], model_flops=False)
   assert plan["train"]["model_flops_per_chip"] == pytest.approx(cpu.flops_per_chip, rel=0.05)

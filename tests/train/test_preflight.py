@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 from star_jax.train import preflight
-from star_jax.train.config import base_config
+from star_jax.train.config import base_config, with_fields
 from tests.train.conftest import REPO
 
 
@@ -38,13 +38,7 @@ def _config(root, **fields) -> ml_collections.ConfigDict:
   config.data.patch_size = 16
   config.batch_size = 2
   config.eval_batch_size = 2
-  for name, value in fields.items():
-    node = config
-    *parents, leaf = name.split(".")
-    for parent in parents:
-      node = node[parent]
-    node[leaf] = value
-  return config
+  return with_fields(config, **fields)
 
 
 def test_consistent_data_passes(tmp_path):
