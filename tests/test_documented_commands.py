@@ -119,28 +119,25 @@ def _fill_synopsis(tokens, workdir):
   return out
 
 
+def _vimeo_stand_in(root, list_prefix: str, frames: int):
+  """A Vimeo-90K-layout folder with one train and one test clip of ``frames`` 112x64 frames
+  (``<list_prefix>_{train,test}list.txt``)."""
+  for split in ("train", "test"):
+    clip = f"0000{1 if split == 'train' else 2}/0001"
+    (root / "sequences" / clip).mkdir(parents=True)
+    (root / f"{list_prefix}_{split}list.txt").write_text(clip + "\n")
+    for i in range(1, frames + 1):
+      Image.fromarray(np.full((64, 112, 3), 30 * i, np.uint8)).save(
+          root / "sequences" / clip / f"im{i}.png")
+  return root
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory, shared_dir):
   """Tiny real stand-ins for the documentation's placeholder paths."""
   root = tmp_path_factory.mktemp("documented")
-  vimeo = root / "vimeo_triplet"
-  for split in ("train", "test"):
-    clip = f"0000{1 if split == 'train' else 2}/0001"
-    (vimeo / f"tri_{split}list.txt").parent.mkdir(parents=True, exist_ok=True)
-    (vimeo / f"tri_{split}list.txt").write_text(clip + "\n")
-    (vimeo / "sequences" / clip).mkdir(parents=True)
-    for i in (1, 2, 3):
-      Image.fromarray(np.full((64, 112, 3), 40 * i, np.uint8)).save(
-          vimeo / "sequences" / clip / f"im{i}.png")
-  septuplet = root / "vimeo_septuplet"
-  for split in ("train", "test"):
-    clip = f"0000{1 if split == 'train' else 2}/0001"
-    (septuplet / f"sep_{split}list.txt").parent.mkdir(parents=True, exist_ok=True)
-    (septuplet / f"sep_{split}list.txt").write_text(clip + "\n")
-    (septuplet / "sequences" / clip).mkdir(parents=True)
-    for i in range(1, 8):
-      Image.fromarray(np.full((64, 112, 3), 30 * i, np.uint8)).save(
-          septuplet / "sequences" / clip / f"im{i}.png")
+  vimeo = _vimeo_stand_in(root / "vimeo_triplet", "tri", 3)
+  septuplet = _vimeo_stand_in(root / "vimeo_septuplet", "sep", 7)
   release = root / "STAR.pth"
   with gzip.open(shared_dir / "parity" / "V4_x4" / "model.pth.gz") as packed:
     release.write_bytes(packed.read())
