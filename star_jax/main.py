@@ -44,7 +44,10 @@ same command resumes there (``star_jax.train.preemption``).
 
 Under jax.distributed, a process silent for ``config.lost_process_timeout_seconds`` (30 s)
 makes the others exit with one ``error: lost process K of N ...`` line and status 1, and the
-C++ runtime's own output goes to ``<workdir>/train.log`` (``star_jax.train.peers``).
+C++ runtime's own output goes to ``<workdir>/train.log`` (``star_jax.train.peers``). Each
+process trains in a child of the command, so that the loss of process 0 (the coordinator,
+whose loss jaxlib answers with a C++ abort within seconds) is one ``error: lost process 0
+...`` line and status 1 too (``star_jax.train.supervisor``).
 """
 
 import logging
@@ -68,7 +71,7 @@ from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
 from star_jax import accelerators, cli  # pylint: disable=g-import-not-at-top
 from star_jax.infer.errors import UserInputError  # pylint: disable=g-import-not-at-top
-from star_jax.train import peers  # pylint: disable=g-import-not-at-top
+from star_jax.train import peers, supervisor  # pylint: disable=g-import-not-at-top
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
                                 lock_config=True)
@@ -322,6 +325,11 @@ def main(argv):
                                         "dry run failed", debug=FLAGS.debug,
                                         input_errors=(ValueError, FileNotFoundError))
     sys.exit(code or 0)
+  distributed = FLAGS.distributed
+  if distributed is None:
+    distributed = "JAX_COORDINATOR_ADDRESS" in os.environ
+  if distributed and not supervisor.is_child():  # the coordinator's loss is one line too
+    sys.exit(supervisor.run_child(pathlib.Path(FLAGS.workdir).absolute() / LOG_FILE))
   from star_jax.train import preflight  # pylint: disable=g-import-not-at-top (light, no jax)
   _, code = cli.call_reporting_errors(lambda: preflight.prepare_workdir(FLAGS.workdir),
                                       "cannot prepare the workdir", debug=FLAGS.debug,
@@ -331,9 +339,6 @@ def main(argv):
   log_file = route_logs(FLAGS.workdir, FLAGS.verbose, FLAGS.checkpoint_logs)
   logging.info("all log lines: %s", log_file)
   logging.info("config: %s", config_summary(FLAGS.config))
-  distributed = FLAGS.distributed
-  if distributed is None:
-    distributed = "JAX_COORDINATOR_ADDRESS" in os.environ
   watch = None
   if distributed:  # C++ messages to train.log; a lost process is one line (star_jax.train.peers)
     peers.route_native_stderr(log_file)
@@ -342,6 +347,7 @@ def main(argv):
                              coordinator_address=env("JAX_COORDINATOR_ADDRESS"),
                              num_processes=env("JAX_NUM_PROCESSES", int),
                              process_id=env("JAX_PROCESS_ID", int))
+    supervisor.record_identity(watch.process_id, watch.num_processes, watch.coordinator)
   _, code = cli.call_reporting_errors(lambda: start_platform(FLAGS.config),
                                       "starting jax's backend failed", debug=FLAGS.debug)
   if code is not None:

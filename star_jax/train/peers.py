@@ -21,12 +21,13 @@ Here, instead:
 The time from a loss to the survivors' exit is at most ``timeout`` plus one heartbeat
 interval (measured in ``benchmarks/RESULTS.md``).
 
-Not covered: when process 0 (which hosts the coordination service) dies, jaxlib's client in
-every other process notices within seconds and aborts from C++ (SIGABRT) before this watch
-can speak; the reason is in ``train.log``. jaxlib's ``missed_heartbeat_callback`` would be
-the hook, but ``jax.distributed.initialize`` does not pass it on, and a Python function
-given to the client directly aborts with ``std::bad_cast`` (jaxlib 0.10.2 cannot convert
-the ``absl::Status`` argument).
+When process 0 (which hosts the coordination service) dies, jaxlib's client in every other
+process notices within seconds and aborts from C++ (SIGABRT) before this watch can speak;
+the one line then comes from the process's parent (:mod:`star_jax.train.supervisor`).
+jaxlib's ``missed_heartbeat_callback`` would be the hook in-process, but
+``jax.distributed.initialize`` does not pass it on, and a Python function given to the
+client directly aborts with ``std::bad_cast`` (jaxlib 0.10.2 cannot convert the
+``absl::Status`` argument).
 """
 
 import logging
@@ -134,6 +135,18 @@ class PeerWatch:
   @property
   def timeout(self) -> float:
     return self._timeout
+
+  @property
+  def process_id(self) -> int:
+    return self._id
+
+  @property
+  def num_processes(self) -> int:
+    return self._count
+
+  @property
+  def coordinator(self) -> str:
+    return self._coordinator
 
   def report(self, message: str) -> None:
     """Hands ``message`` (from :meth:`lost`) to ``on_lost`` (by default: print, exit 1)."""

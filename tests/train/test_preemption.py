@@ -166,6 +166,28 @@ def test_two_processes_agree_on_the_step_to_save_and_name_a_lost_one(tiny_datase
     assert dump not in err
 
 
+def test_the_coordinators_loss_is_one_line(tiny_dataset, tmp_path):
+  """SIGKILL to process 0's command (the coordinator; its training child dies with it):
+  jaxlib aborts the survivor's training process from C++ within seconds, and the
+  survivor's command says so in one line naming process 0, status 1."""
+  procs = start_two(tmp_path / "multi", tiny_dataset, "--config.total_steps=40",
+                    "--config.checkpoint_every_steps=1000", "--config.mesh_shape=(2,2)")
+  wait_for_line(procs[1], r"step 2/40")
+  procs[0].kill()
+  code, _, err = wait_for_exit(procs[1])
+  procs[0].wait()
+  procs[0].err_file.close()
+  assert code == 1, err[-3000:]
+  last = err.strip().splitlines()[-1]
+  assert re.fullmatch(r"error: lost process 0 of 2, the jax.distributed coordinator at "
+                      r"127\.0\.0\.1:\d+ \(this process's error poll to it failed: .+\); "
+                      r"stopping process 1; details in \S+train\.log", last), err[-3000:]
+  for dump in ("Traceback", "Check failure", "Fatal Python error", "Terminating process"):
+    assert dump not in err
+  assert "Terminating process because the JAX distributed service detected fatal errors" in (
+      tmp_path / "multi" / "train.log").read_text()
+
+
 def test_restart_onto_another_device_count_and_mesh(tiny_dataset, tmp_path):
   workdir = tmp_path / "run"
   devices = lambda n: {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
