@@ -58,6 +58,7 @@ def planned(tmp_path_factory):
   return result, json.loads((out / "plan.json").read_text()), (out / "plan.log").read_text()
 
 
+@pytest.mark.xdist_group("plan_v5e")  # one worker compiles the shared plan
 @pytest.mark.slow
 def test_every_field_is_there_and_positive(planned):
   _, plan, _ = planned
@@ -99,6 +100,7 @@ def test_every_field_is_there_and_positive(planned):
   assert (plan["infer"]["frame_height"], plan["infer"]["frame_width"]) == (32, 32)
 
 
+@pytest.mark.xdist_group("plan_v5e")  # one worker compiles the shared plan
 @pytest.mark.slow
 def test_an_absurd_per_chip_batch_does_not_fit_and_says_by_how_much(planned):
   result, plan, _ = planned
@@ -116,6 +118,7 @@ def test_an_absurd_per_chip_batch_does_not_fit_and_says_by_how_much(planned):
   assert "eval does not fit" in result.stdout and "GiB over the 16.0 GiB of HBM" in result.stdout
 
 
+@pytest.mark.xdist_group("plan_v5e")  # one worker compiles the shared plan
 @pytest.mark.slow
 def test_libtpu_noise_goes_to_the_log_not_the_console(planned):
   result, _, log = planned
@@ -128,6 +131,7 @@ def test_libtpu_noise_goes_to_the_log_not_the_console(planned):
   assert console.splitlines()[1].split()[:2] == ["step", "batch/chip"]
 
 
+@pytest.mark.xdist_group("plan_v5e")  # one worker compiles the shared plan
 @pytest.mark.slow
 def test_one_cpu_device_counts_the_same_flops(planned):
   """The train step at one sample on one CPU device (XLA:CPU's compiled count) against the
