@@ -5,7 +5,21 @@ import pathlib
 
 import pytest
 
+# XLA:CPU's LLVM optimisation is most of the compile time of a test's programs, and no test
+# measures speed: compile unoptimised (halves the CPU time of e.g. tests/model/test_remat.py
+# and tests/flow/test_coarse2fine.py). Inherited by the commands tests run; set XLA_FLAGS
+# with its own --xla_backend_optimization_level to choose another.
+if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
+  os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                             " --xla_backend_optimization_level=0").strip()
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
+
+
+def fake_device_flags(count: int) -> str:
+  """``XLA_FLAGS`` for a command with ``count`` fake CPU devices (and this run's flags)."""
+  return (os.environ.get("XLA_FLAGS", "") +
+          f" --xla_force_host_platform_device_count={count}").strip()
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 
 

@@ -20,6 +20,7 @@ from star_jax import accelerators
 from star_jax.evaluate.__main__ import main as evaluate_main
 from star_jax.infer.__main__ import main as infer_main
 from star_jax.infer.errors import UserInputError
+from tests.conftest import fake_device_flags
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
@@ -96,7 +97,7 @@ def test_platform_line_and_require_accelerator(tmp_path):
   past the check (and stops at the missing dataset)."""
   result = _run("star_jax.main", "--config=configs/star.py", f"--workdir={tmp_path / 'w'}",
                 f"--config.data.dir={tmp_path / 'no_data'}",
-                XLA_FLAGS="--xla_force_host_platform_device_count=2")
+                XLA_FLAGS=fake_device_flags(2))
   platform_lines = [l for l in result.stderr.splitlines() if "platform: " in l]
   assert len(platform_lines) == 1, result.stderr[-3000:]
   line = _error_line(result)

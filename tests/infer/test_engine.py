@@ -21,6 +21,7 @@ from star_jax.infer import padding
 from star_jax.infer.engine import PairEngine
 from star_jax.infer.errors import UserInputError
 from star_jax.model import build_model
+from tests.conftest import fake_device_flags
 
 ALL_OUTPUTS = ("ht", "h1", "h2", "l")
 
@@ -167,7 +168,7 @@ print(json.dumps({"devices": len(both.devices), "batch": both.batch_size,
 
 
 def test_batches_are_split_over_every_local_device(release_weights):
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+  env = dict(os.environ, XLA_FLAGS=fake_device_flags(2),
              JAX_PLATFORMS="cpu")
   completed = subprocess.run(
       [sys.executable, "-c", _MULTI_DEVICE_SCRIPT, str(release_weights("V4_x4")),

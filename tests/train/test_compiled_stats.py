@@ -10,6 +10,7 @@ import jax.numpy as jnp
 import pytest
 
 from star_jax.train.compiled_stats import compiled_step_stats, format_step_stats
+from tests.conftest import fake_device_flags
 
 N = 256
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -49,7 +50,7 @@ def test_lowered_count_is_per_device_on_a_partitioned_program():
   # matmul, each device's compiled program an eighth. Counted on the lowered program (as
   # the trainer does: XLA:GPU's compiled count omits cuDNN convolutions) the stats are
   # still per device and agree with the compiled per-device count.
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
+  env = dict(os.environ, XLA_FLAGS=fake_device_flags(8),
              JAX_PLATFORMS="cpu")
   done = subprocess.run([sys.executable, "-c", _PARTITIONED], capture_output=True, text=True,
                         env=env, cwd=REPO, timeout=600, check=True)

@@ -16,6 +16,7 @@ import numpy as np
 import orbax.checkpoint as ocp
 
 from tests.train.conftest import REPO, main_command, run_main
+from tests.conftest import fake_device_flags
 
 
 def _final_params(workdir, step):
@@ -88,7 +89,7 @@ def test_two_processes_with_two_devices_each(tiny_dataset, tmp_path):
   workdir = tmp_path / "multi"
   procs = []
   for process_id in range(2):
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+    env = dict(os.environ, XLA_FLAGS=fake_device_flags(2),
                JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
                JAX_PROCESS_ID=str(process_id))
     procs.append(subprocess.Popen(

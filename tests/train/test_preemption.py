@@ -15,6 +15,7 @@ import time
 import grain
 
 from tests.train.conftest import REPO, main_command, run_main
+from tests.conftest import fake_device_flags
 
 TIMEOUT = 900
 
@@ -132,7 +133,7 @@ def start_two(workdir, data_dir, *overrides):
   """Two local processes under jax.distributed, two fake CPU devices each."""
   port = _free_port()
   return [start_main(workdir, data_dir, *overrides, name=f"p{process_id}", env=dict(
-      os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
+      os.environ, XLA_FLAGS=fake_device_flags(2),
       JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
       JAX_PROCESS_ID=str(process_id))) for process_id in range(2)]
 
@@ -190,7 +191,7 @@ def test_the_coordinators_loss_is_one_line(tiny_dataset, tmp_path):
 
 def test_restart_onto_another_device_count_and_mesh(tiny_dataset, tmp_path):
   workdir = tmp_path / "run"
-  devices = lambda n: {"XLA_FLAGS": f"--xla_force_host_platform_device_count={n}"}
+  devices = lambda n: {"XLA_FLAGS": fake_device_flags(n)}
   first = run_main(workdir, tiny_dataset, "--config.total_steps=2",
                    "--config.checkpoint_every_steps=2", "--config.mesh_shape=(4,1)",
                    env=devices(4))
