@@ -6,7 +6,7 @@ run"); nothing needs a TPU (libtpu's compile-only devices: ``pip install -e '.[p
 
   python -m star_jax.plan --config=configs/star.py --topology=v5p-8 \
       --config.batch_size=4 --config.eval_batch_size=4 [--config.x=y ...] \
-      [--infer_size=640x360] [--json=plan.json] [--sweep]
+      [--infer_size=640x360] [--json=plan.json] [--sweep [--sweep_all_modes]]
 
 ``--topology``: the compiler's names (``v5p:2x2x1``, ``v5e:4x4``, ``v6e:2x2``, ``v4:2x2x1``) or
 Cloud accelerator types (``v5p-8`` = 4 chips, ``v5litepod-16``, ``v6e-8``, ``v4-8`` = 4
@@ -52,9 +52,11 @@ flags.DEFINE_string("topology", None, "TPU slice: v5p:2x2x1, v5e:4x4, v6e:2x2, v
 flags.DEFINE_string("json", None, "Also write the plan as JSON to this file.")
 flags.DEFINE_string("infer_size", None, "Also plan the inference engine's step for LR frames "
                     "of WIDTHxHEIGHT pixels (e.g. 640x360), one frame pair per chip.")
-flags.DEFINE_bool("sweep", False, "Also find, per dtype and remat mode, the largest per-chip "
-                  "batch and (at batch 1) the largest LR crop whose train step fits (one "
-                  "compile per probe: slow).")
+flags.DEFINE_bool("sweep", False, "Also find, for the config's dtype and remat mode, the "
+                  "largest per-chip batch and (at batch 1) the largest LR crop whose train "
+                  "step fits (one compile per probe, at most four per answer: slow).")
+flags.DEFINE_bool("sweep_all_modes", False, "With --sweep: every dtype x remat mode, not only "
+                  "the config's (six times the compiles).")
 flags.DEFINE_list("steps", ["train", "eval"], "Steps to compile: train, eval, or none "
                   "(--steps=); infer is added by --infer_size.")
 flags.DEFINE_string("log_file", "plan.log", "Where libtpu's output and all log records go.")
@@ -90,7 +92,8 @@ def _devices(name: str, log_path: str):
                    "num_chips": topology.num_chips, "device_kind": devices[0].device_kind}
 
 
-def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log_path: str):
+def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log_path: str,
+        sweep_all_modes: bool = False):
   """The plan: compiles, prints the table (and sweep), writes the JSON; returns its dict."""
   from star_jax.plan import planner, report  # pylint: disable=g-import-not-at-top (heavy)
   from star_jax.plan import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
@@ -105,7 +108,9 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
   print(report.table(plans), flush=True)
   swept = None
   if do_sweep:
-    swept = sweep_lib.sweep(config, devices, log_path=log_path,
+    modes = {} if sweep_all_modes else {"dtypes": [config.model.dtype],
+                                         "remats": [config.model.remat]}
+    swept = sweep_lib.sweep(config, devices, log_path=log_path, **modes,
                             progress=lambda line: print(f"  sweep: {line}", flush=True))
     for row in swept:
       print(f"sweep {row['compute_dtype']}/{row['remat']}: largest per-chip batch "
@@ -145,7 +150,7 @@ def main(argv):
     try:
       with topology_lib.native_output_to(log_path):
         return run(FLAGS.config, FLAGS.topology, FLAGS.steps, infer_size, FLAGS.sweep,
-                   FLAGS.json, log_path)
+                   FLAGS.json, log_path, FLAGS.sweep_all_modes)
     finally:
       sys.stdout = saved_stdout
       console.close()

@@ -1,9 +1,13 @@
-"""``--sweep``: per compute dtype and remat mode, the largest per-chip batch whose train step
-fits a chip, and, at one sample per chip, the largest square LR crop that fits.
+"""``--sweep``: for the config's compute dtype and remat mode (or every pair), the largest
+per-chip batch whose train step fits a chip, and, at one sample per chip, the largest square
+LR crop that fits.
 
-Each probe is a full compile of the train step (``planner.plan_step``); the search doubles
-until a probe does not fit, then bisects, so a sweep costs about 2 log2(answer) compiles per
-(dtype, remat). Crops are multiples of :data:`CROP_STEP` LR pixels up to :data:`MAX_CROP`.
+Each probe is a full compile of the train step (``planner.plan_step``: 10-40 min of one CPU
+core at full width). The search (:func:`largest_fitting`) predicts the boundary from the
+peaks already compiled, taking the peak as linear in the load (samples for the batch,
+pixels for the crop: activations dominate), so a sweep costs at most four compiles per
+answer where doubling and bisection would cost 2 log2(answer). Crops are multiples of
+:data:`CROP_STEP` LR pixels up to :data:`MAX_CROP`.
 """
 
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -17,30 +21,62 @@ from star_jax.train import config as config_lib
 CROP_STEP = 16
 MAX_CROP = 1024
 MAX_BATCH_PER_CHIP = 4096
+PREDICTED_PROBES = 4  # then bisection
 
 
-def largest_fitting(fits: Callable[[int], bool], start: int, limit: int) -> int:
-  """The largest n in [start, limit] with ``fits(n)`` for a ``fits`` that is monotone
-  (true up to some n, false after), by doubling from ``start`` then bisecting; 0 when
-  ``fits(start)`` is false."""
-  if not fits(start):
-    return 0
-  good, bad = start, None
-  while bad is None:
-    trial = min(2 * good, limit)
-    if trial == good:
-      return good
-    if fits(trial):
-      good = trial
-    else:
-      bad = trial
+def largest_fitting(peak: Callable[[int], float], budget: float, start: int, limit: int,
+                    load: Callable[[int], float] = float) -> int:
+  """The largest n in [start, limit] with ``peak(n) <= budget``, for a ``peak`` that grows
+  with n; 0 when ``peak(start)`` is over the budget.
+
+  Each next probe is where the line through the two probed points nearest the budget (or,
+  after one probe, through the origin and that point: an underestimate whenever part of the
+  peak does not grow with n) reaches ``budget``, in terms of ``load(n)`` (n for a batch,
+  n**2 for a square crop), clamped strictly between the largest fitting and the smallest
+  failing n known; from the fifth probe on, the midpoint (so a peak far from linear costs
+  at most four probes more than bisection). Exact peaks linear in ``load`` take at most four
+  probes (start, the line through the origin, the line through both, the n above it).
+
+  Args:
+    peak: bytes per chip of the step at n (one compile per call; called once per n).
+    budget: bytes per chip available (the chip's HBM).
+    start, limit: the range of n searched (ints, 1 <= start <= limit).
+    load: what the peak is linear in, as a function of n (increasing).
+  """
+  seen: Dict[int, float] = {}
+  good, bad = 0, limit + 1
+  trial = start
   while bad - good > 1:
-    middle = (good + bad) // 2
-    if fits(middle):
-      good = middle
+    seen[trial] = peak(trial)
+    fits = seen[trial] <= budget
+    if trial == start and not fits:
+      return 0
+    good, bad = (trial, bad) if fits else (good, trial)
+    if len(seen) >= PREDICTED_PROBES:
+      trial = (good + bad) // 2
     else:
-      bad = middle
+      trial = _predicted(seen, good, bad, budget, load)
   return good
+
+
+def _predicted(seen: Dict[int, float], good: int, bad: int, budget: float,
+               load: Callable[[int], float]) -> int:
+  """The n in (good, bad) where the line through the probed points nearest ``budget``
+  reaches it (see :func:`largest_fitting`)."""
+  (n1, p1), *rest = sorted(seen.items(), key=lambda item: abs(item[1] - budget))
+  x1 = load(n1)
+  x2, p2 = (load(rest[0][0]), rest[0][1]) if rest else (0.0, 0.0)
+  lo, hi = good + 1, bad - 1
+  if p1 == p2 or x1 == x2:
+    return (lo + hi) // 2
+  target = x1 + (budget - p1) * (x1 - x2) / (p1 - p2)
+  while lo < hi:  # the largest n in [lo, hi] with load(n) <= target, else lo
+    middle = (lo + hi + 1) // 2
+    if load(middle) <= target:
+      lo = middle
+    else:
+      hi = middle - 1
+  return lo
 
 
 def sweep(config, devices, dtypes: Sequence[str] = COMPUTE_DTYPES,
@@ -52,7 +88,8 @@ def sweep(config, devices, dtypes: Sequence[str] = COMPUTE_DTYPES,
   HBM size (``train.chip_peaks``). Raises ValueError otherwise, or for a config that cannot
   run on ``devices`` (``planner.check_config``)."""
   planner.check_config(config, devices)
-  if chip_peaks.hbm_bytes_per_chip(devices[0].device_kind) is None:
+  hbm = chip_peaks.hbm_bytes_per_chip(devices[0].device_kind)
+  if hbm is None:
     raise ValueError(f"--sweep needs the HBM size of {devices[0].device_kind!r} "
                      "(star_jax.train.chip_peaks.HBM_BYTES_PER_CHIP)")
   data_axis = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))[0]
@@ -61,7 +98,7 @@ def sweep(config, devices, dtypes: Sequence[str] = COMPUTE_DTYPES,
     for remat in remats:
       compiles = 0
 
-      def probe(**fields) -> bool:
+      def probe(**fields) -> float:
         nonlocal compiles
         compiles += 1
         candidate = config_lib.with_fields(config, **{"model.dtype": dtype, "model.remat": remat},
@@ -70,13 +107,15 @@ def sweep(config, devices, dtypes: Sequence[str] = COMPUTE_DTYPES,
                                  model_flops=False)
         progress(f"{dtype}/{remat} {fields}: peak {step.peak_bytes_per_chip / 2**30:.2f} "
                  f"GiB per chip, {'fits' if step.fits else 'does not fit'}")
-        return bool(step.fits)
+        # A step XLA:TPU refuses for lack of HBM reports the bytes it needed.
+        return step.peak_bytes_per_chip if step.fits else max(step.peak_bytes_per_chip,
+                                                               hbm + 1)
 
       max_batch = largest_fitting(
-          lambda per_chip: probe(batch_size=per_chip * data_axis), 1, MAX_BATCH_PER_CHIP)
+          lambda per_chip: probe(batch_size=per_chip * data_axis), hbm, 1, MAX_BATCH_PER_CHIP)
       crop_steps = largest_fitting(
           lambda steps: probe(batch_size=data_axis, **{"data.patch_size": steps * CROP_STEP}),
-          1, MAX_CROP // CROP_STEP)
+          hbm, 1, MAX_CROP // CROP_STEP, load=lambda steps: float(steps * steps))
       results.append({"compute_dtype": dtype, "remat": remat,
                       "max_batch_per_chip": max_batch,
                       "max_crop_at_batch_1": crop_steps * CROP_STEP or None,
