@@ -90,15 +90,13 @@ REQUIRED_FLAGS = ("config", "workdir")
 flags.mark_flags_as_required(REQUIRED_FLAGS)
 FLAGS = flags.FLAGS
 LOG_FILE = "train.log"
-# INFO records shown on the console, by the source file's path: the run's own lines and
-# clu's progress reports (rate/ETA, logged scalars); the rest (orbax, jax's backend probing,
-# clu's parameter table, the hyperparameter dump) only go to the log file.
-# Console INFO records by the file that logged them: the deepest of these path markers in a
-# record's path decides (so a clone or venv inside a folder named star_jax decides nothing).
-_CONSOLE_INFO_SOURCES = ("/star_jax/", "/clu/periodic_actions", "/clu/platform",
-                         "/clu/metric_writers")
+# Console INFO records by the file that logged them: the run's own (star_jax's) lines only;
+# clu's (its logging writer repeats every scalar the run's progress and evaluation lines
+# already show, and dumps the hyperparameters and the parameter table), orbax's, jax's and
+# the rest go to the log file. The deepest of these path markers in a record's path decides
+# (so a clone or venv inside a folder named star_jax decides nothing).
+_CONSOLE_INFO_SOURCES = ("/star_jax/",)
 _HIDDEN_SOURCES = ("/clu/", "/orbax/", "/site-packages/", "/dist-packages/")
-_FILE_ONLY_MESSAGES = ("[Hyperparameters]",)
 _CHECKPOINT_SOURCE = "/orbax/"
 # WARNING records that are noise on a machine without an accelerator.
 _QUIET_WARNINGS = ("Unable to initialize backend", "An NVIDIA GPU may be present")
@@ -108,7 +106,7 @@ REQUIREMENT = ("config.require_accelerator", "pass --config.require_accelerator=
 
 class ConsoleFilter(logging.Filter):
   """Which log records the console shows (the log file gets all of them): the run's own
-  INFO lines and clu's progress, and warnings and errors, except those that carry a
+  INFO lines, and warnings and errors, except those that carry a
   traceback (orbax, TensorBoard, grain log them when a save or a worker fails; the run's own
   ``error:`` line says what failed) and the notices in ``_QUIET_WARNINGS``."""
 
@@ -123,8 +121,6 @@ class ConsoleFilter(logging.Filter):
       if record.exc_info or "Traceback (most recent call last)" in record.getMessage():
         return False
       return not any(text in str(record.msg) for text in _QUIET_WARNINGS)
-    if str(record.msg).startswith(_FILE_ONLY_MESSAGES):
-      return False
     return self._source(path) in self._sources
 
   def _source(self, path: str):

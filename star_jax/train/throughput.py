@@ -138,9 +138,15 @@ class ThroughputMeter:
                  eta_seconds=max(self._total_steps - step, 0) / steady_rate)
 
 
-def format_rates(step: int, total_steps: int, rates: Rates) -> str:
-  """One console line for a :class:`Rates` report at ``step``."""
-  mfu = "" if rates.mfu is None else f", MFU {100 * rates.mfu:.2f}%"
-  return (f"step {step}/{total_steps}: {rates.steps_per_sec:.3g} steps/s, "
-          f"{rates.samples_per_sec:.3g} samples/s, {rates.tflops_per_sec:.4g} TFLOP/s{mfu}, "
-          f"ETA {format_seconds(rates.eta_seconds)} (train steps; compile and step 1 excluded)")
+def format_rates(step: int, total_steps: int, rates: Optional[Rates],
+                 loss: Optional[float] = None) -> str:
+  """One console line at ``step``: the training loss (when given) and the :class:`Rates`
+  report (None before the first one: the loss alone)."""
+  parts = [] if loss is None else [f"loss {loss:.4g}"]
+  if rates is not None:
+    mfu = "" if rates.mfu is None else f", MFU {100 * rates.mfu:.2f}%"
+    parts.append(f"{rates.steps_per_sec:.3g} steps/s, {rates.samples_per_sec:.3g} samples/s, "
+                 f"{rates.tflops_per_sec:.4g} TFLOP/s{mfu}, ETA "
+                 f"{format_seconds(rates.eta_seconds)} (train steps; compile and step 1 "
+                 "excluded)")
+  return f"step {step}/{total_steps}: " + ", ".join(parts)

@@ -365,7 +365,7 @@ def train_loop(run: TrainSetup) -> TrainResult:
         rates = meter.report(step)
         if rates is not None:
           scalars.update(rates.scalars())
-          logging.info(throughput.format_rates(step, total_steps, rates))
+        logging.info(throughput.format_rates(step, total_steps, rates, scalars["loss/total"]))
         if config.data.skip_corrupt:
           scalars["data/skipped_clips"] = train_iter.num_skipped
         writer.write_scalars(step, scalars)
@@ -386,6 +386,9 @@ def train_loop(run: TrainSetup) -> TrainResult:
       if step % config.eval_every_steps == 0 or step == total_steps:
         with _untimed(meter, state):
           eval_metrics = evaluation.evaluate(config, state, mesh, run.eval_fn, writer, step)
+        if step < total_steps:  # the last one is the run's summary line (star_jax.main)
+          logging.info("step %d/%d: %s", step, total_steps,
+                       evaluation.summary_line(eval_metrics))
   except BaseException:
     _finish_saves(manager, quiet=True)  # a save in flight completes before the error is told
     raise

@@ -93,3 +93,14 @@ def test_format_seconds():
   assert throughput.format_seconds(59.2) == "59s"
   assert throughput.format_seconds(125) == "2m05s"
   assert throughput.format_seconds(12345.6) == "3h25m46s"
+
+
+def test_the_progress_line_carries_the_loss_once_and_the_rates():
+  clock = FakeClock()
+  meter = _meter(clock, 1e12)
+  meter.first_step_done(1)
+  assert throughput.format_rates(1, 10, None, 0.0412) == "step 1/10: loss 0.0412"
+  clock.now = 1.0
+  line = throughput.format_rates(2, 10, meter.report(2), 0.0398)
+  assert line.startswith("step 2/10: loss 0.0398, ") and line.count("loss") == 1
+  assert "steps/s" in line and "ETA" in line
