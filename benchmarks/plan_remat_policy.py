@@ -21,6 +21,8 @@ import os
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # as star_jax.plan: TensorFlow's start-up
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")  # lines (imported via clu) stay quiet
 
 import jax  # pylint: disable=wrong-import-position
 
