@@ -1,7 +1,8 @@
 """The package layering of star_jax: every import of one star_jax package by another goes
 down (to a lower layer), so there is no upward arrow and no cycle.
 
-Layers, lowest first: ``star_jax.pixels`` (the pixel conventions: NumPy and JAX only), then
+Layers, lowest first: ``star_jax.pixels`` (the pixel conventions: NumPy and JAX only) and
+``star_jax.files`` (outputs that appear only complete), then
 ``model`` and ``flow`` (independent of each other), ``data`` (its
 augmentation and flow cache use ``flow``), ``convert`` (release ``.pth`` <-> Flax),
 ``star_jax.weights`` (our checkpoint directory and the loader of either kind of weights),
@@ -17,7 +18,7 @@ import pathlib
 
 import star_jax
 
-LAYERS = {"pixels": 0, "model": 1, "flow": 1, "data": 2, "convert": 3, "weights": 4,
+LAYERS = {"pixels": 0, "files": 0, "model": 1, "flow": 1, "data": 2, "convert": 3, "weights": 4,
           "infer": 5, "evaluate": 6, "train": 7, "export": 7, "accelerators": 7, "plan": 8,
           "cli": 8,
           "entry point": 9}

@@ -21,7 +21,7 @@ refused, and :func:`load_cached_flows` refuses a file holding a NaN/Inf (``Corru
 names it; the training pipeline's ``skip_corrupt`` skips such clips).
 ``<cache_dir>/flow_cache.json`` records the backend and all its settings
 (``star_jax.flow.FlowSettings``), so that neither a resumed build nor a reader can mix flows
-from different settings. Files are written atomically (temporary file + rename), so an
+from different settings. Files are written atomically (``star_jax.files``), so an
 interrupted build resumes by skipping the clips already done.
 
 Location (:func:`default_cache_dir`): ``<root>/flow_cache/<backend>_x<scale>`` (``_matlab``
@@ -35,9 +35,7 @@ can be given instead (``cache_dir``; ``data.flow_cache_dir`` in a training confi
 import concurrent.futures
 import json
 import logging
-import os
 import pathlib
-import tempfile
 import threading
 import zipfile
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Union
@@ -45,8 +43,8 @@ from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple, Un
 import numpy as np
 from tqdm import tqdm
 
+from star_jax import files, pixels
 from star_jax.data import frames as frames_lib
-from star_jax import pixels
 from star_jax.data import vimeo
 from star_jax.flow.backends import FlowSettings
 from star_jax.flow.network_input import fr_targets, to_network_input
@@ -138,11 +136,8 @@ def _write_or_check_meta(cache_dir: pathlib.Path, settings: FlowSettings) -> Non
 
 def _save_atomic(path: pathlib.Path, arrays: Dict[str, np.ndarray]) -> None:
   path.parent.mkdir(parents=True, exist_ok=True)
-  with tempfile.NamedTemporaryFile(dir=path.parent, prefix=path.stem + ".", suffix=".tmp",
-                                   delete=False) as f:
+  with files.replaced_on_success(path) as partial, open(partial, "wb") as f:
     np.savez(f, **arrays)
-    temporary = f.name
-  os.replace(temporary, path)
 
 
 def _checked_frames(clip: str, frames: Sequence[np.ndarray]) -> List[np.ndarray]:
@@ -243,7 +238,7 @@ def build_flow_cache(clips: Iterable[str], load_frames: Callable[[str], Frames],
     records = {clip: [int(v) for v in sources[clip]] for clip in clips}
     if any(index.get(clip) != record for clip, record in records.items()):
       index.update(records)
-      _write_text_atomic(index_path, json.dumps(index, sort_keys=True))
+      files.write_text(index_path, json.dumps(index, sort_keys=True))
   return len(todo)
 
 
@@ -254,12 +249,6 @@ def _read_index(cache_dir: pathlib.Path) -> Dict[str, List[int]]:
     return {}
 
 
-def _write_text_atomic(path: pathlib.Path, text: str) -> None:
-  with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=path.name + ".",
-                                   suffix=".tmp", delete=False) as f:
-    f.write(text)
-    temporary = f.name
-  os.replace(temporary, path)
 
 
 # Parallel file-system probes of the freshness check: stat + header reads are I/O-bound, and

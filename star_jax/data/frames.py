@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 from PIL import ExifTags, Image
 
+from star_jax import files
+
 PathLike = Union[str, pathlib.Path]
 
 class FrameReadError(OSError):
@@ -183,9 +185,9 @@ def write_frame(path: PathLike, frame_uint8: np.ndarray) -> None:
   """
   path = pathlib.Path(path)
   path.parent.mkdir(parents=True, exist_ok=True)
-  partial = path.with_name(path.name + ".partial")
-  Image.fromarray(np.asarray(frame_uint8, dtype=np.uint8)).save(partial, format="PNG", compress_level=1)
-  partial.replace(path)
+  with files.replaced_on_success(path) as partial:
+    Image.fromarray(np.asarray(frame_uint8, dtype=np.uint8)).save(partial, format="PNG",
+                                                                  compress_level=1)
 
 
 def mod_crop(frame: np.ndarray, scale: int) -> np.ndarray:

@@ -10,6 +10,7 @@ import json
 import pathlib
 from typing import Any, Dict, Sequence
 
+from star_jax import files
 from star_jax.evaluate.evaluator import TASK_TITLES, FrameScore
 
 _COLUMNS = {"st": ("psnr", "ssim"), "s": ("psnr", "ssim"), "t": ("psnr", "ssim", "ie")}
@@ -37,12 +38,6 @@ def format_tables(summary: Dict[str, Dict[str, float]], dataset_title: str,
   return "\n\n".join(blocks)
 
 
-def _write_atomic(path: pathlib.Path, text: str) -> None:
-  partial = path.with_name(f".{path.name}.partial")
-  partial.write_text(text)
-  partial.replace(path)
-
-
 def write_rows(path: pathlib.Path, rows: Sequence[Any], row_type: type) -> None:
   """A CSV of ``row_type`` dataclass instances: a header of its field names, one row each."""
   buffer = io.StringIO()
@@ -50,7 +45,7 @@ def write_rows(path: pathlib.Path, rows: Sequence[Any], row_type: type) -> None:
   writer.writeheader()
   for row in rows:
     writer.writerow(dataclasses.asdict(row))
-  _write_atomic(path, buffer.getvalue())
+  files.write_text(path, buffer.getvalue())
 
 
 def write_csv(path: pathlib.Path, scores: Sequence[FrameScore]) -> None:
@@ -59,8 +54,8 @@ def write_csv(path: pathlib.Path, scores: Sequence[FrameScore]) -> None:
 
 
 def write_text(path: pathlib.Path, text: str) -> None:
-  _write_atomic(path, text)
+  files.write_text(path, text)
 
 
 def write_json(path: pathlib.Path, document: Dict[str, Any]) -> None:
-  _write_atomic(path, json.dumps(document, indent=2) + "\n")
+  files.write_text(path, json.dumps(document, indent=2) + "\n")

@@ -1,34 +1,17 @@
 """Outputs that appear under their final name only once they are complete.
 
 A run that fails half-way (bad frame 900 of 1000, out of memory, Ctrl-C) must not leave a
-file or folder that looks like a finished result, so every output is written under a hidden
-temporary name beside the destination (same filesystem, so the final rename is atomic) and
-renamed on success; on failure the temporary is removed.
+file or folder that looks like a finished result: the output goes through
+``star_jax.files.replaced_on_success``, after a check that the destination may be written.
 """
 
 import contextlib
-import os
 import pathlib
-import shutil
-from typing import Iterator, Union
+from typing import Iterator
 
+from star_jax import files
+from star_jax.files import PathLike
 from star_jax.infer.errors import UserInputError
-
-PathLike = Union[str, pathlib.Path]
-
-
-def _temporary_sibling(destination: pathlib.Path) -> pathlib.Path:
-  """``dir/.name.partial-<pid>.ext``: hidden, unique per process, same extension (PyAV picks
-  the container from it)."""
-  return destination.with_name(
-      f".{destination.stem}.partial-{os.getpid()}{destination.suffix}")
-
-
-def _remove(path: pathlib.Path) -> None:
-  if path.is_dir() and not path.is_symlink():
-    shutil.rmtree(path)
-  elif path.exists() or path.is_symlink():
-    path.unlink()
 
 
 def check_destination(destination: PathLike, overwrite: bool) -> pathlib.Path:
@@ -45,26 +28,13 @@ def check_destination(destination: PathLike, overwrite: bool) -> pathlib.Path:
 
 @contextlib.contextmanager
 def atomic_destination(destination: PathLike, overwrite: bool = False) -> Iterator[pathlib.Path]:
-  """Yields a temporary path to write to; renames it to ``destination`` if the block succeeds.
+  """Yields a temporary path to write to; renames it to ``destination`` if the block succeeds
+  (``star_jax.files.replaced_on_success``), after :func:`check_destination`.
 
   With ``overwrite`` an existing destination is replaced only after the new output is
   complete, so a failed run leaves the old result untouched.
   """
-  destination = check_destination(destination, overwrite)
-  partial = _temporary_sibling(destination)
-  _remove(partial)
-  try:
+  # The extension stays: PyAV picks the container from it.
+  with files.replaced_on_success(check_destination(destination, overwrite),
+                                 keep_suffix=True) as partial:
     yield partial
-  except BaseException:
-    _remove(partial)
-    raise
-  if not partial.exists():
-    raise RuntimeError(f"nothing was written to {partial} for {destination}")
-  if destination.exists():
-    retired = destination.with_name(f".{destination.name}.replaced-{os.getpid()}")
-    _remove(retired)
-    destination.rename(retired)
-    partial.rename(destination)
-    _remove(retired)
-  else:
-    partial.rename(destination)
