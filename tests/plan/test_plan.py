@@ -43,7 +43,9 @@ def _overrides(fields):
   return [f"--config.{name}={value}" for name, value in fields.items()]
 
 
-@pytest.fixture(scope="module")
+# Session scope: a module-scoped fixture is torn down whenever the worker runs another module's
+# test in between (xdist interleaves them), which compiled the plan twice in CI.
+@pytest.fixture(scope="session")
 def planned(tmp_path_factory):
   out = tmp_path_factory.mktemp("plan")
   command = [sys.executable, "-m", "star_jax.plan", f"--config={REPO}/configs/star.py",
