@@ -7,7 +7,10 @@ when an accelerator was expected.
   fail with a bare ``AssertionError`` or a ``RuntimeError``; this raises
   :class:`~star_jax.infer.errors.UserInputError` instead, naming the missing plugin and the
   install command (the pinned extras of ``pyproject.toml``: ``pip install -e '.[cuda]'``,
-  ``pip install -e '.[tpu]'``) or the missing hardware.
+  ``pip install -e '.[tpu]'``) or the missing hardware. With libtpu installed (``make
+  install`` adds it for the plan command) on a machine without a TPU, libtpu's start-up
+  warnings (no TPU metadata, no worker hostnames) go to the command's log file, or nowhere,
+  instead of the console (:func:`native_output_to`).
 * :func:`platform_line`: ``platform: gpu (device kind NVIDIA H100 80GB HBM3), process 0/1, 8
   local / 8 global devices``; on a CPU with a GPU or TPU visible but unused (a CPU-only jaxlib
   on a GPU node: jax falls back to the CPU with only a log warning) it says so and why.
@@ -19,12 +22,14 @@ Hardware is detected as jax's own probe does (``jax._src.hardware_utils``, priva
 imported): an NVIDIA GPU by its device files, a TPU by Google's PCI vendor id.
 """
 
+import contextlib
 import glob
 import importlib.metadata
 import importlib.util
 import os
 import pathlib
-from typing import Optional, Tuple
+import sys
+from typing import Iterator, Optional, Tuple
 
 import jax
 
@@ -121,8 +126,36 @@ def _unusable_platform(platform: str, error: BaseException) -> Optional[str]:
   return None
 
 
-def start_backend() -> None:
-  """Initialises jax's backends (``jax.devices()``).
+@contextlib.contextmanager
+def native_output_to(log_path: Optional[str]) -> Iterator[None]:
+  """Points the process's stdout and stderr file descriptors (where C++ libraries such as
+  libtpu write their logging and start-up warnings) at ``log_path`` (appended) for the
+  block, then restores them; Python's ``sys.stdout``/``sys.stderr`` are flushed first.
+  ``None`` leaves them as they are."""
+  if log_path is None:
+    yield
+    return
+  sys.stdout.flush()
+  sys.stderr.flush()
+  saved = [os.dup(1), os.dup(2)]
+  log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+  try:
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    yield
+  finally:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(saved[0], 1)
+    os.dup2(saved[1], 2)
+    for fd in saved + [log_fd]:
+      os.close(fd)
+
+
+def start_backend(log_path: Optional[str] = None) -> None:
+  """Initialises jax's backends (``jax.devices()``). When libtpu is installed but this
+  machine shows no TPU chip, what the backends print while starting goes to ``log_path``
+  (``os.devnull`` when None): it is libtpu looking for TPU metadata a non-TPU machine lacks.
 
   Raises:
     UserInputError: ``JAX_PLATFORMS`` names a platform whose jax plugin is not installed or
@@ -131,8 +164,10 @@ def start_backend() -> None:
     Exception: jax's own error when plugin and hardware are there but the backend still
       failed (a driver or runtime problem: not the user's input).
   """
+  quiet = tpu_plugin_installed() and not visible_tpu_chips()
   try:
-    jax.devices()
+    with native_output_to((log_path or os.devnull) if quiet else None):
+      jax.devices()
   except Exception as error:  # pylint: disable=broad-except (jax raises AssertionError here)
     for platform in requested_platforms():
       reason = _unusable_platform(platform, error)

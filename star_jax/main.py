@@ -259,11 +259,12 @@ def parse_flags(argv):
   return cli.parse_config_flags(argv, REQUIRED_FLAGS)
 
 
-def start_platform(config) -> None:
+def start_platform(config, log_file: pathlib.Path) -> None:
   """Starts jax's backend (``accelerators.start_backend``: a ``JAX_PLATFORMS`` whose plugin
-  is missing is a UserInputError) and logs the platform line; refuses the CPU when
+  is missing is a UserInputError; libtpu's start-up lines on a machine without a TPU go to
+  ``log_file``) and logs the platform line; refuses the CPU when
   ``config.require_accelerator`` (UserInputError naming the cause and the fix)."""
-  accelerators.start_backend()
+  accelerators.start_backend(str(log_file))
   logging.info("%s", accelerators.platform_line())
   if config.get("require_accelerator", False):
     accelerators.require_accelerator(*REQUIREMENT)
@@ -344,7 +345,7 @@ def main(argv):
                              num_processes=env("JAX_NUM_PROCESSES", int),
                              process_id=env("JAX_PROCESS_ID", int))
     supervisor.record_identity(watch.process_id, watch.num_processes, watch.coordinator)
-  _, code = cli.call_reporting_errors(lambda: start_platform(FLAGS.config),
+  _, code = cli.call_reporting_errors(lambda: start_platform(FLAGS.config, log_file),
                                       "starting jax's backend failed", debug=FLAGS.debug)
   if code is not None:
     peers.finish(watch, f"it failed, exit status {code}; its console says why", code)

@@ -195,3 +195,25 @@ def test_infer_and_evaluate_require_accelerator(tmp_path, capsys, shared_dir):
     assert line.startswith("error: --require-accelerator is set but jax found only cpu")
     assert line.endswith("; or leave out --require-accelerator to run on the CPU")
   assert not (tmp_path / "out").exists() and not (tmp_path / "results" / "metrics.csv").exists()
+
+
+TPU_CHIP = any(pathlib.Path(vendor).read_text().strip() == "0x1ae0"
+               for vendor in pathlib.Path("/sys/bus/pci/devices").glob("*/vendor"))
+
+
+def test_libtpu_start_up_lines_go_to_the_log_not_the_console(tmp_path):
+  """``make install`` installs libtpu (the plan command's extra); on a machine without a TPU
+  its start-up warnings (TPU_ACCELERATOR_TYPE, TPU_WORKER_HOSTNAMES) must not reach the
+  console of a training run or a tool."""
+  assert _installed("libtpu") and not TPU_CHIP, "needs libtpu installed on a machine without TPU"
+  log = tmp_path / "start.log"
+  code = ("import sys; from star_jax import accelerators; "
+          "accelerators.start_backend(sys.argv[1]); print(accelerators.platform_line())")
+  logged = subprocess.run([sys.executable, "-c", code, str(log)], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, check=True)
+  quiet = subprocess.run([sys.executable, "-c", code.replace("sys.argv[1]", "None")], cwd=REPO,
+                         capture_output=True, text=True, timeout=300, check=True)
+  for result in (logged, quiet):
+    assert "TPU_" not in result.stdout + result.stderr, result.stderr
+    assert result.stdout.startswith("platform: cpu"), result.stdout
+  assert "TPU_WORKER_HOSTNAMES" in log.read_text()

@@ -41,7 +41,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
-from star_jax import cli  # pylint: disable=g-import-not-at-top
+from star_jax import accelerators, cli  # pylint: disable=g-import-not-at-top
 from star_jax.plan import topology as topology_lib  # pylint: disable=g-import-not-at-top
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
@@ -148,7 +148,7 @@ def main(argv):
     console = os.fdopen(os.dup(1), "w")
     saved_stdout, sys.stdout = sys.stdout, console
     try:
-      with topology_lib.native_output_to(log_path):
+      with accelerators.native_output_to(log_path):
         return run(FLAGS.config, FLAGS.topology, FLAGS.steps, infer_size, FLAGS.sweep,
                    FLAGS.json, log_path, FLAGS.sweep_all_modes)
     finally:

@@ -26,12 +26,12 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import jax
 import jax.numpy as jnp
 
+from star_jax import accelerators
 from star_jax.data import pipeline, vimeo
 from star_jax.infer import engine as engine_lib
 from star_jax.infer import padding
 from star_jax.model import ModelConfig, abstract_variables, build_model
 from star_jax.plan import hlo_collectives
-from star_jax.plan.topology import native_output_to
 from star_jax.train import chip_peaks, checkpoints, compiled_stats, config_checks, evaluation
 from star_jax.train import config as config_lib
 from star_jax.train import sharding, trainer
@@ -141,7 +141,7 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
                  frame: Tuple[int, int], log_path: Optional[str] = None) -> StepPlan:
   """Lowers and compiles ``jitted`` for ``args`` (abstract, with shardings) and reads the
   compiler's analysis into a :class:`StepPlan`. The compiler's native output goes to
-  ``log_path`` (``topology.native_output_to``).
+  ``log_path`` (``accelerators.native_output_to``).
 
   Raises ValueError when the backend gives no memory analysis.
   """
@@ -153,7 +153,7 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
                 hbm_bytes_per_chip=chip_peaks.hbm_bytes_per_chip(device_kind),
                 peak_flops_per_chip=chip_peaks.peak_flops_per_chip(device_kind, compute_dtype))
   try:
-    with native_output_to(log_path):
+    with accelerators.native_output_to(log_path):
       compiled = jitted.lower(*args).compile()
   except Exception as error:  # pylint: disable=broad-except (XLA's errors have one type)
     required = out_of_memory_bytes(str(error))

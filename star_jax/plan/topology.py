@@ -22,15 +22,17 @@ it would make every jax process probe for CUDA): ``make install`` puts it in
 (``jax.experimental.topologies.get_topology_desc``, ``pip install 'star_jax[plan]'``): JAX
 devices that programs can be compiled for but not run on, on any host (``JAX_PLATFORMS=cpu``
 is enough). libtpu's start-up lines (it looks for TPU metadata that a CPU host does not have)
-are written to the file the caller names, never to the console (:func:`native_output_to`).
+are written to the file the caller names, never to the console
+(``accelerators.native_output_to``).
 """
 
-import contextlib
 import dataclasses
 import os
 import re
 import sys
-from typing import Dict, Iterator, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
+
+from star_jax import accelerators
 
 # Generation -> (Cloud accelerator-type prefix, TensorCores per chip in that name, rank of
 # the slice shape).
@@ -132,31 +134,6 @@ def parse_topology(text: str) -> Topology:
   return Topology(generation, table[count // cores_per_chip])
 
 
-@contextlib.contextmanager
-def native_output_to(log_path: Optional[str]) -> Iterator[None]:
-  """Points the process's stdout and stderr file descriptors (where libtpu's C++ logging
-  and start-up warnings go) at ``log_path`` (appended) for the block, then restores them;
-  Python's ``sys.stdout``/``sys.stderr`` are flushed first. ``None`` leaves them as they are."""
-  if log_path is None:
-    yield
-    return
-  sys.stdout.flush()
-  sys.stderr.flush()
-  saved = [os.dup(1), os.dup(2)]
-  log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-  try:
-    os.dup2(log_fd, 1)
-    os.dup2(log_fd, 2)
-    yield
-  finally:
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os.dup2(saved[0], 1)
-    os.dup2(saved[1], 2)
-    for fd in saved + [log_fd]:
-      os.close(fd)
-
-
 def use_gpu_plugin() -> Optional[str]:
   """Puts the CUDA plugin's folder (``$STAR_JAX_PLAN_GPU_PLUGIN``, else ``GPU_PLUGIN_DIR``) on
   ``sys.path`` if it exists, so that jax finds the plugin when it first looks for plugins
@@ -176,7 +153,7 @@ def _gpu_devices(topology: Topology, log_path: Optional[str]) -> List:
     target_config = f.read()
   hosts, per_host = topology.shape
   try:
-    with native_output_to(log_path):
+    with accelerators.native_output_to(log_path):
       description = topologies.get_topology_desc(platform="cuda", target_config=target_config,
                                                  topology=f"1x{hosts}x{per_host}")
   except Exception as error:  # pylint: disable=broad-except (the plugin's errors have no type)
@@ -190,7 +167,7 @@ def _gpu_devices(topology: Topology, log_path: Optional[str]) -> List:
 def compile_only_devices(topology: Topology, log_path: Optional[str] = None) -> List:
   """The slice's devices as libtpu (TPUs) or XLA's CUDA plugin (GPUs, :func:`use_gpu_plugin`)
   describes them (compile-only: ``jit(...).lower(...).compile()`` works, running does not),
-  in device-id order; their output goes to ``log_path`` (:func:`native_output_to`).
+  in device-id order; their output goes to ``log_path`` (``accelerators.native_output_to``).
 
   Raises:
     RuntimeError: libtpu (``pip install 'star_jax[plan]'``) or the CUDA plugin is not
@@ -200,7 +177,7 @@ def compile_only_devices(topology: Topology, log_path: Optional[str] = None) -> 
     return _gpu_devices(topology, log_path)
   from jax.experimental import topologies  # pylint: disable=g-import-not-at-top
   try:
-    with native_output_to(log_path):
+    with accelerators.native_output_to(log_path):
       description = topologies.get_topology_desc(topology_name=topology.compiler_name,
                                                  platform="tpu")
   except Exception as error:  # pylint: disable=broad-except (libtpu's errors have no type)

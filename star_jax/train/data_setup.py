@@ -43,9 +43,21 @@ def pipeline_config(config, split: str, training: bool,
       drop_remainder=training)
 
 
+def generate_demo_data(config) -> None:
+  """Builds the embedded demo dataset in ``data.dir`` when ``data.generate_demo`` and it is
+  missing (process 0 writes; the others wait at a barrier). Runs before the data checks
+  (``preflight.check_data``), which read the split lists it writes."""
+  if not config.data.generate_demo:
+    return
+  if jax.process_index() == 0:
+    demo_data.ensure_demo_dataset(config.data.dir)
+  if jax.process_count() > 1:
+    multihost_utils.sync_global_devices("demo dataset ready")
+
+
 def prepare_data(config) -> None:
-  """Generates the demo dataset if ``data.generate_demo``, and makes sure both splits' flows
-  are cached (process 0 computes; the others wait at a barrier).
+  """Makes sure both splits' flows are cached (process 0 computes; the others wait at a
+  barrier).
 
   Raises:
     ValueError: the flow cache folder records other flow settings
@@ -56,8 +68,6 @@ def prepare_data(config) -> None:
   """
   d = config.data
   if jax.process_index() == 0:
-    if d.generate_demo:
-      demo_data.ensure_demo_dataset(d.dir)
     for split in (d.train_split, d.eval_split):
       flow_cache.ensure_flow_cache(d.dir, split, settings=flow_settings(d),
                                    scale=int(config.model.scale), hr_input=d.hr_input,

@@ -211,12 +211,12 @@ class TrainSetup:
 def setup(config: ml_collections.ConfigDict, workdir: str) -> TrainSetup:
   """Everything a run needs before its first step: makes sure the workdir is writable and
   takes its lock (process 0; ``preflight``), checks the config (``config_checks.validate``)
-  and the data (``preflight.check_data``), prepares the data and flow caches
-  (``data_setup.prepare_data``), builds the mesh, model, optimiser and shardings, restores
-  the latest checkpoint of ``workdir`` (or creates the initial state; a resume says what the
-  config changed, ``preflight.resume_changes``), opens the metric writer (a fresh or changed
-  run logs the flattened config as hparams; a fresh one the parameter overview) and jits the
-  train and eval steps.
+  and the data (``preflight.check_data``, after generating the demo dataset when asked),
+  prepares the flow caches (``data_setup.prepare_data``), builds the mesh, model, optimiser
+  and shardings, restores the latest checkpoint of ``workdir`` (or creates the initial
+  state; a resume says what the config changed, ``preflight.resume_changes``), opens the
+  metric writer (a fresh or changed run logs the flattened config as hparams; a fresh one the
+  parameter overview) and jits the train and eval steps.
 
   Args:
     config: the training config (``star_jax.train.config``).
@@ -234,6 +234,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> TrainSetup:
   if jax.process_index() == 0:
     preflight.lock_workdir(workdir)
   config_checks.validate(config)
+  data_setup.generate_demo_data(config)
   preflight.check_data(config)
   data_setup.prepare_data(config)
   mesh = sharding.make_mesh(config.mesh_shape)

@@ -49,3 +49,26 @@ def test_septuplet_triplets_with_matlab_lr(tiny_dataset, tmp_path):
   assert data_setup.num_clips(config, "train") == 5
   train = data_setup.pipeline_config(config, "train", True, 4)
   assert (train.clips, train.lr_method) == ("septuplet_triplets", "matlab")
+
+
+def test_the_demo_dataset_is_generated_before_the_data_checks(tmp_path, monkeypatch):
+  """``make demo`` on a fresh clone: no data yet, ``data.generate_demo`` on. The trainer's
+  setup must generate the dataset, then check it (preflight), then cache flows; the flow
+  caching (minutes) is where this test stops it."""
+  from star_jax.train import trainer  # pylint: disable=g-import-not-at-top
+
+  class ReachedFlowCaching(Exception):
+    pass
+
+  def stop(config):
+    raise ReachedFlowCaching(config.data.dir)
+
+  monkeypatch.setattr(data_setup, "prepare_data", stop)
+  config = _config(tmp_path / "demo_data", generate_demo=True)
+  try:
+    trainer.setup(config, str(tmp_path / "workdir"))
+  except ReachedFlowCaching:
+    pass
+  else:
+    raise AssertionError("trainer.setup did not reach the flow caching")
+  assert (tmp_path / "demo_data" / "tri_trainlist.txt").read_text().strip()
