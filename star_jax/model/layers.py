@@ -121,8 +121,13 @@ def _overlap_add_adjoint(full, n: int, s: int, h: int, w: int):
   """The transpose of ``_overlap_add``: every input pixel gathers its n*n output blocks.
   (B, (H+n-1)*s, (W+n-1)*s, C) -> (B*H*W, n*n*s*s*C), columns ordered (by, bx, py, px, c)."""
   b, c = full.shape[0], full.shape[-1]
-  full = full.reshape(b, h + n - 1, s, w + n - 1, s, c).transpose(0, 1, 3, 2, 4, 5)
-  blocks = jnp.stack([full[:, by:by + h, bx:bx + w] for by in range(n) for bx in range(n)], 3)
+  # Rows are sliced before they are split into (block, phase): each slice has h * s rows,
+  # which a height split over devices (the 'space' mesh axis) divides wherever it divides
+  # h, while the h + n - 1 block rows of the whole map generally do not (XLA would gather
+  # the whole map to split them).
+  rows = [full[:, by * s:(by + h) * s].reshape(b, h, s, w + n - 1, s, c).transpose(
+      0, 1, 3, 2, 4, 5) for by in range(n)]
+  blocks = jnp.stack([rows[by][:, :, bx:bx + w] for by in range(n) for bx in range(n)], 3)
   return blocks.reshape(b * h * w, n * n * s * s * c)
 
 

@@ -4,7 +4,7 @@ what the compiler says about them.
 What is compiled is what training and inference build, from the same functions:
 ``trainer.build_program`` (model, optimiser, schedule, abstract state, parameter
 shardings from ``config.param_sharding``), ``sharding.make_mesh`` (``config.mesh_shape``),
-``trainer.jit_train_step`` (batch sharded on 'data', state donated),
+``trainer.jit_train_step`` (batch sharded on 'data', heights on 'space', state donated),
 ``evaluation.jit_eval_step`` and the inference engine's forward
 (``infer.engine.engine_forward`` on its 1-D ``batch`` mesh, ``engine_shardings``). Only the
 inputs are abstract (``jax.ShapeDtypeStruct`` with their shardings): nothing is computed or
@@ -232,8 +232,9 @@ def check_config(config, devices) -> None:
                      "built without their weights); plan with loss='Lr'")
 
 
-def _abstract_batch(shapes: Dict[str, tuple], batch_sharding) -> Dict[str, Any]:
-  return {key: jax.ShapeDtypeStruct(shape, jnp.float32, sharding=batch_sharding)
+def _abstract_batch(shapes: Dict[str, tuple], mesh) -> Dict[str, Any]:
+  return {key: jax.ShapeDtypeStruct(shape, jnp.float32,
+                                    sharding=sharding.batch_sharding(mesh, shape))
           for key, shape in shapes.items()}
 
 
@@ -263,7 +264,7 @@ def _train_or_eval_call(kind: str, config, devices) -> _Call:
     frame = train_frame_size(config_lib.with_fields(config, **{"data.patch_size": 0}))
   batch = _abstract_batch(
       pipeline.batch_shapes(batch_size, *frame, int(config.model.scale), config.data.hr_input),
-      sharding.batch_sharding(mesh))
+      mesh)
   return _Call(jitted, (state, batch), frame, batch_size, batch_size // mesh.shape["data"])
 
 

@@ -1,7 +1,8 @@
 """The shared defaults of every experiment config in ``configs/`` (which override them).
 
 Fields tests and launch scripts rely on: ``seed``, ``total_steps`` (overrides epochs when
-set), ``checkpoint_every_steps``, ``eval_every_steps``, ``mesh_shape`` (``(data, model)``;
+set), ``checkpoint_every_steps``, ``eval_every_steps``, ``mesh_shape`` (``(data, model)`` or
+``(data, model, space)``, space splitting image heights, ``star_jax.train.sharding``;
 -1 = all remaining devices), ``data.dir``, ``model.variant``.
 
 Performance reporting (``star_jax.train.throughput``): at start the trainer logs the compiled
@@ -83,7 +84,7 @@ def base_config() -> ml_collections.ConfigDict:
   # platform found and the likely cause, e.g. a CPU-only jaxlib on a GPU node). The paper
   # configs (star*.py) and the launch scripts set it; demo.py (a CPU run) does not.
   c.require_accelerator = False
-  c.mesh_shape = (-1, 1)               # ('data', 'model')
+  c.mesh_shape = (-1, 1)               # ('data', 'model'[, 'space']); 'space' splits heights
   # FSDP-style parameter sharding: (regex on the '/'-joined param path, PartitionSpec
   # entries). Unmatched parameters are replicated. Example:
   #   (('.*kernel', (None, None, None, 'model')),)  shards output channels over 'model'.

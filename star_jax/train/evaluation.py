@@ -23,7 +23,8 @@ def evaluate(config, state, mesh, eval_fn, writer, step: int) -> Dict[str, float
   Args:
     config: the training config.
     state: the train state, sharded as ``eval_fn`` expects.
-    mesh: the device mesh; batches are sharded over its 'data' axis.
+    mesh: the device mesh; batches are sharded over its 'data' axis, image heights over
+      'space'.
     eval_fn: :func:`jit_eval_step`'s function.
     writer: a clu metric writer (scalars, and the first batch's ht images).
     step: the step the metrics are logged at.
@@ -109,9 +110,15 @@ def summary_line(eval_metrics: Dict[str, float]) -> str:
 
 def jit_eval_step(model, scale: int, mesh, state_shardings):
   """:func:`eval_step_with_baseline` compiled for ``mesh``: state as ``state_shardings``,
-  batch sharded on 'data', outputs replicated (so every process sums the same values)."""
-  return jax.jit(functools.partial(eval_step_with_baseline, model=model, scale=scale),
-                 in_shardings=(state_shardings, sharding.batch_sharding(mesh)),
+  the batch as ``sharding.global_batch`` places it (samples on 'data', image heights on
+  'space', ``sharding.constrain_batch``), outputs replicated (so every process sums the
+  same values)."""
+  step = functools.partial(eval_step_with_baseline, model=model, scale=scale)
+
+  def eval_step(state, batch):
+    return step(state, sharding.constrain_batch(batch, mesh))
+
+  return jax.jit(eval_step, in_shardings=(state_shardings, None),
                  out_shardings=sharding.replicated(mesh))
 
 

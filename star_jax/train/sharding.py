@@ -1,5 +1,16 @@
-"""Device meshes and shardings for training: batch on 'data', parameters replicated or
-sharded FSDP-style by config rules, per-host batches assembled into global arrays."""
+"""Device meshes and shardings for training: samples on 'data', image height on 'space',
+parameters replicated or sharded FSDP-style over 'model' by config rules, per-host batches
+assembled into global arrays.
+
+Spatial partitioning (the 'space' axis): every NHWC batch array is split over its height
+(``PartitionSpec('data', 'space')``) and the network's activations follow it (XLA's SPMD
+partitioner exchanges the rows each convolution needs from its neighbours), so one sample
+spans several devices and the result equals a one-device run up to float summation order.
+A height that ``space`` does not divide is not padded (padding the frame would change
+what the border convolutions see): such an array enters split over 'data' only and the
+step splits it over 'space' inside (:func:`constrain_batch`), where XLA pads the last
+shard internally and masks it out, so the result is still exact.
+"""
 
 import logging
 import re
@@ -11,47 +22,75 @@ from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
 from star_jax.train.state import path_name
 
-MESH_AXES = ("data", "model")
+MESH_AXES = ("data", "model", "space")
 
 
-def mesh_axis_sizes(mesh_shape: Sequence[int], num_devices: int) -> Tuple[int, int]:
-  """``mesh_shape`` (data, model) with its one -1 (if any) resolved for ``num_devices``.
+def mesh_axis_sizes(mesh_shape: Sequence[int], num_devices: int) -> Tuple[int, int, int]:
+  """``mesh_shape`` (data, model) or (data, model, space) as the three sizes (data, model,
+  space) for ``num_devices``: a missing ``space`` is 1, the one -1 (if any) takes the
+  remaining devices.
 
   Raises:
-    ValueError: not two entries, more than one -1, or not a factorisation of
-      ``num_devices``.
+    ValueError: not two or three entries, an entry that is neither positive nor -1, more
+      than one -1, or not a factorisation of ``num_devices`` (the message names the shape
+      and the device count).
   """
-  shape = list(mesh_shape)
-  if len(shape) != 2 or shape.count(-1) > 1:
-    raise ValueError(f"mesh_shape must be (data, model) with at most one -1, got {mesh_shape}")
+  shape = [int(s) for s in mesh_shape]
+  if (len(shape) not in (2, 3) or shape.count(-1) > 1
+      or any(s < 1 and s != -1 for s in shape)):
+    raise ValueError(f"mesh_shape must be (data, model) or (data, model, space), positive "
+                     f"sizes with at most one -1, got {tuple(mesh_shape)}")
+  shape += [1] * (3 - len(shape))
   known = int(np.prod([s for s in shape if s != -1]))
   if -1 in shape:
     if num_devices % known:
       raise ValueError(f"mesh_shape {tuple(mesh_shape)} does not divide {num_devices} devices")
     shape[shape.index(-1)] = num_devices // known
   if int(np.prod(shape)) != num_devices:
-    raise ValueError(f"mesh_shape {tuple(shape)} needs {int(np.prod(shape))} devices, "
+    raise ValueError(f"mesh_shape {tuple(mesh_shape)} needs {int(np.prod(shape))} devices, "
                      f"{num_devices} are present")
   return tuple(shape)
 
 
 def make_mesh(mesh_shape: Sequence[int], devices=None) -> Mesh:
-  """A ('data', 'model') mesh; one entry of ``mesh_shape`` may be -1 (all remaining)
-  (:func:`mesh_axis_sizes`).
+  """A ('data', 'model', 'space') mesh (``space`` 1 for a two-entry ``mesh_shape``); one
+  entry may be -1 (all remaining devices; :func:`mesh_axis_sizes`, whose ValueError it
+  raises).
 
   Axis types are Auto: jax 0.10's default (Explicit) makes sharded convolutions fail.
   """
   devices = list(jax.devices() if devices is None else devices)
   shape = mesh_axis_sizes(mesh_shape, len(devices))
-  return jax.make_mesh(shape, MESH_AXES, axis_types=(AxisType.Auto,) * 2, devices=devices)
+  return jax.make_mesh(shape, MESH_AXES, axis_types=(AxisType.Auto,) * 3, devices=devices)
 
 
-def batch_sharding(mesh: Mesh) -> NamedSharding:
-  return NamedSharding(mesh, P("data"))
+def batch_spec(shape: Sequence[int], mesh: Mesh) -> P:
+  """The PartitionSpec of a batch array of ``shape`` entering a step: samples over 'data',
+  and for an image (rank >= 2, NHWC) whose height the 'space' axis divides, the height over
+  'space' (other heights are split inside the step, :func:`constrain_batch`)."""
+  if len(shape) >= 2 and mesh.shape["space"] > 1 and shape[1] % mesh.shape["space"] == 0:
+    return P("data", "space")
+  return P("data")
+
+
+def batch_sharding(mesh: Mesh, shape: Sequence[int]) -> NamedSharding:
+  """:func:`batch_spec` as a NamedSharding on ``mesh``."""
+  return NamedSharding(mesh, batch_spec(shape, mesh))
 
 
 def replicated(mesh: Mesh) -> NamedSharding:
   return NamedSharding(mesh, P())
+
+
+def constrain_batch(batch, mesh: Mesh):
+  """Inside a jitted step: every image of ``batch`` (rank 4, NHWC) split over 'data' and its
+  height over 'space' (XLA pads a height 'space' does not divide, internally); other
+  arrays over 'data'. A no-op on a mesh whose 'space' axis is 1."""
+  if mesh.shape["space"] == 1:
+    return batch
+  split = NamedSharding(mesh, P("data", "space"))
+  return jax.tree_util.tree_map(
+      lambda x: jax.lax.with_sharding_constraint(x, split) if x.ndim == 4 else x, batch)
 
 
 def param_shardings(tree, mesh: Mesh, rules: Sequence[Tuple[str, Sequence[Any]]]):
@@ -75,7 +114,9 @@ def param_shardings(tree, mesh: Mesh, rules: Sequence[Tuple[str, Sequence[Any]]]
 
 
 def global_batch(local_batch, mesh: Mesh):
-  """Per-process numpy batch -> global jax.Arrays sharded over 'data'."""
-  sharding = batch_sharding(mesh)
-  return jax.tree_util.tree_map(
-      lambda x: jax.make_array_from_process_local_data(sharding, np.asarray(x)), local_batch)
+  """Per-process numpy batch -> global jax.Arrays, each sharded as :func:`batch_spec` says
+  (samples over 'data', heights 'space' divides over 'space')."""
+  def to_global(x):
+    x = np.asarray(x)
+    return jax.make_array_from_process_local_data(batch_sharding(mesh, x.shape), x)
+  return jax.tree_util.tree_map(to_global, local_batch)

@@ -129,14 +129,20 @@ def build_program(config, mesh, steps_per_epoch: int) -> TrainProgram:
 
 
 def jit_train_step(config, model, tx, schedule, mesh, state_shardings, features=None):
-  """The train step compiled for ``mesh``: batch sharded on 'data', state as
-  ``state_shardings``, metrics replicated, the old state's buffers donated."""
-  return jax.jit(
-      functools.partial(step_lib.train_step, model=model, tx=tx, seed=config.seed,
-                        objective=config.objective, loss_type=config.loss, schedule=schedule,
-                        features=features),
-      in_shardings=(state_shardings, sharding.batch_sharding(mesh)),
-      out_shardings=(state_shardings, sharding.replicated(mesh)), donate_argnums=(0,))
+  """The train step compiled for ``mesh``: the batch as ``sharding.global_batch`` places it
+  (samples on 'data', image heights on 'space', split there inside the step when 'space'
+  does not divide them: ``sharding.constrain_batch``), state as ``state_shardings``,
+  metrics replicated, the old state's buffers donated."""
+  step = functools.partial(step_lib.train_step, model=model, tx=tx, seed=config.seed,
+                           objective=config.objective, loss_type=config.loss,
+                           schedule=schedule, features=features)
+
+  def train_step(state, batch):
+    return step(state, sharding.constrain_batch(batch, mesh))
+
+  return jax.jit(train_step, in_shardings=(state_shardings, None),
+                 out_shardings=(state_shardings, sharding.replicated(mesh)),
+                 donate_argnums=(0,))
 
 
 def compile_train_step(train_fn, state, batch):
@@ -179,7 +185,7 @@ class TrainSetup:
 
   Attributes:
     config, workdir: the run's config and (absolute) workdir.
-    mesh: the ('data', 'model') device mesh.
+    mesh: the ('data', 'model', 'space') device mesh.
     model, tx: the Flax module and the optax optimiser.
     state: the train state (restored, fine-tuned from ``init_from``, or fresh), in
       ``state_shardings``.

@@ -1,0 +1,187 @@
+"""Run by test_space_sharding.py in a fresh process with 8 fake CPU devices: a narrow
+STARnet's outputs, loss terms and parameter gradients (training mode, the train step's
+loss), computed on one device and on meshes with a 'space' axis (image heights split over
+devices), and optionally the real train and eval steps (``trainer.jit_train_step``,
+``evaluation.jit_eval_step``) on the same meshes. Prints one JSON line: per mesh, the
+largest relative differences from the one-device run.
+
+Usage: ``space_equivalence.py VARIANT HEIGHT WIDTH MESH [MESH ...] [--steps]``, each MESH
+as ``data,model,space`` (e.g. ``1,1,8``); HEIGHT x WIDTH is the LR frame (scale 2).
+``space_equivalence.py --memory VARIANT HEIGHT WIDTH SPACE`` compiles the train step for
+one sample on one device and on ``SPACE`` devices and prints the temporary bytes per device
+and the all-gathers of the split program."""
+
+import json
+import os
+import re
+import sys
+
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
+                           " --xla_force_host_platform_device_count=8")
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+
+import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
+
+from star_jax.data import pipeline  # pylint: disable=wrong-import-position
+from star_jax.model import build_model, sample_inputs  # pylint: disable=wrong-import-position
+from star_jax.train import checkpoints, evaluation, objectives, sharding, trainer  # pylint: disable=wrong-import-position
+from star_jax.train import step as step_lib  # pylint: disable=wrong-import-position
+from star_jax.train.config import base_config  # pylint: disable=wrong-import-position
+from star_jax.train.state import (create_state, learning_rate_schedule,  # pylint: disable=wrong-import-position
+                                  make_optimizer)
+
+SCALE = 2
+
+
+def make_batch(rng, size, h, w):
+  im = lambda *shape: rng.normal(size=(size, *shape)).astype(np.float32)
+  fl = lambda: rng.uniform(-0.05, 0.05, size=(size, h, w, 2)).astype(np.float32)
+  s = SCALE
+  return {"im1": im(h, w, 3), "im2": im(h, w, 3), "flow_f": fl(), "flow_b": fl(),
+          "hr1": im(s * h, s * w, 3), "hr_t": im(s * h, s * w, 3), "hr2": im(s * h, s * w, 3),
+          "lr_t": im(h, w, 3), "gt_flow_f": fl(), "gt_flow_b": fl()}
+
+
+def narrow_config(variant):
+  config = base_config()
+  config.model.update(variant=variant, scale=SCALE, base_filter=8, feat=4, n_resblock=1)
+  return config
+
+
+def outputs_loss_grads(config, model, variables, batch, mesh):
+  """(training-mode outputs, loss terms, parameter gradients) of the train step's loss,
+  jitted for ``mesh`` the way the train step is (batch as ``global_batch`` places it,
+  split inside by ``constrain_batch``), results gathered to the host."""
+  def fn(variables, batch):
+    batch = sharding.constrain_batch(batch, mesh)
+    def loss_fn(params):
+      apply_vars = dict(variables, params=params)
+      if "batch_stats" in variables:
+        outputs, _ = model.apply(apply_vars, *step_lib._model_inputs(batch), train=True,  # pylint: disable=protected-access
+                                 mutable=["batch_stats"])
+      else:
+        outputs = model.apply(apply_vars, *step_lib._model_inputs(batch), train=True)  # pylint: disable=protected-access
+      terms = objectives.star_loss(outputs, batch, config.objective, config.loss)
+      return terms["total"], (outputs, terms)
+    grads, (outputs, terms) = jax.grad(loss_fn, has_aux=True)(variables["params"])
+    return outputs, terms, grads
+  replicated = sharding.replicated(mesh)
+  jitted = jax.jit(fn, in_shardings=(replicated, None), out_shardings=replicated)
+  return jax.device_get(jitted(jax.device_put(variables, replicated),
+                               sharding.global_batch(batch, mesh)))
+
+
+def real_steps(config, model, batches, mesh):
+  """Two steps of ``trainer.jit_train_step`` and then ``evaluation.jit_eval_step`` on
+  ``mesh``: (losses, metrics of the last step, params, eval PSNRs, eval uint8 images)."""
+  schedule = learning_rate_schedule(1e-4, 10, 30, 0.1)
+  tx = make_optimizer(config, schedule)
+  abstract = jax.eval_shape(lambda k: create_state(model, tx, k, sample_inputs()),
+                            jax.random.key(0))
+  shardings = sharding.param_shardings(abstract, mesh, ())
+  state = trainer.initial_state(config, model, tx, shardings)
+  step = trainer.jit_train_step(config, model, tx, schedule, mesh, shardings)
+  losses = []
+  for batch in batches:
+    state, metrics = step(state, sharding.global_batch(batch, mesh))
+    losses.append(float(metrics["loss/total"]))
+  eval_fn = evaluation.jit_eval_step(model, SCALE, mesh, shardings)
+  psnr, images = jax.device_get(eval_fn(state, sharding.global_batch(batches[0], mesh)))
+  return losses, jax.device_get(metrics), jax.device_get(state.params), psnr, images
+
+
+def max_rel_diff(tree, reference):
+  """The largest per-leaf max|a - b| / max|b| (leaves whose reference is all zero: max|a|)."""
+  worst = 0.0
+  for a, b in zip(jax.tree_util.tree_leaves(tree), jax.tree_util.tree_leaves(reference)):
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    assert a.shape == b.shape, (a.shape, b.shape)
+    scale = float(np.max(np.abs(b))) if b.size else 0.0
+    diff = float(np.max(np.abs(a - b))) if b.size else 0.0
+    worst = max(worst, diff / scale if scale else diff)
+  return worst
+
+
+def max_abs(tree):
+  return max(float(np.max(np.abs(leaf))) for leaf in jax.tree_util.tree_leaves(tree))
+
+
+def max_abs_diff(tree, reference):
+  return max(float(np.max(np.abs(np.asarray(a, np.float64) - np.asarray(b, np.float64))))
+             for a, b in zip(jax.tree_util.tree_leaves(tree),
+                             jax.tree_util.tree_leaves(reference)))
+
+
+def compiled_split(variant, h, w, space):
+  """The real train step compiled (not run) for a batch of one LR ``h`` x ``w`` sample on
+  mesh (1, 1, ``space``): (temporary bytes per device, the all-gathers' result shapes)."""
+  config = narrow_config(variant)
+  config.batch_size = 1
+  mesh = sharding.make_mesh((1, 1, space), jax.devices()[:space])
+  program = trainer.build_program(config, mesh, 10)
+  state = checkpoints.abstract_with_shardings(program.abstract_state, program.state_shardings)
+  step = trainer.jit_train_step(config, program.model, program.tx, program.schedule, mesh,
+                                program.state_shardings)
+  batch = {key: jax.ShapeDtypeStruct(shape, np.float32,
+                                     sharding=sharding.batch_sharding(mesh, shape))
+           for key, shape in pipeline.batch_shapes(1, h, w, SCALE).items()}
+  compiled = step.lower(state, batch).compile()
+  gathers = re.findall(r"= (\S+) all-gather\(", compiled.as_text())
+  return compiled.memory_analysis().temp_size_in_bytes, gathers
+
+
+def main():
+  if sys.argv[1] == "--memory":  # --memory VARIANT HEIGHT WIDTH SPACE
+    variant, h, w, space = sys.argv[2], *map(int, sys.argv[3:6])
+    one, split = compiled_split(variant, h, w, 1), compiled_split(variant, h, w, space)
+    json.dump({"temp_bytes_1": one[0], "temp_bytes_split": split[0],
+               "all_gathers_split": split[1]}, sys.stdout)
+    return
+  args = [a for a in sys.argv[1:] if a != "--steps"]
+  with_steps = "--steps" in sys.argv[1:]
+  variant, h, w = args[0], int(args[1]), int(args[2])
+  meshes = [tuple(int(s) for s in m.split(",")) for m in args[3:]]
+  devices = jax.devices()
+  assert len(devices) == 8, devices
+  rng = np.random.default_rng(0)
+  batch_size = max(m[0] for m in meshes)
+  batches = [make_batch(rng, batch_size, h, w) for _ in range(2)]
+  config = narrow_config(variant)
+  model = build_model(config.model)
+  variables = model.init(jax.random.key(1), *sample_inputs())
+
+  one = sharding.make_mesh((1, 1, 1), devices[:1])
+  if with_steps:
+    reference_steps = real_steps(config, model, batches, one)
+  else:
+    reference = outputs_loss_grads(config, model, variables, batches[0], one)
+  result = {}
+  for shape in meshes:
+    mesh = sharding.make_mesh(shape, devices[:int(np.prod(shape))])
+    entry = {}
+    if not with_steps:
+      outputs, terms, grads = outputs_loss_grads(config, model, variables, batches[0], mesh)
+      entry = {"outputs": max_rel_diff(outputs, reference[0]),
+               "losses": max_rel_diff(terms, reference[1]),
+               "grads": max_abs_diff(grads, reference[2]) / max_abs(reference[2]),
+               "grads_per_leaf": max_rel_diff(grads, reference[2])}
+    else:
+      losses, metrics, params, psnr, images = real_steps(config, model, batches, mesh)
+      ref_losses, ref_metrics, ref_params, ref_psnr, ref_images = reference_steps
+      # Parameters relative to their overall scale: a per-tensor ratio is ill-posed for the
+      # zero-initialised biases, whose first steps are +-lr whatever |g| is.
+      entry.update(
+          step_losses=max_rel_diff(losses, ref_losses),
+          step_metrics=max_rel_diff(metrics, ref_metrics),
+          step_params=max_abs_diff(params, ref_params) / max_abs(ref_params),
+          eval_psnr=max_rel_diff(psnr, ref_psnr),
+          eval_image_levels=max(int(np.max(np.abs(a.astype(int) - b.astype(int))))
+                                for a, b in zip(jax.tree_util.tree_leaves(images),
+                                                jax.tree_util.tree_leaves(ref_images))))
+    result[",".join(map(str, shape))] = entry
+  json.dump(result, sys.stdout)
+
+
+if __name__ == "__main__":
+  main()
