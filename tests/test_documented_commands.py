@@ -284,10 +284,11 @@ def test_every_documented_command_works(inputs, capsys, monkeypatch):
     elif tokens[0] in ("python", "python3") and tokens[1] == "-m" and tokens[2] in PARSERS:
       if len(tokens) > 3:  # `python -m star_jax.infer` alone names the tool
         _parse_tool(tokens[2], tokens[3:], capsys)
-    elif tokens[:3] == ["python", "-m", "benchmarks"]:  # the tool's own parser
-      from benchmarks import __main__ as benchmarks_cli  # pylint: disable=g-import-not-at-top,import-outside-toplevel
-      assert tokens[3:4] and tokens[3] in benchmarks_cli.TOOLS, line
-      benchmarks_cli.tool_module(tokens[3]).parse_args(_fill_synopsis(tokens[4:], workdir))
+    elif tokens[:3] == ["python", "-m", "benchmarks"]:
+      if len(tokens) > 3:  # `python -m benchmarks` alone names the command; a tool: its parser
+        from benchmarks import __main__ as benchmarks_cli  # pylint: disable=import-outside-toplevel
+        assert tokens[3] in benchmarks_cli.TOOLS, f"{source}: {line}"
+        benchmarks_cli.tool_module(tokens[3]).parse_args(_fill_synopsis(tokens[4:], workdir))
     elif tokens[0] == "make":
       done = subprocess.run(["make", "-n", *tokens[1:]], cwd=REPO, capture_output=True,
                             text=True, timeout=60, check=False)
