@@ -1,7 +1,9 @@
 """The accelerator numbers of issue 9 in one command: training, inference and flow throughput.
 
-    python benchmarks/accelerator_suite.py --out gpu.json     # one H100/H200: <= 8 min planned
-    python benchmarks/accelerator_suite.py --smoke --out s.json   # tiny sizes, any CPU (CI)
+    python -m benchmarks accelerator-suite --out gpu.json          # one H100/H200: <= 8 min
+    python -m benchmarks accelerator-suite --smoke --out s.json    # tiny sizes, any CPU (CI)
+
+(from the repository root: star_jax and starnet_torch are imported from there).
 
 Measures, each with its compile time (or, for eager PyTorch, its first step) apart from the
 timed steps, after one untimed warm-up, with ``block_until_ready`` / ``cuda.synchronize``:
@@ -51,16 +53,15 @@ import sys
 import tempfile
 import time
 import traceback
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Dict, List, Optional
 
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 WHEELS = pathlib.Path(__file__).resolve().parent / "wheels"
-sys.path.insert(0, str(ROOT))
 try:
   import ml_collections  # noqa: F401  pylint: disable=unused-import
-except ImportError:
+except ImportError:  # zip import of the wheel kept in git (wheels/README.md)
   sys.path.extend(sorted(glob.glob(str(WHEELS / "ml_collections-*.whl"))))
 
 # JAX would otherwise reserve 75 % of the GPU at start, leaving too little for the PyTorch
@@ -78,15 +79,13 @@ from star_jax.train import chip_peaks, compiled_stats, objectives, throughput  #
 from star_jax.train import step as step_lib  # pylint: disable=wrong-import-position
 from star_jax.train.state import create_state  # pylint: disable=wrong-import-position
 
+from . import harness  # pylint: disable=wrong-import-position
+
 FLOW_FIXTURES = ROOT / "tests" / "fixtures" / "flow" / "fixtures"
 PYFLOW_SIZE = (64, 112)  # (H, W) of the fixtures with pyflow's measured times
 DTYPES = ("float32", "bfloat16")
 
-# Dense (no sparsity) peak TFLOP/s per chip, from the vendors' datasheets (NVIDIA H100 / H200
-# SXM, A100 SXM, L4). "float32" is the TF32 tensor-core peak: XLA's default precision and
-# PyTorch's default cuDNN setting run float32 convolutions as TF32 on these GPUs.
-# A minimal table for this suite; star_jax.train's MFU table (issue 9 point 3) supersedes it
-# once merged. Keys are substrings of ``jax.Device.device_kind``.
+
 @dataclasses.dataclass(frozen=True)
 class Sizes:
   """Everything a run's size depends on."""
@@ -129,17 +128,6 @@ def mfu(flops_per_step: Optional[float], seconds_per_step: float, device_kind: s
           "mfu_note": f"peak {peak / 1e12:g} TFLOP/s"}
 
 
-def timed_steps(run_step: Callable[[], Any], steps: int,
-                finish: Callable[[Any], None] = lambda _: None) -> float:
-  """Mean seconds per call of ``run_step`` over ``steps`` calls dispatched back to back,
-  ``finish`` (which must block until the work is done) applied to the last result."""
-  started = time.perf_counter()
-  for _ in range(steps):
-    result = run_step()
-  finish(result)
-  return (time.perf_counter() - started) / steps
-
-
 def hlo_flops(stage) -> Optional[float]:
   """XLA's FLOP count of a ``jax.stages.Lowered`` or ``Compiled`` program (None if absent).
 
@@ -155,19 +143,6 @@ def hlo_flops(stage) -> Optional[float]:
 
 
 # ------------------------------------------------------------------------------ inputs
-def train_batch(batch: int, height: int, width: int, scale: int, seed: int = 0
-                ) -> Dict[str, np.ndarray]:
-  """Synthetic NHWC float32 training batch with the pipeline's keys (normalised-range
-  images, flows in the network convention)."""
-  rng = np.random.default_rng(seed)
-  image = lambda h, w: rng.standard_normal((batch, h, w, 3)).astype(np.float32)
-  flow = lambda: rng.uniform(-0.1, 0.1, (batch, height, width, 2)).astype(np.float32)
-  hr = (scale * height, scale * width)
-  return {"im1": image(height, width), "im2": image(height, width), "flow_f": flow(),
-          "flow_b": flow(), "hr_t": image(*hr), "hr1": image(*hr), "hr2": image(*hr),
-          "lr_t": image(height, width), "gt_flow_f": flow(), "gt_flow_b": flow()}
-
-
 def synthetic_clip(count: int, height: int, width: int, seed: int = 0) -> List[np.ndarray]:
   """``count`` uint8 RGB frames: a smooth random texture panning 2 px right, 1 px down per
   frame (so the flow has real motion to find)."""
@@ -209,7 +184,7 @@ def train_step_flops(sizes: Sizes, dtype: str) -> Optional[float]:
   cfg, model, tx, step_fn = jax_train_step(sizes, dtype)
   state = jax.eval_shape(functools.partial(create_state, model, tx,
                                            sample_inputs=sample_inputs()), jax.random.key(0))
-  batch = jax.eval_shape(lambda: train_batch(sizes.train_batch, *sizes.train_lr,
+  batch = jax.eval_shape(lambda: harness.train_batch(sizes.train_batch, *sizes.train_lr,
                                              int(cfg["scale"])))
   return hlo_flops(jax.jit(step_fn).lower(state, batch))
 
@@ -221,12 +196,14 @@ def star_jax_train(sizes: Sizes, dtype: str, device, remat: str = "none") -> Dic
   cfg, model, tx, step_fn = jax_train_step(sizes, dtype, remat)
   with jax.default_device(device):
     state = create_state(model, tx, jax.random.key(0), sample_inputs())
-  batch = jax.device_put(train_batch(sizes.train_batch, *sizes.train_lr, int(cfg["scale"])),
-                         device)
-  started = time.perf_counter()
-  lowered = jax.jit(step_fn, donate_argnums=0).lower(state, batch)
-  compiled = lowered.compile()
-  compile_s = time.perf_counter() - started
+  batch = jax.device_put(
+      harness.train_batch(sizes.train_batch, *sizes.train_lr, int(cfg["scale"])), device)
+
+  def lower_and_compile():
+    lowered = jax.jit(step_fn, donate_argnums=0).lower(state, batch)
+    return lowered, lowered.compile()
+
+  (lowered, compiled), compile_s, _ = harness.timed(lower_and_compile)
   flops = hlo_flops(lowered)
   compiled_peak = compiled_stats.compiled_step_stats(compiled)["peak_bytes"]
   holder = [state]
@@ -241,7 +218,7 @@ def star_jax_train(sizes: Sizes, dtype: str, device, remat: str = "none") -> Dic
       raise FloatingPointError(f"star_jax {dtype} train loss is {loss}")
 
   finish(run_step())  # warm-up
-  seconds = timed_steps(run_step, sizes.train_steps, finish)
+  seconds = harness.back_to_back_seconds(run_step, sizes.train_steps, finish)
   return dict(compile_s=compile_s, step_s=seconds, flops_per_step=flops,
               samples_per_s=sizes.train_batch / seconds, remat=remat,
               compiled_peak_gib=compiled_peak / 2**30,
@@ -264,8 +241,8 @@ def torch_train(sizes: Sizes, dtype: str, device_kind: str) -> Dict[str, Any]:
                       scale_factor=int(cfg["scale"])).to(device).train()
   optimizer = torch.optim.Adamax(model.parameters(), lr=1e-4, betas=(0.9, 0.999), eps=1e-8)
   batch = {k: torch.from_numpy(np.ascontiguousarray(v.transpose(0, 3, 1, 2))).to(device)
-           for k, v in train_batch(sizes.train_batch, *sizes.train_lr,
-                                   int(cfg["scale"])).items()}
+           for k, v in harness.train_batch(sizes.train_batch, *sizes.train_lr,
+                                           int(cfg["scale"])).items()}
   weights = objectives.objective_weights("STAR")
   names = ("ht", "h1", "h2", "l")
 
@@ -296,10 +273,9 @@ def torch_train(sizes: Sizes, dtype: str, device_kind: str) -> Dict[str, Any]:
     if not np.isfinite(value):
       raise FloatingPointError(f"PyTorch {dtype} train loss is {value}")
 
-  started = time.perf_counter()
-  finish(run_step())  # first step: cuDNN autotuning and allocator warm-up, reported apart
-  first_s = time.perf_counter() - started
-  seconds = timed_steps(run_step, sizes.train_steps, finish)
+  # first step: cuDNN autotuning and allocator warm-up, reported apart
+  _, first_s, _ = harness.timed(lambda: finish(run_step()))
+  seconds = harness.back_to_back_seconds(run_step, sizes.train_steps, finish)
   del model, optimizer, batch
   if device.type == "cuda":
     torch.cuda.empty_cache()  # the inference rows plan tiles from the free memory
@@ -331,12 +307,9 @@ def inference(sizes: Sizes, dtype: str) -> Dict[str, Any]:
     assert last.shape[:2] == (4 * sizes.infer_lr[0], 4 * sizes.infer_lr[1])
     return count
 
-  started = time.perf_counter()
-  run(clip[:engine.batch_size + 1])  # compiles flow and forward at the clip's batch shape
-  first_s = time.perf_counter() - started
-  started = time.perf_counter()
-  frames_out = run(clip)
-  seconds = time.perf_counter() - started
+  # the first run compiles flow and forward at the clip's batch shape
+  _, first_s, _ = harness.timed(lambda: run(clip[:engine.batch_size + 1]))
+  frames_out, seconds, _ = harness.timed(lambda: run(clip))
   padded = padding.padded_size(*padding.padded_size(*sizes.infer_lr, 1, MIN_FLOW_INPUT_SIDE),
                                engine.multiple)
   return dict(first_run_s=first_s, seconds=seconds, input_frames=len(clip),
@@ -354,10 +327,8 @@ def flow_rate(size, batch: int, steps: int, mode: str, device) -> Dict[str, Any]
   def run_step():
     return flow_lib.coarse2fine_flow(first, second, mode=mode).flow
 
-  started = time.perf_counter()
-  jax.block_until_ready(run_step())  # compiles
-  first_s = time.perf_counter() - started
-  seconds = timed_steps(run_step, steps, jax.block_until_ready)
+  _, first_s, _ = harness.timed(lambda: jax.block_until_ready(run_step()))  # compiles
+  seconds = harness.back_to_back_seconds(run_step, steps, jax.block_until_ready)
   return dict(first_call_s=first_s, batch_s=seconds, pairs_per_s=batch / seconds,
               mpx_per_s=batch * size[0] * size[1] / seconds / 1e6, size_hw=list(size),
               batch=batch)
@@ -382,7 +353,7 @@ def pyflow_reference() -> Dict[str, Any]:
 # ------------------------------------------------------------------------------ report
 def environment(argv: List[str]) -> Dict[str, Any]:
   info = {"date_utc": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-          "command": "python benchmarks/accelerator_suite.py " + " ".join(map(shlex.quote, argv)),
+          "command": "python -m benchmarks accelerator-suite " + " ".join(map(shlex.quote, argv)),
           "python": platform.python_version(), "machine": platform.machine(),
           "cpus": os.cpu_count(), "xla_flags": os.environ.get("XLA_FLAGS", ""),
           "jax": jax.__version__,
@@ -582,14 +553,13 @@ def run_isolated(argv: List[str], index: int, part: str, what: str, dtype) -> Di
   (PyTorch and later JAX rows ran out of memory that way on an H200)."""
   with tempfile.TemporaryDirectory() as tmp:
     out = pathlib.Path(tmp) / "row.json"
-    child = subprocess.run([sys.executable, str(pathlib.Path(__file__).resolve()), *argv,
-                            "--job", str(index), "--job-out", str(out)], check=False)
+    # The package from this tree, whatever the working directory.
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    child = subprocess.run([sys.executable, "-m", "benchmarks", "accelerator-suite", *argv,
+                            "--job", str(index), "--job-out", str(out)], env=env, check=False)
     if child.returncode == 0 and out.exists():
       return json.loads(out.read_text())
   return dict(part=part, what=what, dtype=dtype,
               error=f"the row's process exited with status {child.returncode} (its output "
                     "is above)")
-
-
-if __name__ == "__main__":
-  raise SystemExit(main())

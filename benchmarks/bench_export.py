@@ -8,14 +8,13 @@ timed over --repeats calls; the medians of wall time and of process CPU time
 (``time.process_time``, all threads) are printed. Also printed: max |ONNX - JAX| and
 max |ONNX - release| over the four outputs (the release's own outputs in io.npz).
 
-  .venv/bin/python benchmarks/bench_export.py V4_x4 V4_REF_x4 --repeats 20
-  .venv/bin/python benchmarks/bench_export.py --full-width V3 --lr-size 32x32
+  python -m benchmarks export V4_x4 V4_REF_x4 --repeats 20
+  python -m benchmarks export --full-width V3 --lr-size 32x32
 """
 
 import argparse
 import pathlib
 import tempfile
-import time
 
 import jax
 import numpy as np
@@ -25,16 +24,15 @@ from star_jax.export.forward import load_export_source, parse_lr_size, source_fr
 from star_jax.export.onnx_export import export_onnx
 from star_jax.export.sidecar import INPUT_NAMES
 from star_jax.model import OUTPUT_NAMES, build_model, default_model_config
-from timing import median_seconds
+
+from . import harness
 
 FIXTURES = pathlib.Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "parity"
 
 
 def compare(label, source, inputs, release, repeats):
   with tempfile.TemporaryDirectory() as directory:
-    started = time.perf_counter()
-    export_onnx(source, directory)
-    convert_s = time.perf_counter() - started
+    _, convert_s, _ = harness.timed(lambda: export_onnx(source, directory))
     session = onnxruntime.InferenceSession(str(pathlib.Path(directory) / "model.onnx"),
                                            providers=["CPUExecutionProvider"])
   feeds = dict(zip(INPUT_NAMES, inputs))
@@ -46,20 +44,25 @@ def compare(label, source, inputs, release, repeats):
   vs_jax = max(float(np.max(np.abs(o - np.asarray(j)))) for o, j in zip(onnx_out, jax_out))
   vs_release = (max(float(np.max(np.abs(o - release[n]))) for o, n in zip(onnx_out, OUTPUT_NAMES))
                 if release else float("nan"))
-  (jax_wall, jax_cpu), (onnx_wall, onnx_cpu) = median_seconds(run_jax, repeats), median_seconds(run_onnx, repeats)
+  jax_wall, jax_cpu = harness.median_seconds(run_jax, repeats)
+  onnx_wall, onnx_cpu = harness.median_seconds(run_onnx, repeats)
   height, width = source.lr_size
   print(f"| {label} | {height}x{width} | {convert_s:.0f} | {jax_wall * 1e3:.1f} ({jax_cpu * 1e3:.1f}) "
         f"| {onnx_wall * 1e3:.1f} ({onnx_cpu * 1e3:.1f}) | {onnx_wall / jax_wall:.2f} "
         f"| {vs_jax:.1e} | {vs_release:.1e} |", flush=True)
 
 
-def main():
+def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("models", nargs="*", help="parity fixture folders (V4_x4, ...)")
   parser.add_argument("--full-width", default=None, help="also a full-width VARIANT (4x)")
   parser.add_argument("--lr-size", default="32x32", help="LR size of the full-width model")
   parser.add_argument("--repeats", type=int, default=10)
-  args = parser.parse_args()
+  return parser.parse_args(argv)
+
+
+def main(argv=None):
+  args = parse_args(argv)
   print(f"jax {jax.__version__}, onnxruntime {onnxruntime.__version__}, "
         f"{len(jax.devices())} JAX device(s): {jax.devices()[0].device_kind}")
   print("| model | LR HxW | convert s | JAX ms/pair wall (cpu) | ORT ms/pair wall (cpu) "
@@ -82,7 +85,3 @@ def main():
     variables = jax.jit(build_model(cfg).init)(jax.random.key(0), *inputs)
     source = source_from_variables(cfg, variables, (height, width), 1)
     compare(f"{args.full_width} full width (random)", source, inputs, None, args.repeats)
-
-
-if __name__ == "__main__":
-  main()

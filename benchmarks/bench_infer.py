@@ -13,12 +13,10 @@ and reports
 With --full it also runs the real PairEngine on one full-size pair to check the estimate.
 Random weights (the time does not depend on their values) unless --weights is given.
 
-  .venv/bin/python benchmarks/bench_infer.py --lr-size 640x360 --tile-size 96
+  python -m benchmarks infer --lr-size 640x360 --tile-size 96
 """
 
 import argparse
-import json
-import time
 
 import jax
 import numpy as np
@@ -29,6 +27,8 @@ from star_jax.weights import load_weights
 from star_jax.infer import padding
 from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine
 from star_jax.model import default_model_config
+
+from . import harness
 
 
 def random_variables(model_cfg, seed=0):
@@ -45,13 +45,12 @@ def random_variables(model_cfg, seed=0):
   return jax.tree_util.tree_map_with_path(fill, abstract)
 
 
-def timed(function, *args):
-  started = time.perf_counter()
-  result = jax.block_until_ready(function(*args))
-  return time.perf_counter() - started, result
+def timed(function) -> float:
+  """Wall seconds of one call of ``function``, its result waited for."""
+  return harness.timed(lambda: jax.block_until_ready(function()))[1]
 
 
-def main():
+def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--weights", default=None, help="checkpoint or .pth (default: random)")
   parser.add_argument("--variant", default="V4_REF")
@@ -62,7 +61,11 @@ def main():
   parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
   parser.add_argument("--flow-backend", default="coarse2fine")
   parser.add_argument("--full", action="store_true", help="also run one full pair")
-  args = parser.parse_args()
+  return parser.parse_args(argv)
+
+
+def main(argv=None):
+  args = parse_args(argv)
   width, height = (int(v) for v in args.lr_size.split("x"))
 
   if args.weights:
@@ -83,8 +86,8 @@ def main():
 
   flow_call = lambda: flow_lib.compute_flow(frames[[0, 1]], frames[[1, 0]],
                                             backend=args.flow_backend)
-  flow_compile_s, _ = timed(flow_call)
-  flow_s, _ = timed(flow_call)
+  flow_compile_s = timed(flow_call)
+  flow_s = timed(flow_call)
 
   batch = engine.batch_size
   image = jax.device_put(rng.standard_normal((batch, tile_h, tile_w, 3)).astype(np.float32),
@@ -92,8 +95,8 @@ def main():
   flow = jax.device_put((0.01 * rng.standard_normal((batch, tile_h, tile_w, 2))).astype(
       np.float32), engine._batch_sharding)  # pylint: disable=protected-access
   forward = lambda: engine._forward(engine.variables, image, image, flow, flow)  # pylint: disable=protected-access
-  forward_compile_s, _ = timed(forward)
-  forward_s, _ = timed(forward)
+  forward_compile_s = timed(forward)
+  forward_s = timed(forward)
   per_tile_s = forward_s / batch
   per_pair_s = flow_s + len(tiles) * per_tile_s
   report = {
@@ -112,11 +115,7 @@ def main():
   }
   if args.full:
     pair = (frames[0], frames[1])
-    full_s, _ = timed(lambda: engine.run([pair], ("h1", "ht")))
+    full_s = timed(lambda: engine.run([pair], ("h1", "ht")))
     report["measured_s_per_input_pair"] = round(full_s, 2)
     report["measured_output_frames_per_s"] = round(2.0 / full_s, 5)
-  print(json.dumps(report, indent=2))
-
-
-if __name__ == "__main__":
-  main()
+  harness.print_json(report, indent=2)

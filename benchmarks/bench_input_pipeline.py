@@ -10,20 +10,21 @@ with that many reader threads. Two per-core figures are printed: wall-clock samp
 divided by cores (honest on an idle machine) and samples per CPU-second the process used
 (robust when other processes share the cores).
 
-  .venv/bin/python benchmarks/bench_input_pipeline.py [--source folder|tfds|tfds_x4|all]
+  python -m benchmarks input-pipeline [--source folder|tfds|tfds_x4|all]
 """
 
 import argparse
 import os
 import pathlib
 import tempfile
-import time
 
 from star_jax.data import demo
 from star_jax.data import flow_cache
 from star_jax.data import pipeline
 from star_jax.data import tfds_vimeo
 from star_jax.flow import FlowSettings
+
+from . import harness
 
 RELEASE_SECONDS_PER_SAMPLE_PER_CORE = 0.8
 
@@ -33,17 +34,20 @@ def _measure(config: pipeline.PipelineConfig, num_batches: int, warmup_batches: 
   iterator = iter(pipeline.make_dataset(config))
   for _ in range(warmup_batches):
     next(iterator)
-  wall, cpu = time.perf_counter(), time.process_time()
-  for _ in range(num_batches):
-    batch = next(iterator)
-  wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+  def read_batches():
+    for _ in range(num_batches):
+      batch = next(iterator)
+    return batch
+
+  batch, wall, cpu = harness.timed(read_batches)
   assert batch["hr_t"].shape[1:] == (256, 448, 3), batch["hr_t"].shape
   iterator.close()
   samples = num_batches * config.batch_size
   return samples / wall, samples / cpu
 
 
-def main() -> None:
+def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--root", type=pathlib.Path,
                       default=pathlib.Path(tempfile.gettempdir()) / "star_jax_bench_448x256",
@@ -56,7 +60,11 @@ def main() -> None:
   parser.add_argument("--batches", type=int, default=30, help="timed batches")
   parser.add_argument("--flow-backend", default="opencv_dis",
                       help="backend of the flow cache (its values do not affect the timing)")
-  args = parser.parse_args()
+  return parser.parse_args(argv)
+
+
+def main(argv=None) -> None:
+  args = parse_args(argv)
 
   available = sorted(os.sched_getaffinity(0))
   os.sched_setaffinity(0, available[:args.cores])
@@ -85,7 +93,3 @@ def main() -> None:
             f"flows: {wall_rate / cores:6.1f} samples/s/core (wall), {cpu_rate:6.1f} "
             f"samples/CPU-s = {cpu_rate * RELEASE_SECONDS_PER_SAMPLE_PER_CORE:4.0f}x the "
             f"release's {RELEASE_SECONDS_PER_SAMPLE_PER_CORE} s/sample/core")
-
-
-if __name__ == "__main__":
-  main()

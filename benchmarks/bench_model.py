@@ -12,26 +12,26 @@ flow term. Optimiser: Adamax(lr 1e-4, betas 0.9/0.999, eps 1e-8) in both framewo
 JAX compile time (lower + compile) is reported apart from the steady state, which is the
 median of ``--repeats`` runs after ``--warmups`` (default 1) untimed runs.
 
-    .venv/bin/python benchmarks/bench_model.py --variants V1,V4_REF --lr-size 64x112
+    python -m benchmarks model --variants V1,V4_REF --lr-size 64x112
 """
 
 import argparse
 import gc
 import os
-import pathlib
 import platform
-import statistics
-import sys
-import time
-from typing import Callable, Dict, List
+from typing import Dict, List
 
 import numpy as np
 
-from star_jax.pixels import normalize
+from . import harness
+
 OUTPUT_NAMES = ("ht", "h1", "h2", "l")
 OUTPUT_WEIGHTS = {"ht": 1.0, "h1": 0.5, "h2": 0.5, "l": 1.0}
 STAGE_WEIGHTS = (0.4, 1.0)
 INPUT_NAMES = ("im1", "im2", "flow_f", "flow_b")
+# output -> its target in harness.train_batch (the input pipeline's keys)
+TARGETS = {"ht": "hr_t", "h1": "hr1", "h2": "hr2", "l": "lr_t", "flow_f": "gt_flow_f",
+           "flow_b": "gt_flow_b"}
 
 
 def parse_args(argv=None):
@@ -67,34 +67,6 @@ def parse_args(argv=None):
   return args
 
 
-def make_batch(batch: int, h: int, w: int, scale: int, seed: int = 0) -> Dict[str, np.ndarray]:
-  """NHWC float32 inputs and targets: normalised images, flows in the network convention."""
-  rng = np.random.default_rng(seed)
-
-  def image(hh, ww):
-    return normalize(rng.random((batch, hh, ww, 3), np.float32))
-
-  def flow():
-    return rng.uniform(-0.1, 0.1, (batch, h, w, 2)).astype(np.float32)
-
-  data = {"im1": image(h, w), "im2": image(h, w), "flow_f": flow(), "flow_b": flow()}
-  data.update({f"target_{n}": image(scale * h, scale * w) for n in ("ht", "h1", "h2")})
-  data.update(target_l=image(h, w), target_flow_f=flow(), target_flow_b=flow())
-  return data
-
-
-def median_seconds(fn: Callable[[], None], repeats: int, warmups: int) -> float:
-  """Median wall time of ``fn`` over ``repeats`` runs after ``warmups`` untimed runs."""
-  for _ in range(warmups):
-    fn()
-  times = []
-  for _ in range(repeats):
-    start = time.perf_counter()
-    fn()
-    times.append(time.perf_counter() - start)
-  return statistics.median(times)
-
-
 # ----------------------------------------------------------------------------------- JAX
 def run_jax(variant, state_dict, data, args) -> Dict[str, float]:
   import jax  # pylint: disable=import-outside-toplevel
@@ -109,29 +81,27 @@ def run_jax(variant, state_dict, data, args) -> Dict[str, float]:
   model = build_model(cfg)
   variables = jax.tree_util.tree_map(jnp.asarray, variables)
   inputs = tuple(jnp.asarray(data[k]) for k in INPUT_NAMES)
-  targets = {k: jnp.asarray(v) for k, v in data.items() if k.startswith("target_")}
+  targets = {k: jnp.asarray(v) for k, v in data.items() if k not in INPUT_NAMES}
   result = {}
 
   if "eval" in args.modes:
     def eval_forward(variables, *inputs):
       return model.apply(variables, *inputs, train=False)
 
-    start = time.perf_counter()
-    compiled = jax.jit(eval_forward).lower(variables, *inputs).compile()
-    result["eval_compile"] = time.perf_counter() - start
+    compiled, result["eval_compile"], _ = harness.timed(
+        lambda: jax.jit(eval_forward).lower(variables, *inputs).compile())
     outputs = {}
 
     def run_eval():
       outputs.update(jax.block_until_ready(compiled(variables, *inputs)))
 
-    result["eval"] = median_seconds(run_eval, args.repeats, args.warmups)
+    result["eval"] = harness.median_seconds(run_eval, args.repeats, args.warmups)[0]
     result["eval_outputs"] = {k: np.asarray(v) for k, v in outputs.items()}
 
   if "train" in args.modes:
-    start = time.perf_counter()
-    compiled, run_train = jax_train_step(model, variables, inputs, targets)
-    result["train_compile"] = time.perf_counter() - start
-    result["train"] = median_seconds(run_train, args.repeats, args.warmups)
+    (_, run_train), result["train_compile"], _ = harness.timed(
+        lambda: jax_train_step(model, variables, inputs, targets))
+    result["train"] = harness.median_seconds(run_train, args.repeats, args.warmups)[0]
   return result
 
 
@@ -156,11 +126,11 @@ def jax_train_step(model, variables, inputs, targets):
     loss = 0.0
     for stage, stage_weight in enumerate(STAGE_WEIGHTS):
       for name in OUTPUT_NAMES:
-        error = jnp.mean(jnp.abs(outputs[name][stage] - targets[f"target_{name}"]))
+        error = jnp.mean(jnp.abs(outputs[name][stage] - targets[TARGETS[name]]))
         loss = loss + stage_weight * OUTPUT_WEIGHTS[name] * error
     for name in ("flow_f", "flow_b"):
       if name in outputs:
-        loss = loss + jnp.mean(jnp.abs(outputs[name] - targets[f"target_{name}"]))
+        loss = loss + jnp.mean(jnp.abs(outputs[name] - targets[TARGETS[name]]))
     return loss, batch_stats
 
   def train_step(params, batch_stats, opt_state, inputs, targets):
@@ -187,8 +157,8 @@ def jax_train_step(model, variables, inputs, targets):
 def build_torch(variant, args):
   import torch  # pylint: disable=import-outside-toplevel
 
-  # starnet_torch/ is not installed: it is imported from the repository root.
-  sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
+  # starnet_torch/ is not installed: it is imported from the repository root (the working
+  # directory of python -m benchmarks).
   from starnet_torch import build_model  # pylint: disable=import-outside-toplevel
 
   torch.manual_seed(0)
@@ -204,7 +174,7 @@ def run_torch(model, data, args) -> Dict[str, float]:
     return torch.from_numpy(np.ascontiguousarray(data[name].transpose(0, 3, 1, 2)))
 
   inputs = [nchw(k) for k in INPUT_NAMES]
-  targets = {k: nchw(k) for k in data if k.startswith("target_")}
+  targets = {k: nchw(k) for k in data if k not in INPUT_NAMES}
   result = {}
 
   if "eval" in args.modes:
@@ -215,12 +185,12 @@ def run_torch(model, data, args) -> Dict[str, float]:
       with torch.no_grad():
         outputs.update(zip(OUTPUT_NAMES, model(*inputs, train=False)))
 
-    result["eval"] = median_seconds(run_eval, args.repeats, args.warmups)
+    result["eval"] = harness.median_seconds(run_eval, args.repeats, args.warmups)[0]
     result["eval_outputs"] = {k: v.numpy().transpose(0, 2, 3, 1) for k, v in outputs.items()}
 
   if "train" in args.modes:
-    result["train"] = median_seconds(torch_train_step(model, inputs, targets), args.repeats,
-                                     args.warmups)
+    result["train"] = harness.median_seconds(torch_train_step(model, inputs, targets),
+                                             args.repeats, args.warmups)[0]
   return result
 
 
@@ -238,10 +208,10 @@ def torch_train_step(model, inputs, targets):
     loss = 0.0
     for name, stages in zip(OUTPUT_NAMES, outputs[:4]):
       for stage_weight, output in zip(STAGE_WEIGHTS, stages):
-        error = torch.mean(torch.abs(output - targets[f"target_{name}"]))
+        error = torch.mean(torch.abs(output - targets[TARGETS[name]]))
         loss = loss + stage_weight * OUTPUT_WEIGHTS[name] * error
     for name, flow in zip(("flow_f", "flow_b"), outputs[4:]):
-      loss = loss + torch.mean(torch.abs(flow - targets[f"target_{name}"]))
+      loss = loss + torch.mean(torch.abs(flow - targets[TARGETS[name]]))
     loss.backward()
     optimizer.step()
     loss = float(loss.detach())
@@ -290,7 +260,7 @@ def main(argv=None) -> int:
   print(f"batch {args.batch}, LR {args.lr_h}x{args.lr_w}, x{args.scale}, fp32, "
         f"repeats {args.repeats} (median after {args.warmups} warm-up), "
         f"torch threads {args.torch_threads}")
-  data = make_batch(args.batch, args.lr_h, args.lr_w, args.scale)
+  data = harness.train_batch(args.batch, args.lr_h, args.lr_w, args.scale)
   rows = []
   for variant in args.variants:
     torch_model = build_torch(variant, args)
@@ -322,14 +292,6 @@ def main(argv=None) -> int:
     print(f"[{variant}] done", flush=True)
 
   header = ("variant", "params", "mode", "JAX compile s", "JAX s", "PyTorch s", "JAX/PyTorch")
-  widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(len(header))]
   print()
-  print("| " + " | ".join(h.ljust(w) for h, w in zip(header, widths)) + " |")
-  print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-  for row in rows:
-    print("| " + " | ".join(str(c).ljust(w) for c, w in zip(row, widths)) + " |")
+  print(harness.aligned_markdown_table(header, rows))
   return 0
-
-
-if __name__ == "__main__":
-  raise SystemExit(main())

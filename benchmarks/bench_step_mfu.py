@@ -5,7 +5,7 @@ objective, loss and optimizer of the config) and the eval forward (``step.eval_s
 random ImageNet-normalised inputs of the config's shapes, compiled ahead of time (compile time
 reported apart), and times ``--repeats`` steps after ``--warmups`` untimed ones, in wall and
 process CPU time. FLOPs per step are XLA's (``compiled_stats.compiled_step_stats``). MFU
-against ``--peak-flops`` (the machine's FLOP/s, e.g. ``benchmarks/cpu_peak.py``'s peak):
+against ``--peak-flops`` (the machine's FLOP/s, e.g. ``python -m benchmarks cpu-peak``'s peak):
 
   wall MFU = FLOPs per step x steps/s (wall) / peak
   CPU MFU  = (FLOPs per step / CPU seconds per step) / (peak / cores)
@@ -13,8 +13,8 @@ against ``--peak-flops`` (the machine's FLOP/s, e.g. ``benchmarks/cpu_peak.py``'
 The second does not depend on how much of a shared machine the run got (both rates are per
 CPU-second), which is the one to compare on a loaded machine.
 
-    python benchmarks/bench_step_mfu.py --config configs/demo.py --peak-flops 3.6e11
-    python benchmarks/bench_step_mfu.py --config configs/star.py --variant V1 \\
+    python -m benchmarks step-mfu --config configs/demo.py --peak-flops 3.6e11
+    python -m benchmarks step-mfu --config configs/star.py --variant V1 \\
         --lr-size 64x112 --batch 1 --modes eval --repeats 2 --peak-flops 3.6e11
 """
 
@@ -22,17 +22,16 @@ import argparse
 import functools
 import importlib.util
 import os
-import time
 
 import jax
 import numpy as np
 
-from star_jax import pixels
 from star_jax.model import build_model, sample_inputs
 from star_jax.train import sharding, step as step_lib, trainer
 from star_jax.train.compiled_stats import compiled_step_stats
 from star_jax.train.state import create_state, learning_rate_schedule, make_optimizer
-from timing import median_seconds
+
+from . import harness
 
 
 def parse_args(argv=None):
@@ -81,22 +80,6 @@ def load_config(args):
   return config
 
 
-def make_batch(batch: int, h: int, w: int, scale: int, seed: int = 0):
-  """Random inputs and every target the pipeline provides, NHWC float32."""
-  rng = np.random.default_rng(seed)
-
-  def image(hh, ww):
-    return pixels.normalize(rng.random((batch, hh, ww, 3), np.float32))
-
-  def flow():
-    return rng.uniform(-0.1, 0.1, (batch, h, w, 2)).astype(np.float32)
-
-  data = {"im1": image(h, w), "im2": image(h, w), "lr_t": image(h, w), "flow_f": flow(),
-          "flow_b": flow(), "gt_flow_f": flow(), "gt_flow_b": flow()}
-  data.update({k: image(scale * h, scale * w) for k in ("hr1", "hr_t", "hr2")})
-  return data
-
-
 def report(mode, flops, compile_s, wall, cpu, batch, peak):
   cores = os.cpu_count()
   line = (f"| {mode} | {batch} | {compile_s:.1f} | {flops / 1e9:.2f} | {1 / wall:.4g} | "
@@ -143,22 +126,18 @@ def main(argv=None):
   print("|" + "---|" * (header.count("|") - 1))
 
   if "eval" in args.modes:
-    eval_data = sharding.global_batch(make_batch(eval_batch, *eval_hw, scale), mesh)
+    eval_data = sharding.global_batch(harness.train_batch(eval_batch, *eval_hw, scale), mesh)
     eval_fn = jax.jit(functools.partial(step_lib.eval_step, model=model))
-    start = time.perf_counter()
-    compiled = eval_fn.lower(state, eval_data).compile()
-    compile_s = time.perf_counter() - start
-    wall, cpu = median_seconds(lambda: jax.block_until_ready(compiled(state, eval_data)),
+    compiled, compile_s, _ = harness.timed(lambda: eval_fn.lower(state, eval_data).compile())
+    wall, cpu = harness.median_seconds(lambda: jax.block_until_ready(compiled(state, eval_data)),
                            args.repeats, args.warmups)
     report("eval", compiled_step_stats(compiled)["flops"], compile_s, wall, cpu, eval_batch,
            args.peak_flops)
 
   if "train" in args.modes:
-    data = sharding.global_batch(make_batch(batch, *train_hw, scale), mesh)
+    data = sharding.global_batch(harness.train_batch(batch, *train_hw, scale), mesh)
     train_fn = trainer.jit_train_step(config, model, tx, schedule, mesh, shardings)
-    start = time.perf_counter()
-    compiled = train_fn.lower(state, data).compile()
-    compile_s = time.perf_counter() - start
+    compiled, compile_s, _ = harness.timed(lambda: train_fn.lower(state, data).compile())
     holder = [state]
 
     def run_train():
@@ -166,11 +145,7 @@ def main(argv=None):
       if not np.isfinite(float(metrics["loss/total"])):
         raise FloatingPointError(f"train loss is {float(metrics['loss/total'])}")
 
-    wall, cpu = median_seconds(run_train, args.repeats, args.warmups)
+    wall, cpu = harness.median_seconds(run_train, args.repeats, args.warmups)
     report("train", compiled_step_stats(compiled)["flops"], compile_s, wall, cpu, batch,
            args.peak_flops)
   print(f"load average {os.getloadavg()[0]:.1f} at the end")
-
-
-if __name__ == "__main__":
-  main()

@@ -8,27 +8,31 @@ difference float32 - release (the parity the tests assert), and the output's max
 (outputs are ImageNet-normalised; 1/255 of the 8-bit range is 0.0171 in these units for
 the green channel, 0.0170 red, 0.0174 blue).
 
-    python benchmarks/bf16_parity.py
+    python -m benchmarks bf16-parity
 """
 
-import json
-import sys
+import argparse
 
 import jax
 import numpy as np
 
 from star_jax.weights import load_weights
 from star_jax.model import OUTPUT_NAMES, build_model
+from tests.conftest import shared_root  # the repository root is the working directory
 
-sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
-from tests.conftest import shared_root  # pylint: disable=wrong-import-position
+from . import harness
 
 
 def _nhwc(x):
   return np.transpose(np.asarray(x), (0, 2, 3, 1))
 
 
-def main():
+def parse_args(argv=None):
+  return argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
+
+
+def main(argv=None):
+  parse_args(argv)
   for folder in sorted((shared_root() / "parity").iterdir()):
     if not (folder / "io.npz").exists():
       continue
@@ -49,8 +53,4 @@ def main():
                    "bf16_vs_fp32_rms": float(np.sqrt(np.mean((bf - fp) ** 2))),
                    "fp32_vs_release": float(np.max(np.abs(fp - release))),
                    "abs_max": float(np.max(np.abs(fp)))}
-    print(json.dumps(row), flush=True)
-
-
-if __name__ == "__main__":
-  main()
+    harness.print_json(row)

@@ -1,7 +1,7 @@
 """Benchmark: this machine's dense float32 matmul peak FLOP/s with JAX (XLA:CPU).
 
 Not a test. The MFU denominator for CPU runs (``--config.peak_flops_per_chip`` in training,
-``--peak-flops`` in ``bench_step_mfu.py``): XLA:CPU runs on every core of the machine as one
+``--peak-flops`` of the ``step-mfu`` tool): XLA:CPU runs on every core of the machine as one
 JAX device, so the "chip" is the whole CPU. For each size n it times ``a @ b`` on (n, n)
 float32 matrices (2 n^3 FLOPs per product, XLA's own count is checked against it) and reports
 the best and the median wall-clock rate of ``--repeats`` runs and the rate per CPU-second
@@ -15,20 +15,21 @@ the rate of all cores computing at once (an upper bound: XLA's threads also spen
 waiting, which lowers the per-CPU-second rate of everything measured this way alike). The
 best wall-clock rate is printed beside it.
 
-    python benchmarks/cpu_peak.py --sizes 1024,2048,4096 --repeats 10
+    python -m benchmarks cpu-peak --sizes 1024,2048,4096 --repeats 10
 """
 
 import argparse
 import os
 import platform
 import statistics
-import time
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from star_jax.train.compiled_stats import compiled_step_stats
+
+from . import harness
 
 
 def parse_args(argv=None):
@@ -55,13 +56,8 @@ def measure(n: int, repeats: int):
   flops = compiled_step_stats(compiled)["flops"]
   if abs(flops - 2 * n**3) > 1e-6 * 2 * n**3:
     raise RuntimeError(f"XLA counts {flops} FLOPs for a {n}x{n} matmul, expected {2 * n**3}")
-  compiled(a, b).block_until_ready()  # warm-up
-  walls, cpus = [], []
-  for _ in range(repeats):
-    wall, cpu = time.perf_counter(), time.process_time()
-    compiled(a, b).block_until_ready()
-    walls.append(time.perf_counter() - wall)
-    cpus.append(time.process_time() - cpu)
+  walls, cpus = harness.run_seconds(lambda: compiled(a, b).block_until_ready(), repeats,
+                                   warmups=1)
   return flops, walls, cpus
 
 
@@ -70,9 +66,8 @@ def main(argv=None):
   print(f"device {jax.devices()[0].device_kind} ({platform.processor() or platform.machine()}, "
         f"{os.cpu_count()} cores), jax {jax.__version__}, load average "
         f"{os.getloadavg()[0]:.1f} at start")
-  print("| n | best GFLOP/s (wall) | median GFLOP/s (wall) | GFLOP per CPU-second | "
-        "CPU s / wall s |")
-  print("|---|---|---|---|---|")
+  print(harness.markdown_header("n", "best GFLOP/s (wall)", "median GFLOP/s (wall)",
+                                "GFLOP per CPU-second", "CPU s / wall s"))
   best_wall, best_per_cpu_second = 0.0, 0.0
   for n in args.sizes:
     flops, walls, cpus = measure(n, args.repeats)
@@ -80,13 +75,9 @@ def main(argv=None):
     per_cpu_second = flops * len(cpus) / max(sum(cpus), 1e-9)
     best_wall = max(best_wall, best)
     best_per_cpu_second = max(best_per_cpu_second, per_cpu_second)
-    print(f"| {n} | {best / 1e9:.1f} | {median / 1e9:.1f} | {per_cpu_second / 1e9:.1f} | "
-          f"{sum(cpus) / sum(walls):.2f} |")
+    print(harness.markdown_row(n, f"{best / 1e9:.1f}", f"{median / 1e9:.1f}",
+                               f"{per_cpu_second / 1e9:.1f}", f"{sum(cpus) / sum(walls):.2f}"))
   cores = os.cpu_count()
   print(f"peak: {best_per_cpu_second * cores:.4g} FLOP/s = {best_per_cpu_second / 1e9:.1f} "
         f"GFLOP per CPU-second x {cores} cores (best wall-clock rate {best_wall:.4g} FLOP/s); "
         f"load average {os.getloadavg()[0]:.1f} at the end")
-
-
-if __name__ == "__main__":
-  main()

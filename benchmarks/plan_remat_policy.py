@@ -5,7 +5,7 @@ a TPU topology's compile-only devices (compiled, not run; ``star_jax.plan``).
 this process before the model is built, then the plan of ``python -m star_jax.plan`` is made
 for the train step alone and written as JSON:
 
-  JAX_PLATFORMS=cpu python benchmarks/plan_remat_policy.py --policy=dots_saveable \
+  JAX_PLATFORMS=cpu python -m benchmarks remat-policy --policy=dots_saveable \
       --topology=v5p:2x2x1 --dtype=bfloat16 --remat=blocks --batch_size=4 \
       --json=benchmarks/plan/v5p_bf16_blocks_dots.json
 
@@ -42,7 +42,7 @@ POLICIES = {
 }
 
 
-def main():
+def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--policy", choices=sorted(POLICIES), required=True)
   parser.add_argument("--topology", default="v5p:2x2x1")
@@ -51,7 +51,11 @@ def main():
   parser.add_argument("--batch_size", type=int, default=4, help="global batch")
   parser.add_argument("--json", required=True)
   parser.add_argument("--log_file", default="plan.log")
-  args = parser.parse_args()
+  return parser.parse_args(argv)
+
+
+def main(argv=None):
+  args = parse_args(argv)
   remat.POLICY = POLICIES[args.policy]
   config = config_lib.with_fields(base_config(), batch_size=args.batch_size,
                                eval_batch_size=args.batch_size,
@@ -67,7 +71,3 @@ def main():
   with open(args.json, "w") as f:
     json.dump(out, f, indent=1)
   print(report.table({"train": step}))
-
-
-if __name__ == "__main__":
-  main()

@@ -16,16 +16,17 @@ for JAX.
 XLA flags are read once when JAX starts: compare flag settings by running the script once
 per setting, e.g. ``XLA_FLAGS=--xla_cpu_experimental_ynn_fusion_type= python ...``.
 
-    .venv/bin/python benchmarks/profile_train_ops.py --only conv3x3_64_hr,deconv_320_64
+    python -m benchmarks profile-ops --only conv3x3_64_hr,deconv_320_64
 """
 
 import argparse
 import os
 import statistics
-import time
-from typing import Callable, Dict, List, Tuple
+from typing import Dict, List
 
 import numpy as np
+
+from . import harness
 
 LR = (64, 112)
 HR = (256, 448)
@@ -68,12 +69,6 @@ def parse_args(argv=None):
   if args.repeats < 1:
     parser.error("--repeats must be at least 1")
   return args
-
-
-def _times(fn: Callable[[], None]) -> Tuple[float, float]:
-  wall, cpu = time.perf_counter(), time.process_time()
-  fn()
-  return time.perf_counter() - wall, time.process_time() - cpu
 
 
 def jax_fn(spec, grad_pass: str):
@@ -187,8 +182,8 @@ def main(argv=None) -> int:
       run_torch()
       jt, tt = [], []
       for _ in range(args.repeats):
-        jt.append(_times(run_jax))
-        tt.append(_times(run_torch))
+        jt.append(harness.timed(run_jax)[1:])
+        tt.append(harness.timed(run_torch)[1:])
       med = lambda ts, i: statistics.median(t[i] for t in ts)
       row = dict(op=name, count=spec[7], pass_=grad_pass, jw=med(jt, 0), jc=med(jt, 1),
                  tw=med(tt, 0), tc=med(tt, 1))
@@ -203,7 +198,3 @@ def main(argv=None) -> int:
     print(f"| {r['op']} | {r['count']} | {r['pass_']} | {r['jw']:.3f} | {r['jc']:.3f} | "
           f"{r['tw']:.3f} | {r['tc']:.3f} | {r['jw'] / r['tw']:.2f} |")
   return 0
-
-
-if __name__ == "__main__":
-  raise SystemExit(main())

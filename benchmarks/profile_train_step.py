@@ -15,7 +15,7 @@ untimed step each, one JAX step runs under ``jax.profiler`` and one PyTorch step
 
 Thunk times are summed over threads, so a group's total can exceed the step's wall time.
 
-    .venv/bin/python benchmarks/profile_train_step.py --variant V1 --lr-size 64x112
+    python -m benchmarks profile-step --variant V1 --lr-size 64x112
 """
 
 import argparse
@@ -25,11 +25,10 @@ import json
 import pathlib
 import re
 import tempfile
-import time
 
 import numpy as np
 
-import bench_model
+from . import bench_model, harness
 
 _INSTRUCTION = re.compile(r"^\s*(?:ROOT )?%([\w.\-]+) = (\S+) ([\w\-]+)\(")
 _WINDOW = re.compile(r"window=\{size=([\dx]+)")
@@ -87,10 +86,12 @@ def profile_jax(model, variables, inputs, targets, workdir: pathlib.Path):
   compiled, run_train = bench_model.jax_train_step(model, variables, inputs, targets)
   groups = hlo_groups(compiled.as_text())
   run_train()  # untimed
-  wall, cpu = time.perf_counter(), time.process_time()
-  with jax.profiler.trace(str(workdir), create_perfetto_trace=True):
-    run_train()
-  wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+  def traced_step():
+    with jax.profiler.trace(str(workdir), create_perfetto_trace=True):
+      run_train()
+
+  _, wall, cpu = harness.timed(traced_step)
   trace_file = next(workdir.rglob("perfetto_trace.json.gz"))
   events = json.loads(gzip.decompress(trace_file.read_bytes()))
   events = events["traceEvents"] if isinstance(events, dict) else events
@@ -114,22 +115,29 @@ def profile_torch(model, inputs, targets):
 
   run_train = bench_model.torch_train_step(model, inputs, targets)
   run_train()  # untimed
-  wall, cpu = time.perf_counter(), time.process_time()
-  with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
-    run_train()
-  wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+
+  def profiled_step():
+    with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU]) as prof:
+      run_train()
+    return prof
+
+  prof, wall, cpu = harness.timed(profiled_step)
   ops = [(e.key, e.count, e.self_cpu_time_total / 1e6) for e in prof.key_averages()]
   return wall, cpu, sorted(ops, key=lambda op: -op[2])
 
 
-def main(argv=None) -> int:
+def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--variant", default="V1")
   parser.add_argument("--lr-size", default="64x112", help="LR input size HxW")
   parser.add_argument("--batch", type=int, default=1)
   parser.add_argument("--top", type=int, default=12, help="rows of the per-op tables")
   parser.add_argument("--torch-threads", type=int, default=2)
-  args = parser.parse_args(argv)
+  return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+  args = parse_args(argv)
   lr_h, lr_w = (int(v) for v in args.lr_size.lower().split("x"))
   bench_args = argparse.Namespace(scale=4)
 
@@ -143,14 +151,14 @@ def main(argv=None) -> int:
   torch.set_num_threads(args.torch_threads)
   print("\n".join(bench_model.versions()))
   print(f"{args.variant}, batch {args.batch}, LR {lr_h}x{lr_w}, x4, fp32")
-  data = bench_model.make_batch(args.batch, lr_h, lr_w, 4)
+  data = harness.train_batch(args.batch, lr_h, lr_w, 4)
   torch_model = bench_model.build_torch(args.variant, bench_args)
   state_dict = {k: v.detach().numpy().copy() for k, v in torch_model.state_dict().items()}
   cfg, variables = release_to_variables(state_dict, {"scale": 4})
   model = build_model(cfg)
   variables = jax.tree_util.tree_map(jnp.asarray, variables)
   inputs = tuple(jnp.asarray(data[k]) for k in bench_model.INPUT_NAMES)
-  targets = {k: jnp.asarray(v) for k, v in data.items() if k.startswith("target_")}
+  targets = {k: jnp.asarray(v) for k, v in data.items() if k not in bench_model.INPUT_NAMES}
   with tempfile.TemporaryDirectory() as tmp:
     j_wall, j_cpu, per_group, per_op = profile_jax(model, variables, inputs, targets,
                                                    pathlib.Path(tmp))
@@ -161,7 +169,7 @@ def main(argv=None) -> int:
 
   t_wall, t_cpu, torch_ops = profile_torch(
       torch_model, [nchw(k) for k in bench_model.INPUT_NAMES],
-      {k: nchw(k) for k in data if k.startswith("target_")})
+      {k: nchw(k) for k in data if k not in bench_model.INPUT_NAMES})
 
   print(f"\nprofiled step: JAX {j_wall:.2f} s wall / {j_cpu:.2f} s CPU; "
         f"PyTorch {t_wall:.2f} s wall / {t_cpu:.2f} s CPU\n")
@@ -181,7 +189,3 @@ def main(argv=None) -> int:
     print(f"| {name} | {count} | {seconds:.2f} | {100 * seconds / torch_total:.1f}% |")
   print(f"| **all** | | {torch_total:.2f} | |")
   return 0
-
-
-if __name__ == "__main__":
-  raise SystemExit(main())

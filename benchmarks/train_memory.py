@@ -7,17 +7,14 @@ shapes only, and prints one JSON line per configuration with
 ``star_jax.train.compiled_stats.compiled_step_stats`` (peak = argument + output + temp -
 alias bytes) plus the compile time. Configurations run one after another in one process.
 
-    python benchmarks/train_memory.py --variant V4_REF --lr-size 64x112 --batch 10 \\
+    python -m benchmarks train-memory --variant V4_REF --lr-size 64x112 --batch 10 \\
         --remat none,blocks,full --dtype float32,bfloat16
 """
 
 import argparse
-import json
 import platform
-import time
 
 import jax
-import jax.numpy as jnp
 
 from star_jax.model import build_model, sample_inputs
 from star_jax.train import sharding, trainer
@@ -25,16 +22,7 @@ from star_jax.train.compiled_stats import compiled_step_stats
 from star_jax.train.config import base_config
 from star_jax.train.state import create_state, learning_rate_schedule, make_optimizer
 
-
-def abstract_batch(batch: int, h: int, w: int, scale: int, refine: bool):
-  """ShapeDtypeStructs of one training batch (keys as star_jax.data.pipeline makes them)."""
-  f32 = lambda *shape: jax.ShapeDtypeStruct(shape, jnp.float32)
-  out = {"im1": f32(batch, h, w, 3), "im2": f32(batch, h, w, 3), "flow_f": f32(batch, h, w, 2),
-         "flow_b": f32(batch, h, w, 2), "lr_t": f32(batch, h, w, 3)}
-  out.update({k: f32(batch, h * scale, w * scale, 3) for k in ("hr_t", "hr1", "hr2")})
-  if refine:
-    out.update(gt_flow_f=f32(batch, h, w, 2), gt_flow_b=f32(batch, h, w, 2))
-  return out
+from . import harness
 
 
 def measure(variant: str, h: int, w: int, batch: int, remat: str, dtype: str):
@@ -49,32 +37,32 @@ def measure(variant: str, h: int, w: int, batch: int, remat: str, dtype: str):
                          jax.random.key(0))
   shardings = sharding.param_shardings(state, mesh, ())
   step = trainer.jit_train_step(config, model, tx, schedule, mesh, shardings)
-  started, cpu_started = time.perf_counter(), time.process_time()
-  compiled = step.lower(state, abstract_batch(batch, h, w, int(config.model.scale),
-                                              variant.endswith("_REF"))).compile()
+  abstract_batch = jax.eval_shape(lambda: harness.train_batch(
+      batch, h, w, int(config.model.scale), flow_targets=variant.endswith("_REF")))
+  compiled, compile_s, compile_cpu_s = harness.timed(
+      lambda: step.lower(state, abstract_batch).compile())
   stats = compiled_step_stats(compiled)
   return dict(variant=variant, lr_hw=[h, w], batch=batch, remat=remat, dtype=dtype, **stats,
               peak_gib=round(stats["peak_bytes"] / 2 ** 30, 3),
-              compile_s=round(time.perf_counter() - started, 1),
-              compile_cpu_s=round(time.process_time() - cpu_started, 1))
+              compile_s=round(compile_s, 1), compile_cpu_s=round(compile_cpu_s, 1))
 
 
-def main():
+def parse_args(argv=None):
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--variant", default="V4_REF")
   parser.add_argument("--lr-size", default="64x112", help="LR HxW")
   parser.add_argument("--batch", type=int, default=10)
   parser.add_argument("--remat", default="none,blocks,full")
   parser.add_argument("--dtype", default="float32,bfloat16")
-  args = parser.parse_args()
+  return parser.parse_args(argv)
+
+
+def main(argv=None):
+  args = parse_args(argv)
   h, w = (int(v) for v in args.lr_size.split("x"))
-  print(json.dumps({"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
-                    "jax": jax.__version__, "machine": platform.processor() or platform.machine()}),
-        flush=True)
+  harness.print_json({"device": jax.devices()[0].device_kind, "backend": jax.default_backend(),
+                      "jax": jax.__version__,
+                      "machine": platform.processor() or platform.machine()})
   for dtype in args.dtype.split(","):
     for remat in args.remat.split(","):
-      print(json.dumps(measure(args.variant, h, w, args.batch, remat, dtype)), flush=True)
-
-
-if __name__ == "__main__":
-  main()
+      harness.print_json(measure(args.variant, h, w, args.batch, remat, dtype))

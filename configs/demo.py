@@ -19,7 +19,7 @@ gain 1 makes a from-scratch model's outputs start at std ~10^3), except gain 25 
 conv of the flow branch (``motion_feat``): the network's flow inputs are -px/150, about 0.02
 here, and at gain 0.5 the flow branch stays near silent for the demo's 1000 steps. Zeroing
 the flows costs the trained demo model 0.92 dB on ht; trained without the gain (and without
-the decay) it loses only 0.47 dB (``benchmarks/demo_diagnostics.py --weights``).
+the decay) it loses only 0.47 dB (``benchmarks/archive/demo_diagnostics.py --weights``).
 
 Not the release's network (``convert to-torch`` refuses the result): the outputs are
 predicted over bicubic (``model.residual_bicubic``), and the transposed convolutions start

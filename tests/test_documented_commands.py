@@ -12,8 +12,9 @@ command needs a checker here):
   real inputs: ``/data/vimeo_triplet`` a Vimeo-layout folder, ``STAR.pth`` a release-format
   file of the parity fixtures, ``/tmp/star/model`` a star_jax checkpoint of it; a narrow
   model matching those weights is appended (``TINY_MODEL``).
-* the other tools (``infer``, ``evaluate``, ``export``, ``flow``, ``showcase``): their own
-  argument parsers; ``convert detect`` / ``to-flax`` / ``to-torch`` run for real on a tiny
+* the other tools (``infer``, ``evaluate``, ``export``, ``flow``, ``showcase``) and the
+  benchmark tools (``python -m benchmarks TOOL``, also as quoted in their docstrings): their
+  own argument parsers; ``convert detect`` / ``to-flax`` / ``to-torch`` run for real on a tiny
   release file.
 * launch scripts: ``DRY_RUN=1`` with the synopsis' placeholders filled in (``sbatch``: the
   script run with SLURM's variables and stand-ins for ``scontrol``/``srun``), and the
@@ -89,11 +90,13 @@ def readme_commands():
 
 
 def docstring_commands():
-  """Commands in the docstrings of configs/*.py and of the entry points: indented lines
-  (with their continuations) and ``inline`` literals that start with ``python -m``."""
+  """Commands in the docstrings of configs/*.py, of the entry points and of the benchmark
+  tools: indented lines (with their continuations; ``#`` comments dropped) and ``inline``
+  literals that start with ``python -m``."""
   files = sorted((REPO / "configs").glob("*.py")) + [
       REPO / "star_jax" / "main.py", REPO / "star_jax" / "showcase.py",
-      *sorted((REPO / "star_jax").glob("*/__main__.py"))]
+      *sorted((REPO / "star_jax").glob("*/__main__.py")),
+      *sorted(p for p in (REPO / "benchmarks").glob("*.py") if not p.name.startswith("__"))]
   for path in files:
     doc = ast.get_docstring(ast.parse(path.read_text())) or ""
     name = str(path.relative_to(REPO))
@@ -101,7 +104,7 @@ def docstring_commands():
       yield name, shlex.split(literal)
     for line in doc.replace("\\\n", " ").splitlines():
       if re.match(r"\s*python3? -m ", line):
-        yield name, shlex.split(line)
+        yield name, shlex.split(line, comments=True)
 
 
 def _fill_synopsis(tokens, workdir):
@@ -281,10 +284,11 @@ def test_every_documented_command_works(inputs, capsys, monkeypatch):
     elif tokens[0] in ("python", "python3") and tokens[1] == "-m" and tokens[2] in PARSERS:
       if len(tokens) > 3:  # `python -m star_jax.infer` alone names the tool
         _parse_tool(tokens[2], tokens[3:], capsys)
-    elif tokens[:2] == ["python", "benchmarks/accelerator_suite.py"]:
-      sys.path.insert(0, str(REPO / "benchmarks"))
-      import accelerator_suite  # pylint: disable=g-import-not-at-top,import-outside-toplevel
-      accelerator_suite.parse_args(tokens[2:])
+    elif tokens[:3] == ["python", "-m", "benchmarks"]:
+      if len(tokens) > 3:  # `python -m benchmarks` alone names the command; a tool: its parser
+        from benchmarks import __main__ as benchmarks_cli  # pylint: disable=import-outside-toplevel
+        assert tokens[3] in benchmarks_cli.TOOLS, f"{source}: {line}"
+        benchmarks_cli.tool_module(tokens[3]).parse_args(_fill_synopsis(tokens[4:], workdir))
     elif tokens[0] == "make":
       done = subprocess.run(["make", "-n", *tokens[1:]], cwd=REPO, capture_output=True,
                             text=True, timeout=60, check=False)

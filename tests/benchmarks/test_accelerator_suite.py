@@ -8,10 +8,17 @@ import pathlib
 import subprocess
 import sys
 
+from benchmarks import accelerator_suite
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT / "benchmarks"))
-import accelerator_suite  # noqa: E402  pylint: disable=wrong-import-position
+# ``python -m benchmarks`` from another working directory (as the suite's own rows are run):
+# the package and star_jax come from this tree.
+SUITE = [sys.executable, "-m", "benchmarks", "accelerator-suite"]
+
+
+def _env():
+  return dict(os.environ, JAX_PLATFORMS="cpu", PYTHONPATH=os.pathsep.join(
+      filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
 
 
 def test_mfu_of_a_known_flop_count_on_a_known_chip():
@@ -27,11 +34,9 @@ def test_isolated_rows_come_back_from_their_processes(tmp_path):
   # --isolate (the default on a GPU): each row measured in a fresh process, its result
   # merged into the parent's report and table.
   out = tmp_path / "isolated.json"
-  env = dict(os.environ, JAX_PLATFORMS="cpu")
   completed = subprocess.run(
-      [sys.executable, str(ROOT / "benchmarks" / "accelerator_suite.py"), "--smoke",
-       "--isolate", "--parts", "flow", "--out", str(out)], cwd=tmp_path, capture_output=True,
-      text=True, env=env, timeout=3000, check=False)
+      [*SUITE, "--smoke", "--isolate", "--parts", "flow", "--out", str(out)], cwd=tmp_path,
+      capture_output=True, text=True, env=_env(), timeout=3000, check=False)
   assert completed.returncode == 0, completed.stderr[-3000:]
   report = json.loads(out.read_text())
   assert [(row["part"], row["what"]) for row in report["rows"]] == [
@@ -43,11 +48,9 @@ def test_isolated_rows_come_back_from_their_processes(tmp_path):
 
 def test_smoke_run_writes_every_row_and_the_table(tmp_path):
   out = tmp_path / "smoke.json"
-  env = dict(os.environ, JAX_PLATFORMS="cpu")
   completed = subprocess.run(
-      [sys.executable, str(ROOT / "benchmarks" / "accelerator_suite.py"), "--smoke",
-       "--out", str(out)], cwd=tmp_path, capture_output=True, text=True, env=env,
-      timeout=3000, check=False)
+      [*SUITE, "--smoke", "--out", str(out)], cwd=tmp_path, capture_output=True, text=True,
+      env=_env(), timeout=3000, check=False)
   assert completed.returncode == 0, completed.stderr[-3000:]
   check_smoke_report(json.loads(out.read_text()), completed.stdout)
 

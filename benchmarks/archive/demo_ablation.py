@@ -2,7 +2,7 @@
 RESULTS.md: held-out metrics against their baselines, and what a train step costs.
 
 Usage (one process; the runs share one demo dataset and its flow cache):
-  python benchmarks/demo_ablation.py --steps 200 --workdir workdir/ablation \\
+  python benchmarks/archive/demo_ablation.py --steps 200 --workdir workdir/ablation \\
       --run base= --run icnr=init_transposed=icnr \\
       --run residual=model.residual_bicubic=True,init_transposed=icnr
 

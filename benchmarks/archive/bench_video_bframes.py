@@ -5,7 +5,7 @@ frames' display durations and a clip keeps its duration exactly; this measures w
 costs in bytes at the writer's CRF 17 / preset medium, on 60 frames of a photograph panning
 1 px per frame, bicubic-upscaled 4x to 384x320 (smooth, like super-resolved output).
 
-  python benchmarks/bench_video_bframes.py
+  python benchmarks/archive/bench_video_bframes.py
 """
 
 import io

@@ -1,8 +1,8 @@
 """Reference points for the training demo, and whether a trained model uses its flow inputs.
 
 Usage:
-  python benchmarks/demo_diagnostics.py [--data-dir workdir/demo_data]
-  python benchmarks/demo_diagnostics.py --weights workdir/demo/model
+  python benchmarks/archive/demo_diagnostics.py [--data-dir workdir/demo_data]
+  python benchmarks/archive/demo_diagnostics.py --weights workdir/demo/model
 
 Without ``--weights``: PSNR on the held-out demo triplets of simple predictors (bicubic of
 each LR frame, the bicubic + frame-average baseline the demo must beat, the average of the
