@@ -350,7 +350,8 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
   if {"train", "eval"} & set(kinds):
     check_config(config, devices)
   else:
-    build_model(ModelConfig.from_mapping(config.model))  # the model fields alone (the batch fields are training's)
+    # The model fields alone (the batch fields are training's).
+    build_model(ModelConfig.from_mapping(config.model))
   return {kind: plan_step(kind, config, devices, infer_size, log_path) for kind in kinds}
 
 

@@ -30,6 +30,8 @@ import ml_collections
 
 from star_jax.model import ModelConfig
 
+TrainConfig = ml_collections.ConfigDict  # the training config's type (base_config, configs/)
+
 
 def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()

@@ -19,7 +19,6 @@ from clu import metric_writers, parameter_overview
 from flax import traverse_util
 import jax
 import jax.numpy as jnp
-import ml_collections
 
 from star_jax.data import pipeline
 from star_jax.model import SHAPE_FIELDS, ModelConfig, build_model, sample_inputs
@@ -28,6 +27,7 @@ from star_jax.train import preemption, preflight, profiling, sharding
 from star_jax.train import step as step_lib
 from star_jax.train import throughput
 from star_jax.weights import load_weights, save_checkpoint
+from star_jax.train.config import TrainConfig
 from star_jax.train.state import TrainState, create_state, learning_rate_schedule, make_optimizer
 
 
@@ -165,7 +165,7 @@ def _untimed(meter: throughput.ThroughputMeter, state):
     meter.exclude(time.perf_counter() - start)
 
 
-def hparams(config: ml_collections.ConfigDict) -> Dict[str, str]:
+def hparams(config: TrainConfig) -> Dict[str, str]:
   """Every config field, nested ones included, as '.'-joined names ('model.variant',
   'data.dir', 'optimizer.learning_rate', ...) with ``str`` values, for TensorBoard's
   hparams."""
@@ -192,7 +192,7 @@ class TrainSetup:
     eval_fn: ``evaluation.jit_eval_step``'s function.
   """
 
-  config: ml_collections.ConfigDict
+  config: TrainConfig
   workdir: pathlib.Path
   mesh: jax.sharding.Mesh
   model: Any
@@ -208,7 +208,7 @@ class TrainSetup:
   eval_fn: Any
 
 
-def setup(config: ml_collections.ConfigDict, workdir: str) -> TrainSetup:
+def setup(config: TrainConfig, workdir: str) -> TrainSetup:
   """Everything a run needs before its first step: makes sure the workdir is writable and
   takes its lock (process 0; ``preflight``), checks the config (``config_checks.validate``)
   and the data (``preflight.check_data``), prepares the data and flow caches
@@ -448,7 +448,7 @@ def export_final_weights(run: TrainSetup) -> pathlib.Path:
   return run.workdir / EXPORT_DIR
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:
+def train_and_evaluate(config: TrainConfig, workdir: str) -> TrainResult:
   """Runs ``python -m star_jax.main``'s training: :func:`setup`, :func:`train_loop`,
   :func:`export_final_weights`, then flushes the metrics.
 
