@@ -35,14 +35,13 @@ recorded in the JSON and the table, and the next section still runs; the JSON is
 after every section, so a run cut short keeps what it measured.
 
 Needs only JAX, flax, optax, orbax-checkpoint, NumPy, Pillow, OpenCV and (for the PyTorch
-rows) torch: ml_collections, if missing, is imported from ``benchmarks/wheels``.
+rows) torch.
 """
 
 import argparse
 import dataclasses
 import datetime
 import functools
-import glob
 import json
 import os
 import pathlib
@@ -58,11 +57,6 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
-WHEELS = pathlib.Path(__file__).resolve().parent / "wheels"
-try:
-  import ml_collections  # noqa: F401  pylint: disable=unused-import
-except ImportError:  # zip import of the wheel kept in git (wheels/README.md)
-  sys.path.extend(sorted(glob.glob(str(WHEELS / "ml_collections-*.whl"))))
 
 # JAX would otherwise reserve 75 % of the GPU at start, leaving too little for the PyTorch
 # rows that share the process; it then allocates as it goes.
@@ -74,7 +68,7 @@ import optax  # pylint: disable=wrong-import-position
 from star_jax import flow as flow_lib  # pylint: disable=wrong-import-position
 from star_jax.infer import frame_schedule, padding  # pylint: disable=wrong-import-position
 from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine  # pylint: disable=wrong-import-position
-from star_jax.model import build_model, default_model_config, sample_inputs  # pylint: disable=wrong-import-position
+from star_jax.model import COMPUTE_DTYPES, ModelConfig, build_model, sample_inputs  # pylint: disable=wrong-import-position
 from star_jax.train import chip_peaks, compiled_stats, objectives, throughput  # pylint: disable=wrong-import-position
 from star_jax.train import step as step_lib  # pylint: disable=wrong-import-position
 from star_jax.train.state import create_state  # pylint: disable=wrong-import-position
@@ -83,13 +77,13 @@ from . import harness  # pylint: disable=wrong-import-position
 
 FLOW_FIXTURES = ROOT / "tests" / "fixtures" / "flow" / "fixtures"
 PYFLOW_SIZE = (64, 112)  # (H, W) of the fixtures with pyflow's measured times
-DTYPES = ("float32", "bfloat16")
+DTYPES = COMPUTE_DTYPES
 
 
 @dataclasses.dataclass(frozen=True)
 class Sizes:
   """Everything a run's size depends on."""
-  model: Dict[str, Any]         # model config overrides of default_model_config (V4_REF x4)
+  model: Dict[str, Any]         # ModelConfig fields over its defaults (V4_REF x4)
   train_lr: tuple               # (H, W)
   train_batch: int
   train_steps: int
@@ -170,7 +164,7 @@ def jax_train_step(sizes: Sizes, dtype: str, remat: str = "none"):
   """(model config, model, optimiser, train step function) of the suite's training rows:
   the STAR objective, L_r loss and the release's Adamax, ``model.dtype=dtype``,
   ``model.remat=remat``."""
-  cfg = dict(default_model_config(), **sizes.model, dtype=dtype, remat=remat)
+  cfg = ModelConfig(**sizes.model, dtype=dtype, remat=remat)
   model = build_model(cfg)
   tx = optax.adamax(1e-4, b1=0.9, b2=0.999, eps=1e-8)
   step_fn = functools.partial(step_lib.train_step, model=model, tx=tx, seed=0,
@@ -233,7 +227,7 @@ def torch_train(sizes: Sizes, dtype: str, device_kind: str) -> Dict[str, Any]:
   import torch  # pylint: disable=import-outside-toplevel
   from starnet_torch import build_model as build_torch  # pylint: disable=import-outside-toplevel
 
-  cfg = dict(default_model_config(), **sizes.model)
+  cfg = ModelConfig(**sizes.model)
   device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
   torch.manual_seed(0)
   model = build_torch(cfg["variant"], base_filter=int(cfg["base_filter"]),
@@ -290,7 +284,7 @@ def torch_train(sizes: Sizes, dtype: str, device_kind: str) -> Dict[str, Any]:
 def inference(sizes: Sizes, dtype: str) -> Dict[str, Any]:
   """Space-time x4 inference of a synthetic clip: first (compiling) run on a 2-pair clip
   apart, then output frames/s of ``sizes.infer_frames`` input frames, flows included."""
-  cfg = dict(default_model_config(), **sizes.model)
+  cfg = ModelConfig(**sizes.model)
   model = build_model(cfg)
   variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(0)},
                          *sample_inputs())
@@ -464,7 +458,7 @@ def main(argv=None, sizes: Optional[Sizes] = None) -> int:
   device = jax.local_devices()[0]
   if args.isolate is None:
     args.isolate = device.platform == "gpu" and args.job is None
-  cfg = dict(default_model_config(), **sizes.model)
+  cfg = ModelConfig(**sizes.model)
   report = {"smoke": args.smoke, "sizes": dataclasses.asdict(sizes),
             "environment": environment(argv), "rows": [],
             "workload": (f"random weights of {cfg['variant']} x{cfg['scale']} "

@@ -23,7 +23,7 @@ import onnxruntime
 from star_jax.export.forward import load_export_source, parse_lr_size, source_from_variables
 from star_jax.export.onnx_export import export_onnx
 from star_jax.export.sidecar import INPUT_NAMES
-from star_jax.model import OUTPUT_NAMES, build_model, default_model_config
+from star_jax.model import OUTPUT_NAMES, ModelConfig, build_model
 
 from . import harness
 
@@ -77,7 +77,7 @@ def main(argv=None):
     compare(name, source, inputs, release, args.repeats)
   if args.full_width:
     height, width = parse_lr_size(args.lr_size)
-    cfg = dict(default_model_config(), variant=args.full_width)
+    cfg = ModelConfig(variant=args.full_width)
     rng = np.random.default_rng(0)
     inputs = [rng.normal(size=(1, height, width, 3)).astype(np.float32) for _ in range(2)]
     inputs += [rng.uniform(-0.05, 0.05, size=(1, height, width, 2)).astype(np.float32)

@@ -22,11 +22,11 @@ import jax
 import numpy as np
 
 from star_jax import flow as flow_lib
-from star_jax.model import abstract_variables
+from star_jax.model import COMPUTE_DTYPES, abstract_variables
 from star_jax.weights import load_weights
 from star_jax.infer import padding
 from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine
-from star_jax.model import default_model_config
+from star_jax.model import ModelConfig
 
 from . import harness
 
@@ -58,7 +58,7 @@ def parse_args(argv=None):
   parser.add_argument("--tile-size", type=int, default=None,
                       help="LR tile side (default: PairEngine's choice from memory)")
   parser.add_argument("--tile-overlap", type=int, default=16)
-  parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+  parser.add_argument("--dtype", default="float32", choices=COMPUTE_DTYPES)
   parser.add_argument("--flow-backend", default="coarse2fine")
   parser.add_argument("--full", action="store_true", help="also run one full pair")
   return parser.parse_args(argv)
@@ -71,8 +71,7 @@ def main(argv=None):
   if args.weights:
     model_cfg, variables = load_weights(args.weights)
   else:
-    model_cfg = default_model_config()
-    model_cfg.variant = args.variant
+    model_cfg = ModelConfig(variant=args.variant)
     variables = random_variables(model_cfg)
   engine = PairEngine(model_cfg, variables, compute_dtype=args.dtype,
                       flow_backend=args.flow_backend, tile_size=args.tile_size,

@@ -17,19 +17,19 @@ import pathlib
 from typing import Any, Dict, Optional, Tuple
 
 import jax
-import ml_collections
 import orbax.checkpoint as ocp
 
 from star_jax.convert import mapping, torch_io
 from star_jax.convert.detect import detect_model_config
-from star_jax.model import SHAPE_FIELDS, abstract_variables, default_model_config
+from star_jax.model import SHAPE_FIELDS, ModelConfig, abstract_variables
 
 MODEL_CONFIG_FILE = "model_config.json"
 VARIABLES_DIR = "variables"
 
 
-def save_checkpoint(directory, model_cfg, variables) -> pathlib.Path:
-  """Write ``directory/model_config.json`` and ``directory/variables`` (orbax).
+def save_checkpoint(directory, model_cfg: ModelConfig, variables) -> pathlib.Path:
+  """Write ``directory/model_config.json`` (``model_cfg``'s fields) and
+  ``directory/variables`` (orbax).
 
   With several JAX processes every process must call this (orbax writes each array's
   shards from the processes that hold them); the JSON is written by process 0.
@@ -62,7 +62,7 @@ def stored_state_dict_shapes(directory) -> Dict[str, jax.ShapeDtypeStruct]:
           for key, (shape, _) in mapping.expected_state_dict_shapes(nested).items()}
 
 
-def check_config_matches_weights(directory, model_cfg, stored) -> None:
+def check_config_matches_weights(directory, model_cfg: ModelConfig, stored) -> None:
   """One line naming the ``model_config.json`` fields the stored shapes contradict, before
   any model is built; then the key-by-key check (CheckpointMismatchError) for anything the
   shapes reveal beyond those fields.
@@ -76,17 +76,16 @@ def check_config_matches_weights(directory, model_cfg, stored) -> None:
   except ValueError:
     found = None  # not recognisable as a STARnet: the key-by-key check below says why
   if found is not None:
-    fields = [f for f in SHAPE_FIELDS if model_cfg[f] != found[f]]
+    fields = model_cfg.differences(found, SHAPE_FIELDS)
     if fields:
-      said = ", ".join(f"{f}={model_cfg[f]}" for f in fields)
-      are = ", ".join(f"{f}={found[f]}" for f in fields)
-      raise ValueError(f"{pathlib.Path(directory) / MODEL_CONFIG_FILE} says {said} but the "
-                       f"weights in {VARIABLES_DIR}/ are {are}")
+      raise ValueError(f"{pathlib.Path(directory) / MODEL_CONFIG_FILE} says "
+                       f"{model_cfg.describe(fields)} but the weights in {VARIABLES_DIR}/ are "
+                       f"{found.describe(fields)}")
   mapping.check_state_dict(stored, abstract_variables(model_cfg),
                            context=f"configured in {MODEL_CONFIG_FILE}")
 
 
-def load_checkpoint(directory) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
+def load_checkpoint(directory) -> Tuple[ModelConfig, Dict[str, Any]]:
   """(model config, variables) of a star_jax checkpoint directory.
 
   ``model_config.json`` is checked against the shapes stored in the orbax metadata before
@@ -94,14 +93,17 @@ def load_checkpoint(directory) -> Tuple[ml_collections.ConfigDict, Dict[str, Any
 
   Raises:
     FileNotFoundError: no ``model_config.json`` or ``variables/``.
-    ValueError: the config and the stored weights disagree (one line naming the fields).
+    ValueError: ``model_config.json`` holds an unknown field or a value out of range, or
+      the config and the stored weights disagree (one line naming the fields).
   """
   directory = pathlib.Path(directory).absolute()
   config_file = directory / MODEL_CONFIG_FILE
   if not config_file.is_file():
     raise FileNotFoundError(f"{directory} is not a star_jax checkpoint: {MODEL_CONFIG_FILE} missing")
-  cfg = default_model_config()
-  cfg.update(json.loads(config_file.read_text()))
+  try:
+    cfg = ModelConfig.from_mapping(json.loads(config_file.read_text()))
+  except ValueError as error:
+    raise ValueError(f"{config_file}: {error}") from None
   check_config_matches_weights(directory, cfg, stored_state_dict_shapes(directory))
   target = abstract_variables(cfg)
   with ocp.StandardCheckpointer() as ckptr:
@@ -110,7 +112,7 @@ def load_checkpoint(directory) -> Tuple[ml_collections.ConfigDict, Dict[str, Any
 
 
 def load_weights(path, overrides: Optional[dict] = None
-                 ) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
+                 ) -> Tuple[ModelConfig, Dict[str, Any]]:
   """(model config, variables) from a release ``.pth``/``.pth.gz`` (converted on the fly;
   ``overrides`` as in ``star_jax.convert.release_to_variables``) or a star_jax checkpoint
   directory (:func:`load_checkpoint`); a directory is a checkpoint, a file a ``.pth``.

@@ -11,6 +11,11 @@ command runs on; apart: none imports another), then ``plan`` (ahead-of-time comp
 train's and infer's steps; beside ``cli``, neither imports the other). ``star_jax.cli`` (the
 command-line layer) and the entry points (``main``, ``showcase`` and every package's
 ``__main__``) sit above them all; nothing in a package imports them.
+
+ml_collections (the training config's ``ConfigDict``) is imported only by
+``train/config.py`` (the config) and the command-line readers of config files (``cli.py``,
+``main.py``, ``plan/__main__.py``): a model's configuration anywhere else is a
+``star_jax.model.ModelConfig``.
 """
 
 import ast
@@ -23,6 +28,8 @@ LAYERS = {"pixels": 0, "files": 0, "model": 1, "flow": 1, "data": 2, "convert": 
           "cli": 8,
           "entry point": 9}
 ENTRY_POINTS = ("main", "showcase")
+# The training config and the command-line readers of config files.
+ML_COLLECTIONS_FILES = ("train/config.py", "cli.py", "main.py", "plan/__main__.py")
 ROOT = pathlib.Path(star_jax.__file__).parent
 
 
@@ -47,6 +54,23 @@ def _imported_nodes(path: pathlib.Path):
       parts = name.split(".")
       if parts[0] == "star_jax" and len(parts) > 1:
         yield ("entry point" if parts[1] in ENTRY_POINTS else parts[1]), node.lineno
+
+
+def third_party_imports(package: str):
+  """{file (relative to star_jax/): [line, ...]} of every import of ``package`` (absolute,
+  any depth: ``import package``, ``import package.x``, ``from package(.x) import ...``)."""
+  found = {}
+  for path in sorted(ROOT.rglob("*.py")):
+    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+      if isinstance(node, ast.Import):
+        names = [alias.name for alias in node.names]
+      elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        names = [node.module]
+      else:
+        continue
+      if any(name.split(".")[0] == package for name in names):
+        found.setdefault(str(path.relative_to(ROOT)), []).append(node.lineno)
+  return found
 
 
 def import_edges():
@@ -79,3 +103,11 @@ def test_the_check_sees_imports():
                ("weights", "convert"),
                ("entry point", "cli"), ("cli", "infer"), ("plan", "train"), ("plan", "infer")):
     assert edge in edges, edge
+
+
+def test_only_the_training_config_readers_import_ml_collections():
+  found = third_party_imports("ml_collections")
+  elsewhere = {path: lines for path, lines in found.items() if path not in ML_COLLECTIONS_FILES}
+  assert not elsewhere, "\n".join(f"{path}:{lines}" for path, lines in elsewhere.items())
+  # The check sees the imports it rests on (a scan that found none would pass).
+  assert set(found) == set(ML_COLLECTIONS_FILES), sorted(found)

@@ -62,3 +62,28 @@ def test_missing_variables_folder_is_named(checkpoint, tmp_path):
   shutil.copy(checkpoint / weights.MODEL_CONFIG_FILE, copy)
   with pytest.raises(FileNotFoundError, match="novars is not a star_jax checkpoint: variables/ missing"):
     load_checkpoint(copy)
+
+
+def test_a_value_out_of_range_names_the_file_and_the_field(checkpoint, tmp_path):
+  edited = _with_config(checkpoint, tmp_path, remat="sometimes")
+  with pytest.raises(ValueError) as info:
+    load_checkpoint(edited)
+  assert str(info.value) == (f"{edited / 'model_config.json'}: model.remat='sometimes' is not "
+                             "one of none, blocks, full")
+
+
+def test_init_from_another_model_is_refused_naming_the_fields(checkpoint):
+  """The trainer's ``init_from`` check compares the shape fields through
+  ``ModelConfig.differences``, the training ConfigDict handed over by ``from_mapping``."""
+  from star_jax.train import config as config_lib, trainer  # pylint: disable=g-import-not-at-top
+  config = config_lib.base_config()
+  config.init_from = str(checkpoint)
+  config.model.update(variant="V4", scale=4, base_filter=16, feat=16, n_resblock=2,
+                      dtype="bfloat16")
+  with pytest.raises(ValueError) as info:
+    trainer.init_from_weights(config)
+  assert str(info.value) == (f"init_from {checkpoint} holds a different model: the weights are "
+                             "scale=2, feat=8 but the config says scale=4, feat=16")
+  config.model.update(scale=2, feat=8)  # dtype is not a shape field
+  model_cfg, _ = trainer.init_from_weights(config)
+  assert (model_cfg.scale, model_cfg.feat) == (2, 8)

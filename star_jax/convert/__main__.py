@@ -20,13 +20,13 @@ import numpy as np
 from star_jax import cli, weights
 from star_jax.convert import mapping, torch_io, verify
 from star_jax.convert.detect import detect_model_config
-from star_jax.model import VARIANTS
+from star_jax.model import SCALES, VARIANTS
 
 
 def _add_overrides(parser):
   group = parser.add_argument_group("override detection (the checkpoint must still match)")
   group.add_argument("--variant", choices=VARIANTS)
-  group.add_argument("--scale", type=int, choices=(2, 4, 8))
+  group.add_argument("--scale", type=int, choices=SCALES)
   group.add_argument("--base-filter", type=int)
   group.add_argument("--feat", type=int)
   group.add_argument("--n-resblock", type=int)

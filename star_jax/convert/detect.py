@@ -2,10 +2,9 @@
 
 from typing import Mapping
 
-import ml_collections
 import numpy as np
 
-from star_jax.model import default_model_config
+from star_jax.model import ModelConfig
 from star_jax.model.blocks import PROJECTION_KSP
 
 _SCALE_OF_KERNEL = {k: scale for scale, (k, _, _) in PROJECTION_KSP.items()}
@@ -19,8 +18,9 @@ def _required(state_dict, key):
   return np.shape(state_dict[key])
 
 
-def detect_model_config(state_dict: Mapping[str, np.ndarray]) -> ml_collections.ConfigDict:
-  """Model config of a release state dict without the ``module.`` prefix.
+def detect_model_config(state_dict: Mapping[str, np.ndarray]) -> ModelConfig:
+  """Model config of a release state dict without the ``module.`` prefix: the
+  ``SHAPE_FIELDS`` as the weights say, every other field ``ModelConfig``'s default.
 
   The FR (``_REF``) models hold ``model.*`` and ``flow_net.*``; the core version follows
   from which version-specific modules exist (V1: warp1/warp2; V2: t_net_hr; V3: t_net_lr;
@@ -56,11 +56,9 @@ def detect_model_config(state_dict: Mapping[str, np.ndarray]) -> ml_collections.
                      f"(known: {sorted(_SCALE_OF_KERNEL)})")
   n_resblock = len({k[len(f"{core}interp_block."):].split(".")[0] for k in keys
                     if k.startswith(f"{core}interp_block.") and k.endswith(".conv1.weight")})
-  cfg = default_model_config()
-  cfg.update(
+  return ModelConfig(
       variant=f"V{version}{'_REF' if has_flow_net else ''}",
       scale=_SCALE_OF_KERNEL[kernel],
       base_filter=int(_required(state_dict, f"{core}RBPN.feat0.conv.weight")[0]),
       feat=int(_required(state_dict, f"{core}RBPN.DBPN.feat1.conv.weight")[0]),
       n_resblock=n_resblock)
-  return cfg

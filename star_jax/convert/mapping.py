@@ -10,11 +10,10 @@ key for key and shape for shape.
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import flax
-import ml_collections
 import numpy as np
 
 from star_jax.convert.detect import detect_model_config
-from star_jax.model import abstract_variables
+from star_jax.model import ModelConfig, abstract_variables
 
 # (collection, flax leaf) -> torch leaf.
 _LEAF_TO_TORCH = {
@@ -116,7 +115,7 @@ def variables_to_state_dict(variables) -> Dict[str, np.ndarray]:
 
 
 def release_to_variables(state_dict: Mapping[str, np.ndarray], overrides: Optional[dict] = None
-                         ) -> Tuple[ml_collections.ConfigDict, Dict[str, Any]]:
+                         ) -> Tuple[ModelConfig, Dict[str, Any]]:
   """Release state dict (``module.`` already stripped) -> (model config, Flax variables).
 
   The config is detected from the keys and shapes (``detect_model_config``); ``overrides``
@@ -124,12 +123,13 @@ def release_to_variables(state_dict: Mapping[str, np.ndarray], overrides: Option
   dict must then still match key for key and shape for shape.
 
   Raises:
-    ValueError: not a STARnet state dict, or ambiguous (``detect_model_config``).
+    ValueError: not a STARnet state dict, or ambiguous (``detect_model_config``); an
+      override ``ModelConfig`` refuses (unknown field, value out of range).
     CheckpointMismatchError: the state dict does not fit the (overridden) config.
   """
   cfg = detect_model_config(state_dict)
   if overrides:
-    cfg.update({k: v for k, v in overrides.items() if v is not None})
+    cfg = cfg.replace(**{k: v for k, v in overrides.items() if v is not None})
   variables = state_dict_to_variables(
       state_dict, abstract_variables(cfg), context=f"for {cfg.variant} x{cfg.scale} "
       f"(base_filter {cfg.base_filter}, feat {cfg.feat}, n_resblock {cfg.n_resblock})")

@@ -26,9 +26,8 @@ from star_jax.flow.network_input import MAX_FLOW_PX
 from star_jax.infer.engine import eval_forward
 from star_jax.infer.padding import lr_side_multiple
 from star_jax.infer.inference_weights import load_inference_weights
-from star_jax.model import OUTPUT_NAMES
+from star_jax.model import COMPUTE_DTYPES, OUTPUT_NAMES, ModelConfig
 
-DTYPES = ("float32", "bfloat16")
 _VERSION_PACKAGES = ("jax", "jaxlib", "flax")
 
 
@@ -54,13 +53,13 @@ class ExportSource:
   """A loaded checkpoint ready to export.
 
   Attributes:
-    model_config: the model config with ``dtype`` set to the export's compute dtype.
+    model_config: the ``ModelConfig`` with ``dtype`` set to the export's compute dtype.
     weights: flat list of the variables (NumPy arrays, their own dtypes).
     forward: ``forward(weights, im1, im2, flow_f, flow_b) -> (ht, h1, h2, l)`` float32.
     lr_size: (H, W) of the exported LR frames.
     batch: an int, or ``sidecar.DYNAMIC_BATCH``.
   """
-  model_config: Dict[str, Any]
+  model_config: ModelConfig
   weights: List[np.ndarray]
   forward: Callable[..., Tuple[jax.Array, ...]]
   lr_size: Tuple[int, int]
@@ -94,23 +93,22 @@ def load_export_source(weights_path, lr_size: Tuple[int, int], batch: Union[int,
   """Loads a checkpoint directory or release ``.pth`` for export at LR ``lr_size`` (H, W).
 
   Raises ``UserInputError`` for unloadable weights and ``ValueError`` when ``dtype`` is not
-  in DTYPES or an LR side is not a multiple of the variant's ``lr_side_multiple`` (V2/V4 at
+  in ``star_jax.model.COMPUTE_DTYPES`` or an LR side is not a multiple of the variant's ``lr_side_multiple`` (V2/V4 at
   4x need none; at 2x, sides divisible by 2; see ``star_jax.infer.padding``).
   """
   model_cfg, variables = load_inference_weights(weights_path)
   return source_from_variables(model_cfg, variables, lr_size, batch, dtype)
 
 
-def source_from_variables(model_cfg, variables, lr_size: Tuple[int, int],
+def source_from_variables(model_cfg: ModelConfig, variables, lr_size: Tuple[int, int],
                           batch: Union[int, str], dtype: str = "float32") -> ExportSource:
   """``load_export_source`` for a model config and variables already in memory."""
-  if dtype not in DTYPES:
-    raise ValueError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}")
-  cfg = dict(model_cfg)
-  cfg["dtype"] = dtype
-  multiple = lr_side_multiple(cfg["variant"], int(cfg["scale"]))
+  if dtype not in COMPUTE_DTYPES:
+    raise ValueError(f"dtype must be one of {', '.join(COMPUTE_DTYPES)}, got {dtype!r}")
+  cfg = model_cfg.replace(dtype=dtype)
+  multiple = lr_side_multiple(cfg.variant, int(cfg.scale))
   if lr_size[0] % multiple or lr_size[1] % multiple:
-    raise ValueError(f"lr_size {lr_size[0]}x{lr_size[1]}: {cfg['variant']} x{cfg['scale']} "
+    raise ValueError(f"lr_size {lr_size[0]}x{lr_size[1]}: {cfg.variant} x{cfg.scale} "
                      f"needs LR sides divisible by {multiple}")
   leaves, tree = jax.tree_util.tree_flatten(variables)
   apply = eval_forward(cfg)

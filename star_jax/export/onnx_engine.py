@@ -17,6 +17,7 @@ from star_jax.export import sidecar as sidecar_lib
 from star_jax.infer import padding, tiling
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine
 from star_jax.infer.errors import UserInputError
+from star_jax.model import ModelConfig
 
 
 def export_directory(model_path) -> pathlib.Path:
@@ -60,7 +61,10 @@ class OnnxPairEngine(PairEngine):
     if not onnx_path.is_file():
       raise UserInputError(f"ONNX export {directory} lacks {sidecar_lib.ONNX_FILE}")
     self.session = onnxruntime.InferenceSession(str(onnx_path), providers=list(providers))
-    self.model_cfg = dict(self.sidecar["model_config"])
+    try:
+      self.model_cfg = ModelConfig.from_mapping(self.sidecar["model_config"])
+    except ValueError as error:
+      raise UserInputError(f"ONNX export {directory}: {error}") from error
     self.scale = int(self.sidecar["scale"])
     self.multiple = int(self.sidecar["lr_side_multiple"])
     self.flow_backend, self.flow_params = flow_backend, dict(flow_params or {})

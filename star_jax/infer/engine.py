@@ -27,7 +27,6 @@ makes "a video of any size on any machine" work lives here:
 
 import dataclasses
 import functools
-import json
 import math
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
@@ -41,7 +40,7 @@ from star_jax import pixels
 from star_jax.infer import memory, padding, tiling
 from star_jax.infer.errors import UserInputError
 from star_jax.infer.inference_weights import load_inference_weights
-from star_jax.model import build_model
+from star_jax.model import ModelConfig, build_model
 
 ALL_OUTPUT_NAMES = ("ht", "h1", "h2", "l")  # ht, h1, h2 at ``scale x`` the input; l at 1 x
 DEFAULT_TILE_OVERLAP = 16
@@ -59,7 +58,7 @@ _PROBE_LR_SIDE = 32
 MIN_FLOW_INPUT_SIDE = 32
 
 
-def eval_forward(model_cfg: Mapping[str, Any]):
+def eval_forward(model_cfg: ModelConfig):
   """The eval-mode forward of a model config as a plain (not jitted) function
   ``forward(variables, im1, im2, flow_f, flow_b) -> {name: float32 array}`` for every name
   in ``ALL_OUTPUT_NAMES``; inputs as ``model.apply`` takes them (NHWC, ImageNet-normalised
@@ -74,20 +73,15 @@ def eval_forward(model_cfg: Mapping[str, Any]):
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled_forward(model_cfg_json: str):
-  """One jitted eval forward per model config, shared by every engine in the process (jit
-  keeps the compiled executables per input shape, so a second engine on the same model,
-  e.g. evaluation after inference or tiled after untiled, compiles nothing new).
+def engine_forward(model_cfg: ModelConfig):
+  """The jitted eval forward a :class:`PairEngine` runs for ``model_cfg`` (its ``dtype`` is
+  the compute dtype): one per model config (the cache key), shared by every engine in the
+  process (jit keeps the compiled executables per input shape, so a second engine on the
+  same model, e.g. evaluation after inference or tiled after untiled, compiles nothing new).
   All four outputs are always returned: selecting some would compile the whole network
   again per selection, while the extra device-to-host copies are small.
   """
-  return jax.jit(eval_forward(json.loads(model_cfg_json)))
-
-
-def engine_forward(model_cfg: Mapping[str, Any]):
-  """The jitted eval forward a :class:`PairEngine` runs for ``model_cfg`` (its ``dtype`` is
-  the compute dtype), shared with every engine of that config in the process."""
-  return _compiled_forward(json.dumps(dict(model_cfg), sort_keys=True))
+  return jax.jit(eval_forward(model_cfg))
 
 
 def engine_shardings(devices: Sequence[jax.Device]) -> Tuple[NamedSharding, NamedSharding]:
@@ -118,7 +112,8 @@ class PairEngine:
   """Runs one model on batches of frame pairs.
 
   Args:
-    model_cfg: model config (as ``star_jax.weights.load_weights`` returns it).
+    model_cfg: the ``ModelConfig`` (as ``star_jax.weights.load_weights`` returns it); the
+      engine's ``model_cfg`` is it with ``dtype=compute_dtype``.
     variables: its Flax variables.
     compute_dtype: 'float32' or 'bfloat16' activations (parameters keep their dtype).
     flow_backend, flow_params: passed to ``star_jax.flow.compute_flow``.
@@ -134,18 +129,17 @@ class PairEngine:
     devices: devices to split batches over; default every local device.
   """
 
-  def __init__(self, model_cfg: Mapping[str, Any], variables: Any, *,
+  def __init__(self, model_cfg: ModelConfig, variables: Any, *,
                compute_dtype: str = "float32", flow_backend: str = "coarse2fine",
                flow_params: Optional[Mapping[str, Any]] = None,
                batch_size: Optional[int] = None, tile_size: Optional[int] = None,
                tile_overlap: int = DEFAULT_TILE_OVERLAP,
                memory_budget_bytes: Optional[int] = None,
                devices: Optional[Sequence[jax.Device]] = None):
-    cfg = dict(model_cfg)
-    cfg["dtype"] = compute_dtype
+    cfg = model_cfg.replace(dtype=compute_dtype)
     self.model_cfg = cfg
-    self.scale = int(cfg["scale"])
-    self.multiple = padding.lr_side_multiple(cfg["variant"], self.scale)
+    self.scale = int(cfg.scale)
+    self.multiple = padding.lr_side_multiple(cfg.variant, self.scale)
     self.flow_backend = flow_backend
     self.flow_params = dict(flow_params or {})
     self.devices = list(devices or jax.local_devices())

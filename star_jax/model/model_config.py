@@ -1,12 +1,24 @@
-"""The one definition of a model config's fields: :class:`ModelConfig`.
+"""The one type of a model config: :class:`ModelConfig`.
 
-Every place that needs the fields (``default_model_config`` for the experiment configs,
-``build_model``, the checkpoint's ``model_config.json``, the converter's shape checks, the
-trainer's ``init_from`` check) takes them from here.
+Every place outside the training config that holds a model's configuration holds a
+``ModelConfig``: ``build_model``, the checkpoint's ``model_config.json``
+(``star_jax.weights``), the converter's shape detection, the inference engine (its cache key)
+and the export. The training config keeps a ``ConfigDict`` of the same fields
+(``star_jax.train.config``, so ``--config.model.x=y`` overrides them) and hands it on through
+:meth:`ModelConfig.from_mapping`.
 """
 
 import dataclasses
-from typing import Any, Dict, Iterator, Mapping
+from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple
+
+from star_jax.model.blocks import PROJECTION_KSP
+from star_jax.model.remat import REMAT_MODES
+
+VARIANTS = tuple(f"V{v}{ref}" for ref in ("", "_REF") for v in (1, 2, 3, 4))
+SCALES = tuple(sorted(PROJECTION_KSP))  # the release's projection kernels
+# The model's compute (and parameter) dtypes; also the CLIs' --dtype, the export's dtypes and
+# the chip peak tables' keys.
+COMPUTE_DTYPES = ("float32", "bfloat16")
 
 # The fields the weights' shapes determine (``star_jax.convert.detect_model_config``); two
 # configs that differ in any other field load the same weights.
@@ -20,7 +32,10 @@ COMPUTE_FIELDS = ("dtype", "remat")
 @dataclasses.dataclass(frozen=True)
 class ModelConfig(Mapping[str, Any]):
   """A STARnet model config; the defaults are the released network (V4 with flow
-  refinement, 4x, full width). Reads as a mapping too (``cfg["scale"]``, ``dict(cfg)``).
+  refinement, 4x, full width). Frozen and hashable (a cache key); reads as a mapping too
+  (``cfg["scale"]``, ``dict(cfg)``). Checked on construction: ``variant``, ``scale``,
+  ``dtype``, ``param_dtype`` and ``remat`` outside their allowed values raise ValueError
+  naming the field, the value and the allowed ones.
 
   Fields:
     variant: 'V1'..'V4' or 'V1_REF'..'V4_REF' (``_REF``: the flow-refinement wrapper).
@@ -29,7 +44,7 @@ class ModelConfig(Mapping[str, Any]):
     dtype: 'float32' or 'bfloat16', the precision of convolutions and activations (mixed
       precision: parameters, and so optimiser state, stay ``param_dtype``; BatchNorm
       statistics, flows, output images and losses stay float32).
-    param_dtype: the parameters' dtype.
+    param_dtype: the parameters' dtype ('float32' or 'bfloat16').
     remat: 'none' | 'blocks' | 'full' (``star_jax.model.remat``).
     skip_refinement, flow_noise_std: the V1 FR wrapper's switches (``FlowRefinedSTAR``;
       the noise std is in the network's flow units, pixels / 150).
@@ -49,13 +64,22 @@ class ModelConfig(Mapping[str, Any]):
   flow_noise_std: float = 0.0
   residual_bicubic: bool = False
 
+  def __post_init__(self):
+    for name, allowed in _ALLOWED.items():
+      value = getattr(self, name)
+      if value not in allowed:
+        raise ValueError(f"model.{name}={value!r} is not one of "
+                         f"{', '.join(map(str, allowed))}")
+
   @classmethod
   def from_mapping(cls, fields: Mapping[str, Any]) -> "ModelConfig":
-    """A config from any mapping (a ConfigDict, a parsed ``model_config.json``); missing
-    fields take the defaults, so files written before a field existed still load.
+    """A config from any mapping of its fields: the training config's ``config.model``
+    ConfigDict (the one conversion from training to the model layer), a parsed
+    ``model_config.json``, a dict. Missing fields take the defaults, so files written before
+    a field existed still load.
 
     Raises:
-      ValueError: a field this class does not have (named).
+      ValueError: a field this class does not have (named), or a value out of range.
     """
     unknown = set(dict(fields)) - set(cls.field_names())
     if unknown:
@@ -67,7 +91,22 @@ class ModelConfig(Mapping[str, Any]):
     return tuple(field.name for field in dataclasses.fields(cls))
 
   def replace(self, **changes) -> "ModelConfig":
-    return dataclasses.replace(self, **changes)
+    """A copy with ``changes``; ValueError for an unknown field or a value out of range."""
+    return self.from_mapping({**self.to_dict(), **changes})
+
+  def differences(self, other: "ModelConfig",
+                  fields: Optional[Sequence[str]] = None) -> Tuple[str, ...]:
+    """The names of the fields (of ``fields``, default all) whose values differ between
+    ``self`` and ``other``, in field order: the one comparison of two model configs (the
+    trainer's ``init_from`` check, resuming a checkpoint, ``model_config.json`` against
+    the stored weights)."""
+    fields = self.field_names() if fields is None else tuple(fields)
+    return tuple(f for f in self.field_names() if f in fields and self[f] != other[f])
+
+  def describe(self, fields: Sequence[str]) -> str:
+    """``fields`` as ``'scale=2, feat=8'``, for messages naming what :meth:`differences`
+    found."""
+    return ", ".join(f"{f}={self[f]}" for f in fields)
 
   def to_dict(self) -> Dict[str, Any]:
     return dataclasses.asdict(self)
@@ -82,3 +121,7 @@ class ModelConfig(Mapping[str, Any]):
 
   def __len__(self) -> int:
     return len(self.field_names())
+
+
+_ALLOWED = {"variant": VARIANTS, "scale": SCALES, "dtype": COMPUTE_DTYPES,
+            "param_dtype": COMPUTE_DTYPES, "remat": REMAT_MODES}

@@ -6,16 +6,13 @@ from typing import Any, Dict, Mapping
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
-import ml_collections
 
-from star_jax.model.model_config import ModelConfig
-from star_jax.model.remat import check_remat, subnet
+from star_jax.model.model_config import VARIANTS, ModelConfig
+from star_jax.model.remat import subnet
 from star_jax.model.star_core import STARCore
 from star_jax.model.unet import FlowUNet
 
 Dtype = Any
-VARIANTS = tuple(f"V{v}{ref}" for ref in ("", "_REF") for v in (1, 2, 3, 4))
-COMPUTE_DTYPES = ("float32", "bfloat16")  # model.dtype and the CLIs' --dtype
 
 
 class FlowRefinedSTAR(nn.Module):
@@ -57,13 +54,6 @@ class FlowRefinedSTAR(nn.Module):
     return outputs
 
 
-def default_model_config() -> ml_collections.ConfigDict:
-  """The released STARnet (``ModelConfig``'s defaults and fields, documented there) as the
-  ConfigDict an experiment config holds, so ``--config.model.x=y`` overrides it. Measured
-  bfloat16 vs float32 differences are in ``benchmarks/RESULTS.md`` and the README."""
-  return ml_collections.ConfigDict(ModelConfig().to_dict())
-
-
 def sample_inputs():
   """Smallest inputs for shape inference (``init``/``eval_shape``): parameter shapes do not
   depend on the LR size, and 8x8 keeps every variant's HR sides divisible by 4."""
@@ -73,8 +63,9 @@ def sample_inputs():
 
 
 def abstract_variables(cfg: Mapping[str, Any]) -> Dict[str, Any]:
-  """The variable tree of a model config as ``jax.ShapeDtypeStruct`` leaves
-  (``{'params': ..., 'batch_stats': ...}``), without computing any array."""
+  """The variable tree of a model config (as :func:`build_model` takes it) as
+  ``jax.ShapeDtypeStruct`` leaves (``{'params': ..., 'batch_stats': ...}``), without
+  computing any array."""
   model = build_model(cfg)
   return jax.eval_shape(lambda: model.init(jax.random.key(0), *sample_inputs()))
 
@@ -87,15 +78,13 @@ def parse_variant(variant: str):
 
 
 def build_model(cfg: Mapping[str, Any]) -> nn.Module:
-  """The Flax module for a model config (any mapping of ``ModelConfig``'s fields; missing
-  fields take its defaults). Raises ValueError for an unknown field, variant or dtype."""
-  full = ModelConfig.from_mapping(cfg)
+  """The Flax module for a :class:`ModelConfig` (a plain mapping of its fields, e.g. in a
+  test, goes through ``ModelConfig.from_mapping``: missing fields take the defaults).
+  Raises ValueError for an unknown field or a value out of range (``ModelConfig``)."""
+  full = cfg if isinstance(cfg, ModelConfig) else ModelConfig.from_mapping(cfg)
   version, refine = parse_variant(full.variant)
-  if full.dtype not in COMPUTE_DTYPES:
-    raise ValueError(f"model dtype must be one of {', '.join(COMPUTE_DTYPES)}; got "
-                     f"{full.dtype!r}")
   dtype, param_dtype = jnp.dtype(full.dtype), jnp.dtype(full.param_dtype)
-  remat = check_remat(full.remat)
+  remat = full.remat
   core = STARCore(version=version, scale=int(full.scale), base_filter=int(full.base_filter),
                   feat=int(full.feat), n_resblock=int(full.n_resblock),
                   residual_bicubic=bool(full.residual_bicubic), dtype=dtype,

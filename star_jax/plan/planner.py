@@ -277,9 +277,9 @@ def infer_frame_size(model_cfg, height: int, width: int) -> Tuple[int, int]:
 
 
 def _infer_call(config, devices, width: int, height: int) -> _Call:
-  model_cfg = ModelConfig.from_mapping(config.model.to_dict())
+  model_cfg = ModelConfig.from_mapping(config.model)
   replicated, batch_sharding = engine_lib.engine_shardings(devices)
-  forward = engine_lib.engine_forward(model_cfg.to_dict())
+  forward = engine_lib.engine_forward(model_cfg)
   variables = jax.tree_util.tree_map(
       lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated),
       abstract_variables(model_cfg))
@@ -351,7 +351,8 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
   if {"train", "eval"} & set(kinds):
     check_config(config, devices)
   else:
-    build_model(config.model)  # the model fields alone (the batch fields are training's)
+    # The model fields alone (the batch fields are training's).
+    build_model(ModelConfig.from_mapping(config.model))
   return {kind: plan_step(kind, config, devices, infer_size, log_path) for kind in kinds}
 
 

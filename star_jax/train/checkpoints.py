@@ -64,7 +64,8 @@ def saved_config(manager: ocp.CheckpointManager, step: int) -> Dict[str, Any]:
   return manager.restore(step, args=ocp.args.Composite(config=ocp.args.JsonRestore()))["config"]
 
 
-def check_saved_model(manager: ocp.CheckpointManager, step: int, model_config) -> None:
+def check_saved_model(manager: ocp.CheckpointManager, step: int,
+                      model_config: ModelConfig) -> None:
   """Refuses, before restoring any array, a checkpoint saved for another model config.
 
   The saved model config is read with ``ModelConfig``'s defaults for fields it lacks: a field
@@ -73,21 +74,21 @@ def check_saved_model(manager: ocp.CheckpointManager, step: int, model_config) -
   same parameters are computed, not what they are.
 
   Raises:
-    ModelMismatchError: one line naming the fields, e.g. "checkpoint 200 in .../checkpoints
-      was saved with model scale=2, feat=8 but the config says scale=4, feat=16 ...".
+    ModelMismatchError: one line naming the fields in ``ModelConfig``'s order, e.g.
+      "checkpoint 200 in .../checkpoints was saved with model scale=2, feat=8 but the config
+      says scale=4, feat=16 ...".
   """
   saved_model = ModelConfig.from_mapping(
       {k: v for k, v in saved_config(manager, step).get("model", {}).items()
        if k in ModelConfig.field_names()})
-  wanted = dict(model_config)
-  fields = [k for k in sorted(wanted) if k in saved_model and k not in COMPUTE_FIELDS
-            and saved_model[k] != wanted[k]]
+  fields = saved_model.differences(model_config, [k for k in ModelConfig.field_names()
+                                                  if k not in COMPUTE_FIELDS])
   if fields:
     raise ModelMismatchError(
         f"checkpoint {step} in {manager.directory} was saved with model "
-        f"{', '.join(f'{k}={saved_model[k]}' for k in fields)} but the config says "
-        f"{', '.join(f'{k}={wanted[k]}' for k in fields)}; resume with the same model or "
-        "use another workdir (only model.dtype and model.remat may change on resume)")
+        f"{saved_model.describe(fields)} but the config says {model_config.describe(fields)}; "
+        "resume with the same model or use another workdir (only model.dtype and "
+        "model.remat may change on resume)")
 
 
 def _reason(error: BaseException) -> str:
@@ -140,7 +141,7 @@ def restore_latest(manager: ocp.CheckpointManager, abstract_state, data_iter,
     abstract_state: the state's ShapeDtypeStructs with their target shardings
       (:func:`abstract_with_shardings`).
     data_iter: the grain iterator, set to the restored checkpoint's position.
-    model_config: when given, a checkpoint of another model is refused first
+    model_config: a ``ModelConfig``; when given, a checkpoint of another model is refused first
       (:func:`check_saved_model`).
   Raises:
     ModelMismatchError: a checkpoint holds another model (not passed over: the config is

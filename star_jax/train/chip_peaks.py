@@ -54,7 +54,7 @@ measured peak of ``benchmarks/cpu_peak.py``) to get an MFU there.
 
 from typing import Dict, Optional
 
-COMPUTE_DTYPES = ("bfloat16", "float32")
+from star_jax.model import COMPUTE_DTYPES
 
 _H100_SXM = {"bfloat16": 1979e12 / 2, "float32": 989e12 / 2}
 _A100_SXM = {"bfloat16": 312e12, "float32": 156e12}

@@ -29,13 +29,18 @@ import copy
 
 import ml_collections
 
-from star_jax.model import default_model_config
+from star_jax.model import ModelConfig
+
+TrainConfig = ml_collections.ConfigDict  # the training config's type (base_config, configs/)
 
 
 def base_config() -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
-  c.model = default_model_config()
+  # The released STARnet: ModelConfig's fields and defaults (documented there) as a
+  # ConfigDict, so --config.model.x=y overrides them; the trainer hands it to the model layer
+  # as ModelConfig.from_mapping(config.model).
+  c.model = ml_collections.ConfigDict(ModelConfig().to_dict())
 
   c.data = ml_collections.ConfigDict()
   c.data.dir = ml_collections.FieldReference(None, field_type=str)  # Vimeo-layout root

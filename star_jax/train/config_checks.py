@@ -19,8 +19,7 @@ from typing import Optional
 import jax
 
 from star_jax.data.frames import LR_METHODS
-from star_jax.model import build_model, parse_variant
-from star_jax.model.blocks import PROJECTION_KSP
+from star_jax.model import ModelConfig, build_model, parse_variant
 from star_jax.train import data_setup, objectives, sharding
 from star_jax.train.profiling import parse_profile_steps
 from star_jax.train.state import INIT_TRANSPOSED, OPTIMIZERS
@@ -55,13 +54,12 @@ def validate(config, num_devices: Optional[int] = None,
   _one_of("optimizer.name", config.optimizer.name, OPTIMIZERS)
   _one_of("init_transposed", config.init_transposed, INIT_TRANSPOSED)
   _one_of("data.source", d.source, SOURCES)
-  _one_of("model.scale", m.scale, PROJECTION_KSP)
   try:
     data_setup.flow_settings(d)
   except ValueError as error:
     raise ValueError(f"data.flow_backend={d.flow_backend!r} / data.flow_mode="
                      f"{d.flow_mode!r}: {error}") from None
-  build_model(m)
+  build_model(ModelConfig.from_mapping(m))  # every model field (ModelConfig), then the module
   if not parse_variant(m.variant)[1] and (m.skip_refinement or m.flow_noise_std):
     raise ValueError(f"model.skip_refinement={m.skip_refinement} / model.flow_noise_std="
                      f"{m.flow_noise_std} need a flow-refinement variant (model.variant="

@@ -19,15 +19,15 @@ from clu import metric_writers, parameter_overview
 from flax import traverse_util
 import jax
 import jax.numpy as jnp
-import ml_collections
 
 from star_jax.data import pipeline
-from star_jax.model import SHAPE_FIELDS, build_model, sample_inputs
+from star_jax.model import SHAPE_FIELDS, ModelConfig, build_model, sample_inputs
 from star_jax.train import checkpoints, compiled_stats, config_checks, data_setup, evaluation
 from star_jax.train import preemption, preflight, profiling, sharding
 from star_jax.train import step as step_lib
 from star_jax.train import throughput
 from star_jax.weights import load_weights, save_checkpoint
+from star_jax.train.config import TrainConfig
 from star_jax.train.state import TrainState, create_state, learning_rate_schedule, make_optimizer
 
 
@@ -75,12 +75,12 @@ def init_from_weights(config):
     model_cfg, variables = load_weights(config.init_from)
   except FileNotFoundError as error:
     raise FileNotFoundError(f"init_from: {error}") from error
-  mismatched = {k: (model_cfg[k], config.model[k])
-                for k in SHAPE_FIELDS
-                if model_cfg[k] != config.model[k]}
-  if mismatched:
-    raise ValueError(f"init_from {config.init_from} holds a different model "
-                     f"(checkpoint vs config): {mismatched}")
+  wanted = ModelConfig.from_mapping(config.model)
+  fields = model_cfg.differences(wanted, SHAPE_FIELDS)
+  if fields:
+    raise ValueError(f"init_from {config.init_from} holds a different model: the weights are "
+                     f"{model_cfg.describe(fields)} but the config says "
+                     f"{wanted.describe(fields)}")
   return model_cfg, variables
 
 
@@ -120,7 +120,7 @@ def build_program(config, mesh, steps_per_epoch: int) -> TrainProgram:
   schedule = learning_rate_schedule(config.optimizer.learning_rate, steps_per_epoch,
                                     config.lr_decay_every_epochs, config.lr_decay_factor)
   tx = make_optimizer(config, schedule)
-  model = build_model(config.model)
+  model = build_model(ModelConfig.from_mapping(config.model))
   abstract_state = jax.eval_shape(functools.partial(
       create_state, model, tx, sample_inputs=sample_inputs()), jax.random.key(0))
   state_shardings = sharding.param_shardings(abstract_state, mesh, config.param_sharding)
@@ -171,7 +171,7 @@ def _untimed(meter: throughput.ThroughputMeter, state):
     meter.exclude(time.perf_counter() - start)
 
 
-def hparams(config: ml_collections.ConfigDict) -> Dict[str, str]:
+def hparams(config: TrainConfig) -> Dict[str, str]:
   """Every config field, nested ones included, as '.'-joined names ('model.variant',
   'data.dir', 'optimizer.learning_rate', ...) with ``str`` values, for TensorBoard's
   hparams."""
@@ -198,7 +198,7 @@ class TrainSetup:
     eval_fn: ``evaluation.jit_eval_step``'s function.
   """
 
-  config: ml_collections.ConfigDict
+  config: TrainConfig
   workdir: pathlib.Path
   mesh: jax.sharding.Mesh
   model: Any
@@ -214,7 +214,7 @@ class TrainSetup:
   eval_fn: Any
 
 
-def setup(config: ml_collections.ConfigDict, workdir: str) -> TrainSetup:
+def setup(config: TrainConfig, workdir: str) -> TrainSetup:
   """Everything a run needs before its first step: makes sure the workdir is writable and
   takes its lock (process 0; ``preflight``), checks the config (``config_checks.validate``)
   and the data (``preflight.check_data``, after generating the demo dataset when asked),
@@ -258,7 +258,7 @@ def setup(config: ml_collections.ConfigDict, workdir: str) -> TrainSetup:
   manager = checkpoints.make_manager(workdir, config.keep_checkpoints)
   state = checkpoints.restore_latest(
       manager, checkpoints.abstract_with_shardings(abstract_state, state_shardings), train_iter,
-      model_config=config.model)
+      model_config=ModelConfig.from_mapping(config.model))
   changes = []
   if state is None:
     state = initial_state(config, model, tx, state_shardings)
@@ -451,11 +451,11 @@ def export_final_weights(run: TrainSetup) -> pathlib.Path:
   variables = {"params": run.state.params}
   if run.state.batch_stats:
     variables["batch_stats"] = run.state.batch_stats
-  save_checkpoint(run.workdir / EXPORT_DIR, run.config.model, variables)
+  save_checkpoint(run.workdir / EXPORT_DIR, ModelConfig.from_mapping(run.config.model), variables)
   return run.workdir / EXPORT_DIR
 
 
-def train_and_evaluate(config: ml_collections.ConfigDict, workdir: str) -> TrainResult:
+def train_and_evaluate(config: TrainConfig, workdir: str) -> TrainResult:
   """Runs ``python -m star_jax.main``'s training: :func:`setup`, :func:`train_loop`,
   :func:`export_final_weights`, then flushes the metrics.
 

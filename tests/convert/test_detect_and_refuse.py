@@ -8,15 +8,13 @@ import torch
 from star_jax.convert import (CheckpointMismatchError, detect_model_config, release_to_variables,
                               torch_io, variables_to_state_dict)
 from star_jax.convert import __main__ as convert_cli
-from star_jax.model import VARIANTS, abstract_variables, default_model_config
+from star_jax.model import VARIANTS, ModelConfig, abstract_variables
 from star_jax.weights import save_checkpoint
 
 
 def _exported_state_dict(**fields):
   """A release-format state dict of our own model (zeros), at narrow widths."""
-  cfg = default_model_config()
-  cfg.update(fields)
-  shapes = abstract_variables(cfg)
+  shapes = abstract_variables(ModelConfig(**fields))
   variables = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype), shapes)
   return variables_to_state_dict(variables)
 
@@ -89,8 +87,7 @@ def test_cli_refusal_is_one_clear_error(tmp_path, capsys):
 
 def test_to_torch_refuses_a_residual_bicubic_model(tmp_path, capsys):
   """The release has no output-over-bicubic: exporting it would silently change outputs."""
-  cfg = default_model_config()
-  cfg.update(variant="V4", base_filter=8, feat=4, n_resblock=1, residual_bicubic=True)
+  cfg = ModelConfig(variant="V4", base_filter=8, feat=4, n_resblock=1, residual_bicubic=True)
   variables = jax.tree_util.tree_map(lambda s: np.zeros(s.shape, s.dtype),
                                      abstract_variables(cfg))
   save_checkpoint(tmp_path / "ckpt", cfg, variables)

@@ -6,7 +6,7 @@ import pytest
 
 from star_jax.convert import __main__ as convert_cli
 from star_jax.convert import verify
-from star_jax.model import default_model_config
+from star_jax.model import ModelConfig
 
 
 def _reference(shared_dir, name):
@@ -15,9 +15,7 @@ def _reference(shared_dir, name):
 
 
 def _cfg(variant, scale):
-  cfg = default_model_config()
-  cfg.update(variant=variant, scale=scale, base_filter=16, feat=8, n_resblock=2)
-  return cfg
+  return ModelConfig(variant=variant, scale=scale, base_filter=16, feat=8, n_resblock=2)
 
 
 @pytest.mark.parametrize("variant, scale, reference, message", [

@@ -14,7 +14,7 @@ from star_jax.export.forward import source_from_variables
 from star_jax.export.onnx_export import OPSET, export_onnx
 from star_jax.export.sidecar import INPUT_NAMES
 from star_jax.infer.engine import eval_forward
-from star_jax.model import OUTPUT_NAMES, build_model, default_model_config
+from star_jax.model import OUTPUT_NAMES, ModelConfig, build_model
 from tests.export.conftest import export_source, parity_io
 
 ATOL = 1e-4
@@ -73,7 +73,7 @@ def test_full_width_v3_onnx_matches_jax(tmp_path):
   """The release's widths (256/64/5), random weights, LR 8x8: onnxruntime vs our jitted model
   (V3: the full-width variant with the smallest graph, so the slowest step, jax2onnx's
   conversion, stays short)."""
-  cfg = dict(default_model_config(), variant="V3", scale=4)
+  cfg = ModelConfig(variant="V3", scale=4)
   model = build_model(cfg)
   rng = np.random.default_rng(0)
   inputs = [rng.normal(size=(1, 8, 8, 3)).astype(np.float32) for _ in range(2)]

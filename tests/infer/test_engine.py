@@ -18,9 +18,9 @@ from star_jax.weights import load_weights
 from star_jax import pixels
 from star_jax.pixels import normalize, to_float
 from star_jax.infer import padding
-from star_jax.infer.engine import PairEngine
+from star_jax.infer.engine import PairEngine, engine_forward
 from star_jax.infer.errors import UserInputError
-from star_jax.model import build_model
+from star_jax.model import ModelConfig, build_model
 from tests.conftest import fake_device_flags
 
 ALL_OUTPUTS = ("ht", "h1", "h2", "l")
@@ -179,3 +179,11 @@ def test_batches_are_split_over_every_local_device(release_weights):
   assert result["devices"] == 2 and result["batch"] == 2
   assert result["flow_diff"] < 1e-6  # the flow batch split over both devices
   assert result["diff"] < 1e-5
+
+
+def test_equal_model_configs_share_one_jitted_forward():
+  """The engine's cache key is the ModelConfig itself: equal configs, however made, get the
+  same jitted forward (nothing compiles twice); another compute dtype gets its own."""
+  first = engine_forward(ModelConfig(variant="V4", scale=2, feat=8))
+  assert engine_forward(ModelConfig.from_mapping({"variant": "V4", "scale": 2, "feat": 8})) is first
+  assert engine_forward(ModelConfig(variant="V4", scale=2, feat=8, dtype="bfloat16")) is not first

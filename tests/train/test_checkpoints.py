@@ -9,14 +9,14 @@ import numpy as np
 import orbax.checkpoint as ocp
 import pytest
 
-from star_jax.model import default_model_config
+from star_jax.model import ModelConfig
 from star_jax.train import checkpoints
 
 
 def _config(**model_fields):
-  model = default_model_config()
-  model.update(model_fields)
-  return ml_collections.ConfigDict(dict(model=model.to_dict(), total_steps=10))
+  """A training config (a ConfigDict, as training saves it) with these model fields."""
+  return ml_collections.ConfigDict(dict(model=ModelConfig(**model_fields).to_dict(),
+                                        total_steps=10))
 
 
 def test_checkpoint_of_another_model_is_refused_before_restoring(tmp_path):
@@ -26,20 +26,21 @@ def test_checkpoint_of_another_model_is_refused_before_restoring(tmp_path):
       state=ocp.args.StandardSave({"w": np.zeros((3, 3), np.float32)}),
       config=ocp.args.JsonSave(saved_config.to_dict())))
   manager.wait_until_finished()
-  checkpoints.check_saved_model(manager, 7, saved_config.model)  # the same model passes
+  # The same model passes, handed over as the trainer does.
+  checkpoints.check_saved_model(manager, 7, ModelConfig.from_mapping(saved_config.model))
   with pytest.raises(ValueError) as info:
-    checkpoints.check_saved_model(manager, 7, _config(variant="V4", scale=4, feat=16).model)
+    checkpoints.check_saved_model(manager, 7, ModelConfig(variant="V4", scale=4, feat=16))
   assert str(info.value) == (
-      f"checkpoint 7 in {tmp_path / 'checkpoints'} was saved with model feat=8, scale=2 but "
-      "the config says feat=16, scale=4; resume with the same model or use another workdir "
+      f"checkpoint 7 in {tmp_path / 'checkpoints'} was saved with model scale=2, feat=8 but "
+      "the config says scale=4, feat=16; resume with the same model or use another workdir "
       "(only model.dtype and model.remat may change on resume)")
   # Compute settings may change on resume; what the model computes may not.
   checkpoints.check_saved_model(
-      manager, 7, _config(variant="V4", scale=2, feat=8, remat="blocks", dtype="bfloat16").model)
+      manager, 7, ModelConfig(variant="V4", scale=2, feat=8, remat="blocks", dtype="bfloat16"))
   with pytest.raises(ValueError, match="residual_bicubic=False but the config says "
                                        "residual_bicubic=True"):
     checkpoints.check_saved_model(
-        manager, 7, _config(variant="V4", scale=2, feat=8, residual_bicubic=True).model)
+        manager, 7, ModelConfig(variant="V4", scale=2, feat=8, residual_bicubic=True))
   manager.close()
 
 
@@ -54,11 +55,11 @@ def test_a_saved_config_is_read_with_the_defaults_it_was_written_under(tmp_path)
       state=ocp.args.StandardSave({"w": np.zeros((3, 3), np.float32)}),
       config=ocp.args.JsonSave(written)))
   manager.wait_until_finished()
-  checkpoints.check_saved_model(manager, 3, _config(variant="V4", scale=2, feat=8).model)
+  checkpoints.check_saved_model(manager, 3, ModelConfig(variant="V4", scale=2, feat=8))
   with pytest.raises(ValueError, match="residual_bicubic=False but the config says "
                                        "residual_bicubic=True"):
     checkpoints.check_saved_model(
-        manager, 3, _config(variant="V4", scale=2, feat=8, residual_bicubic=True).model)
+        manager, 3, ModelConfig(variant="V4", scale=2, feat=8, residual_bicubic=True))
   manager.close()
 
 
