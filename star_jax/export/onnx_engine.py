@@ -104,7 +104,11 @@ class OnnxPairEngine(PairEngine):
     """Host arrays stay on the host (onnxruntime and the flow take NumPy)."""
     return arrays
 
-  def forward_batch(self, inputs: Sequence[np.ndarray], names: Sequence[str]
+  def frame_split(self, padded_height: int, padded_width: int) -> int:
+    """Frames are never split over devices here (onnxruntime runs on the host)."""
+    return 1
+
+  def forward_batch(self, inputs: Sequence[np.ndarray], names: Sequence[str], space: int = 1
                     ) -> Dict[str, np.ndarray]:
     feeds = {name: np.ascontiguousarray(array, np.float32)
              for name, array in zip(sidecar_lib.INPUT_NAMES, inputs)}

@@ -13,12 +13,19 @@ makes "a video of any size on any machine" work lives here:
   padded through the network; the outputs are cropped).
 * padding: edge replication at bottom/right to the model's multiple (``padding``), cropped
   away from the outputs.
-* tiling: when a padded frame does not fit the memory budget (or ``tile_size`` is given),
-  equal overlapping LR tiles, blended with raised-cosine ramps (``tiling``).
+* spatial split: when a padded frame does not fit one device's memory budget but fits
+  ``space`` devices' (the smallest such divisor of the device count), each frame runs whole,
+  its height split over ``space`` devices (a ('batch', 'space') mesh; XLA exchanges the rows
+  each convolution needs), so the result equals the untiled one up to float summation
+  order, without seams; ``batch_size / space`` pairs run per step.
+* tiling: when a padded frame does not fit even all devices' memory budget (or
+  ``tile_size`` is given), equal overlapping LR tiles, blended with raised-cosine ramps
+  (``tiling``).
 * batching: (pair, tile) items are stacked into fixed-size batches (one compiled shape;
   the last batch is filled by repeating its last item) and split over every local device
-  along the batch axis (a 1-D ``batch`` mesh); the flows of ``batch_size`` pairs (both
-  directions) run as one jit-compiled, vmapped call split over the same mesh. The next
+  along the batch axis (the 'batch' axis of a ('batch', 'space') mesh, 'space' 1 unless the
+  frame is split); the flows of ``batch_size`` pairs (both directions) run as one
+  jit-compiled, vmapped call split over every device. The next
   batch is dispatched before the previous one's outputs are copied back, so the devices
   are not idle while the host blends tiles.
 * two stages: :meth:`PairEngine.prepare` (flows, normalisation, padding; what a prefetch
@@ -73,23 +80,43 @@ def eval_forward(model_cfg: ModelConfig):
 
 
 @functools.lru_cache(maxsize=8)
-def engine_forward(model_cfg: ModelConfig):
+def engine_forward(model_cfg: ModelConfig, split: Optional[NamedSharding] = None):
   """The jitted eval forward a :class:`PairEngine` runs for ``model_cfg`` (its ``dtype`` is
-  the compute dtype): one per model config (the cache key), shared by every engine in the
-  process (jit keeps the compiled executables per input shape, so a second engine on the
-  same model, e.g. evaluation after inference or tiled after untiled, compiles nothing new).
+  the compute dtype): one per model config and ``split`` (the cache key), shared by every
+  engine in the process (jit keeps the compiled executables per input shape, so a second
+  engine on the same model, e.g. evaluation after inference or tiled after untiled, compiles
+  nothing new). ``split`` (``engine_shardings``' third sharding): the forward first splits
+  its inputs so (their heights over the mesh's 'space' axis), and the activations follow.
   All four outputs are always returned: selecting some would compile the whole network
   again per selection, while the extra device-to-host copies are small.
   """
-  return jax.jit(eval_forward(model_cfg))
+  forward = eval_forward(model_cfg)
+  if split is None:
+    return jax.jit(forward)
+
+  def split_forward(variables, *inputs):
+    return forward(variables, *(jax.lax.with_sharding_constraint(x, split) for x in inputs))
+
+  return jax.jit(split_forward)
 
 
-def engine_shardings(devices: Sequence[jax.Device]) -> Tuple[NamedSharding, NamedSharding]:
-  """(replicated, batch-split) shardings of the engine's 1-D ``batch`` mesh over
-  ``devices``: the variables are replicated, every input is split along its batch axis."""
-  mesh = jax.make_mesh((len(devices),), ("batch",), devices=list(devices),
-                       axis_types=(jax.sharding.AxisType.Auto,))
-  return NamedSharding(mesh, PartitionSpec()), NamedSharding(mesh, PartitionSpec("batch"))
+def engine_shardings(devices: Sequence[jax.Device], space: int = 1
+                     ) -> Tuple[NamedSharding, NamedSharding, NamedSharding]:
+  """(replicated, batch-split, height-split) shardings of the engine's ('batch', 'space')
+  mesh of shape (len(devices) / space, space) over ``devices``: the variables are
+  replicated, every input enters split along its batch axis (any height), and a split
+  frame is split over its height inside the forward (``engine_forward``'s ``split``; XLA
+  pads a height ``space`` does not divide, internally).
+
+  Raises:
+    ValueError: ``space`` does not divide the number of devices.
+  """
+  if space < 1 or len(devices) % space:
+    raise ValueError(f"space {space} does not divide {len(devices)} devices")
+  mesh = jax.make_mesh((len(devices) // space, space), ("batch", "space"),
+                       devices=list(devices), axis_types=(jax.sharding.AxisType.Auto,) * 2)
+  return (NamedSharding(mesh, PartitionSpec()), NamedSharding(mesh, PartitionSpec("batch")),
+          NamedSharding(mesh, PartitionSpec("batch", "space")))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,8 +146,9 @@ class PairEngine:
     flow_backend, flow_params: passed to ``star_jax.flow.compute_flow``.
     batch_size: (pair, tile) items per step over all devices; rounded up to a multiple of
       the device count. Default: one per device.
-    tile_size: LR tile side; ``None`` picks the largest that fits ``memory_budget_bytes``
-      (no tiling if the whole frame fits).
+    tile_size: LR tile side; ``None``: no tiling if the whole frame fits
+      ``memory_budget_bytes``, else the frame split over the height of the fewest devices
+      whose budgets it fits (``frame_split``), else the largest tiles that fit.
     tile_overlap: LR pixels shared by neighbouring tiles.
     memory_budget_bytes: per-device budget for one forward; default a fraction of the free
       memory of the device with the least free memory (``memory.available_memory_bytes``:
@@ -155,11 +183,12 @@ class PairEngine:
     self.tile_size = tile_size
     self.tile_overlap = tile_overlap
     self.memory_budget_bytes = memory_budget_bytes
-    replicated, self._batch_sharding = engine_shardings(self.devices)
+    replicated, self._batch_sharding, _ = engine_shardings(self.devices)
     self.variables = jax.device_put(variables, replicated)
     self._forward = engine_forward(cfg)
     self._bytes_per_pixel: Optional[float] = None
     self._tile_plans: Dict[Tuple[int, int], List[tiling.Tile]] = {}
+    self._splits: Dict[Tuple[int, int], int] = {}
 
   # ---------------------------------------------------------------- memory and tile plan
   def forward_bytes_per_lr_pixel(self) -> float:
@@ -178,23 +207,47 @@ class PairEngine:
     free = min(memory.available_memory_bytes(device) for device in self.devices)
     return int(DEFAULT_MEMORY_FRACTION * free)
 
+  def frame_split(self, padded_height: int, padded_width: int) -> int:
+    """Over how many devices' heights a padded LR frame runs (``space``; 1 = each device
+    runs whole items): with more than one device, no ``tile_size`` and a frame that does
+    not fit one device's budget, the smallest divisor of the device count whose devices'
+    budgets together hold it; 1 when none does (the frame is tiled instead)."""
+    key = (padded_height, padded_width)
+    if key not in self._splits:
+      space = 1
+      if self.tile_size is None and len(self.devices) > 1:
+        pixels = self._pixels_per_device()
+        if padded_height * padded_width > pixels:
+          space = next((s for s in range(2, len(self.devices) + 1)
+                        if len(self.devices) % s == 0
+                        and padded_height * padded_width <= s * pixels), 1)
+      self._splits[key] = space
+    return self._splits[key]
+
   def tile_plan(self, padded_height: int, padded_width: int) -> List[tiling.Tile]:
     """Tiles for a padded LR frame: the given tile size, or the largest that fits the
-    memory budget (a single tile when the whole frame fits)."""
+    memory budget (a single tile when the whole frame fits one device, or several devices
+    split over its height: ``frame_split``)."""
     key = (padded_height, padded_width)
     if key not in self._tile_plans:
       if self.tile_size is not None:
         side = max(self.multiple, self.tile_size // self.multiple * self.multiple)
         tile_h, tile_w = min(side, padded_height), min(side, padded_width)
+      elif self.frame_split(padded_height, padded_width) > 1:
+        tile_h, tile_w = padded_height, padded_width
       else:
         tile_h, tile_w = self._tile_from_budget(padded_height, padded_width)
       self._tile_plans[key] = tiling.plan_tiles(padded_height, padded_width, tile_h, tile_w,
                                                 self.tile_overlap)
     return self._tile_plans[key]
 
+  def _pixels_per_device(self) -> float:
+    """LR pixels of one batch item a device's budget holds."""
+    return self._budget() / (self.forward_bytes_per_lr_pixel() * self.per_device_batch)
+
   def _tile_from_budget(self, height: int, width: int) -> Tuple[int, int]:
     budget = self._budget()
-    pixels = budget / (self.forward_bytes_per_lr_pixel() * self.per_device_batch)
+    pixels = self._pixels_per_device()
     if height * width <= pixels:
       return height, width
     side = int(math.sqrt(pixels)) // self.multiple * self.multiple
@@ -218,12 +271,21 @@ class PairEngine:
     batch axis (ONNX engines, which run on the host, return them unchanged)."""
     return jax.device_put(arrays, self._batch_sharding)
 
-  def forward_batch(self, inputs: Sequence[np.ndarray], names: Sequence[str]) -> Dict[str, Any]:
+  def forward_batch(self, inputs: Sequence[np.ndarray], names: Sequence[str],
+                    space: int = 1) -> Dict[str, Any]:
     """One network call on a full batch: ``inputs`` = (im1, im2, flow_f, flow_b) stacked
-    (batch_size, h, w, C) float32 -> {name: (batch_size, ...) float32 array}. The arrays may
-    still be computing (JAX dispatches asynchronously); callers copy them with ``np.asarray``
-    when they need them, so the next batch can be sent first."""
-    outputs = self._forward(self.variables, *self.shard_batch(list(inputs)))
+    (batch_size / space, h, w, C) float32 -> {name: (batch_size / space, ...) float32
+    array}, every item's height split over ``space`` devices (``frame_split``). The arrays
+    may still be computing (JAX dispatches asynchronously); callers copy them with
+    ``np.asarray`` when they need them, so the next batch can be sent first."""
+    if space == 1:
+      outputs = self._forward(self.variables, *self.shard_batch(list(inputs)))
+    else:
+      replicated, batch_sharding, split = engine_shardings(self.devices, space)
+      # The same devices, replicated as before: equivalent shardings, no copy is made.
+      variables = jax.device_put(self.variables, replicated)
+      outputs = engine_forward(self.model_cfg, split)(
+          variables, *jax.device_put(list(inputs), batch_sharding))
     return {name: outputs[name] for name in names}
 
   def _flows(self, first: np.ndarray, second: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -286,6 +348,8 @@ class PairEngine:
     names = tuple(names)
     padded_h, padded_w = prepared.arrays[0].shape[1:3]
     tiles = self.tile_plan(padded_h, padded_w)
+    space = self.frame_split(padded_h, padded_w)
+    step_items = self.batch_size // space
     factors = {name: (1 if name == "l" else self.scale) for name in names}
     blenders = [{name: tiling.TileBlender(padded_h, padded_w, factors[name]) for name in names}
                 for _ in range(len(prepared))]
@@ -298,13 +362,13 @@ class PairEngine:
           blenders[pair][name].add(tile, outputs[name][index])
 
     pending = None  # (chunk, outputs) dispatched but not yet copied back
-    for start in range(0, len(items), self.batch_size):
-      chunk = items[start:start + self.batch_size]
-      filled = chunk + [chunk[-1]] * (self.batch_size - len(chunk))
+    for start in range(0, len(items), step_items):
+      chunk = items[start:start + step_items]
+      filled = chunk + [chunk[-1]] * (step_items - len(chunk))
       inputs = [np.stack([array[pair, tile.top:tile.top + tile.height,
                                 tile.left:tile.left + tile.width] for pair, tile in filled])
                 for array in prepared.arrays]
-      outputs = self.forward_batch(inputs, names)
+      outputs = self.forward_batch(inputs, names, space)
       if pending is not None:
         collect(*pending)
       pending = (chunk, outputs)

@@ -262,17 +262,38 @@ def _align_corners_matrix(n_in: int, n_out: int) -> np.ndarray:
   return m.astype(np.float32)
 
 
+def _align_corners_row_taps(n_in: int, factor: int) -> np.ndarray:
+  """``_align_corners_matrix(n_in, factor * n_in)`` as (3, n_in, factor) weights: output row
+  ``factor * i + j`` is ``taps[0, i, j] * x[i-1] + taps[1, i, j] * x[i] + taps[2, i, j] *
+  x[i+1]`` (with align_corners every output row lies within one input row of ``i``)."""
+  m = _align_corners_matrix(n_in, n_in * factor)
+  taps = np.zeros((3, n_in, factor), np.float32)
+  for o in range(n_in * factor):
+    i, j = divmod(o, factor)
+    for d in (-1, 0, 1):
+      if 0 <= i + d < n_in:
+        taps[d + 1, i, j] = m[o, i + d]
+  return taps
+
+
 def upsample_bilinear_align_corners(x, factor: int):
   """``nn.Upsample(scale_factor=factor, mode='bilinear', align_corners=True)`` on NHWC.
 
   ``jax.image.resize`` uses half-pixel centres (align_corners=False), so the release's
-  upsampling is written as two small interpolation matmuls instead. They run in float32
-  whatever x's dtype (bfloat16 weights would not sum to 1 per row), and the result is
-  rounded once back to x's dtype.
+  upsampling is written out: along the height, every output row as a weighted sum of its
+  input row and that row's two neighbours (``_align_corners_row_taps``; local, so a
+  height split over devices, the 'space' mesh axis, needs only one neighbouring row from
+  each side, where a matmul over the whole height would be reduced over the devices at full
+  output size), along the width a small interpolation matmul. Both run in float32 whatever
+  x's dtype (bfloat16 weights would not sum to 1 per row), and the result is rounded once
+  back to x's dtype.
   """
-  _, h, w, _ = x.shape
-  mh = jnp.asarray(_align_corners_matrix(h, h * factor))
+  b, h, w, c = x.shape
+  taps = jnp.asarray(_align_corners_row_taps(h, factor))[:, None, :, :, None, None]
+  xf = x.astype(jnp.float32)[:, :, None]  # (B, H, 1, W, C)
+  above = jnp.pad(xf, ((0, 0), (1, 0), (0, 0), (0, 0), (0, 0)))[:, :-1]
+  below = jnp.pad(xf, ((0, 0), (0, 1), (0, 0), (0, 0), (0, 0)))[:, 1:]
+  y = (taps[0] * above + taps[1] * xf + taps[2] * below).reshape(b, h * factor, w, c)
   mw = jnp.asarray(_align_corners_matrix(w, w * factor))
-  y = jnp.einsum("oh,bhwc->bowc", mh, x.astype(jnp.float32), precision=jax.lax.Precision.HIGHEST)
   y = jnp.einsum("pw,bowc->bopc", mw, y, precision=jax.lax.Precision.HIGHEST)
   return y.astype(x.dtype)

@@ -6,7 +6,7 @@ What is compiled is what training and inference build, from the same functions:
 shardings from ``config.param_sharding``), ``sharding.make_mesh`` (``config.mesh_shape``),
 ``trainer.jit_train_step`` (batch sharded on 'data', heights on 'space', state donated),
 ``evaluation.jit_eval_step`` and the inference engine's forward
-(``infer.engine.engine_forward`` on its 1-D ``batch`` mesh, ``engine_shardings``). Only the
+(``infer.engine.engine_forward`` on its ``batch`` mesh axis, ``engine_shardings``). Only the
 inputs are abstract (``jax.ShapeDtypeStruct`` with their shardings): nothing is computed or
 run, so the devices may be compile-only TPU devices (``star_jax.plan.topology``) on a CPU host.
 
@@ -278,7 +278,7 @@ def infer_frame_size(model_cfg, height: int, width: int) -> Tuple[int, int]:
 
 def _infer_call(config, devices, width: int, height: int) -> _Call:
   model_cfg = ModelConfig.from_mapping(config.model)
-  replicated, batch_sharding = engine_lib.engine_shardings(devices)
+  replicated, batch_sharding, _ = engine_lib.engine_shardings(devices)
   forward = engine_lib.engine_forward(model_cfg)
   variables = jax.tree_util.tree_map(
       lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated),

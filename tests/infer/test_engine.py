@@ -187,3 +187,48 @@ def test_equal_model_configs_share_one_jitted_forward():
   first = engine_forward(ModelConfig(variant="V4", scale=2, feat=8))
   assert engine_forward(ModelConfig.from_mapping({"variant": "V4", "scale": 2, "feat": 8})) is first
   assert engine_forward(ModelConfig(variant="V4", scale=2, feat=8, dtype="bfloat16")) is not first
+
+
+_SPLIT_FRAME_SCRIPT = """
+import json, sys
+import jax, numpy as np
+sys.path.insert(0, sys.argv[1])
+from conftest import moving_frames
+from star_jax.model import build_model, sample_inputs
+from star_jax.pixels import normalize, to_float
+from star_jax.infer.engine import ALL_OUTPUT_NAMES, PairEngine
+cfg = dict(variant="V4", scale=2, base_filter=8, feat=4, n_resblock=1)
+variables = build_model(cfg).init(jax.random.key(0), *sample_inputs())
+frames = [to_float(f) for f in moving_frames(4, 48, 42)]
+pairs = list(zip(frames[:-1], frames[1:]))  # 3 pairs: 2 per step, the second step partial
+kw = dict(flow_backend="opencv_dis")
+whole = PairEngine(cfg, variables, devices=jax.local_devices()[:1], memory_budget_bytes=2**40, **kw)
+height, width = whole.prepare(pairs[:1]).arrays[0].shape[1:3]
+frame_bytes = whole.forward_bytes_per_lr_pixel() * height * width
+split = PairEngine(cfg, variables, memory_budget_bytes=int(frame_bytes / 1.5), **kw)
+tiled = PairEngine(cfg, variables, memory_budget_bytes=int(frame_bytes / 6), tile_overlap=4, **kw)
+a, b = whole.run(pairs, ALL_OUTPUT_NAMES), split.run(pairs, ALL_OUTPUT_NAMES)
+print(json.dumps({
+    "height": height, "split": split.frame_split(height, width),
+    "split_tiles": len(split.tile_plan(height, width)),
+    "tiled_split": tiled.frame_split(height, width),
+    "tiled_tiles": len(tiled.tile_plan(height, width)),
+    "diff": max(float(np.abs(normalize(x[n]) - normalize(y[n])).max())
+                for x, y in zip(a, b) for n in ALL_OUTPUT_NAMES),
+    "scale": max(float(np.abs(normalize(x[n])).max()) for x in a for n in ALL_OUTPUT_NAMES)}))
+"""
+
+
+def test_a_frame_too_big_for_one_device_is_split_over_devices_not_tiled():
+  """4 fake devices whose budgets hold 2/3 of a frame each: the frame runs whole, its height
+  split over 2 devices, 2 pairs per step (the last step filled up), equal to one device's
+  untiled result; a budget too small for all 4 devices together tiles."""
+  env = dict(os.environ, XLA_FLAGS=fake_device_flags(4), JAX_PLATFORMS="cpu")
+  completed = subprocess.run(
+      [sys.executable, "-c", _SPLIT_FRAME_SCRIPT, os.path.dirname(__file__)],
+      capture_output=True, text=True, env=env, timeout=600, check=False)
+  assert completed.returncode == 0, completed.stderr[-3000:]
+  result = json.loads(completed.stdout.strip().splitlines()[-1])
+  assert (result["split"], result["split_tiles"]) == (2, 1), result
+  assert result["tiled_split"] == 1 and result["tiled_tiles"] > 1, result
+  assert result["diff"] <= 1e-5 * result["scale"], result

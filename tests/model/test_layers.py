@@ -121,3 +121,17 @@ def test_kaiming_init_std_matches_torch_fan_in(transposed):
   fan_in = (cout if transposed else cin) * k * k
   assert abs(kernel.std() / np.sqrt(2.0 / fan_in) - 1) < 0.05
   assert not np.any(np.asarray(v["params"]["bias"]))
+
+
+@pytest.mark.parametrize("n,factor", [(1, 2), (2, 2), (7, 2), (5, 4), (3, 8), (64, 4)])
+def test_align_corners_row_taps_hold_the_whole_interpolation_matrix(n, factor):
+  """Every output row's weights lie on its input row and that row's neighbours (what makes
+  the height interpolation local for a height split over devices)."""
+  taps = layers._align_corners_row_taps(n, factor)  # pylint: disable=protected-access
+  dense = np.zeros((n * factor, n), np.float32)
+  for o in range(n * factor):
+    i, j = divmod(o, factor)
+    for d in (-1, 0, 1):
+      if 0 <= i + d < n:
+        dense[o, i + d] += taps[d + 1, i, j]
+  np.testing.assert_array_equal(dense, layers._align_corners_matrix(n, n * factor))  # pylint: disable=protected-access
