@@ -23,13 +23,12 @@ from star_jax.train.state import (create_state, learning_rate_schedule,  # pylin
                                   make_optimizer)
 
 
-def run(mesh_shape, devices, rules, batches):
-  config = base_config()
-  config.model.update(variant="V4", scale=2, base_filter=8, feat=4, n_resblock=1)
-  mesh = sharding.make_mesh(mesh_shape, devices)
+def train_steps(config, model, mesh, batches, rules=()):
+  """``trainer.jit_train_step`` on ``mesh`` from the initial state, one step per batch (a
+  1e-4 Adamax schedule): (losses, last step's metrics, state, abstract state, parameter
+  shardings by ``rules``)."""
   schedule = learning_rate_schedule(1e-4, 10, 30, 0.1)
   tx = make_optimizer(config, schedule)
-  model = build_model(config.model)
   abstract = jax.eval_shape(lambda k: create_state(model, tx, k, sample_inputs()),
                             jax.random.key(0))
   shardings = sharding.param_shardings(abstract, mesh, rules)
@@ -39,6 +38,15 @@ def run(mesh_shape, devices, rules, batches):
   for batch in batches:
     state, metrics = step(state, sharding.global_batch(batch, mesh))
     losses.append(float(metrics["loss/total"]))
+  return losses, metrics, state, abstract, shardings
+
+
+def run(mesh_shape, devices, rules, batches):
+  config = base_config()
+  config.model.update(variant="V4", scale=2, base_filter=8, feat=4, n_resblock=1)
+  mesh = sharding.make_mesh(mesh_shape, devices)
+  model = build_model(config.model)
+  losses, _, state, abstract, shardings = train_steps(config, model, mesh, batches, rules)
   sharded_leaves = sum(1 for s in jax.tree_util.tree_leaves(shardings) if "model" in str(s.spec))
   return losses, jax.device_get(state.params), sharded_leaves, (state, abstract, shardings)
 

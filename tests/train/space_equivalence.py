@@ -39,8 +39,7 @@ from star_jax.model import build_model, sample_inputs  # pylint: disable=wrong-i
 from star_jax.train import checkpoints, evaluation, objectives, sharding, trainer  # pylint: disable=wrong-import-position
 from star_jax.train import step as step_lib  # pylint: disable=wrong-import-position
 from star_jax.train.config import base_config  # pylint: disable=wrong-import-position
-from star_jax.train.state import (create_state, learning_rate_schedule,  # pylint: disable=wrong-import-position
-                                  make_optimizer)
+from sharding_equivalence import train_steps  # pylint: disable=wrong-import-position (a sibling: this folder is sys.path[0])
 
 SCALE = 2
 
@@ -86,17 +85,7 @@ def outputs_loss_grads(config, model, variables, batch, mesh):
 def real_steps(config, model, batches, mesh):
   """Two steps of ``trainer.jit_train_step`` and then ``evaluation.jit_eval_step`` on
   ``mesh``: (losses, metrics of the last step, params, eval PSNRs, eval uint8 images)."""
-  schedule = learning_rate_schedule(1e-4, 10, 30, 0.1)
-  tx = make_optimizer(config, schedule)
-  abstract = jax.eval_shape(lambda k: create_state(model, tx, k, sample_inputs()),
-                            jax.random.key(0))
-  shardings = sharding.param_shardings(abstract, mesh, ())
-  state = trainer.initial_state(config, model, tx, shardings)
-  step = trainer.jit_train_step(config, model, tx, schedule, mesh, shardings)
-  losses = []
-  for batch in batches:
-    state, metrics = step(state, sharding.global_batch(batch, mesh))
-    losses.append(float(metrics["loss/total"]))
+  losses, metrics, state, _, shardings = train_steps(config, model, mesh, batches)
   eval_fn = evaluation.jit_eval_step(model, SCALE, mesh, shardings)
   psnr, images = jax.device_get(eval_fn(state, sharding.global_batch(batches[0], mesh)))
   return losses, jax.device_get(metrics), jax.device_get(state.params), psnr, images
