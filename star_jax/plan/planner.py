@@ -49,7 +49,8 @@ class StepPlan:
     device_kind, num_chips: the devices (``jax.Device.device_kind``) and how many.
     compute_dtype: 'float32' or 'bfloat16' (``model.dtype``); remat: ``model.remat``.
     global_batch, batch_per_chip: samples per step over the slice and per chip of the
-      mesh's 'data' axis (a 'model' axis > 1 holds copies or FSDP shards of the same samples).
+      mesh's 'data' axis (a 'model' axis > 1 holds copies or FSDP shards of the same samples;
+      a 'space' axis > 1 splits each of them over that many chips).
     frame_height, frame_width: the input frames' pixels (LR, or HR with ``data.hr_input``;
       for 'infer' the engine's padded frame).
     memory: ``compiled_stats.compiled_step_stats`` (bytes per chip and FLOPs per chip).
@@ -297,7 +298,8 @@ def _call(kind: str, config, devices, infer_size) -> _Call:
 
 
 def model_flops_per_chip(kind: str, config, batch_per_chip: int, infer_size=None) -> float:
-  """FLOPs of one chip's share of the step, counted as XLA:CPU counts them: the step for
+  """FLOPs of the samples one chip of the 'data' axis holds (:func:`plan_step` divides them
+  by a 'space' axis), counted as XLA:CPU counts them: the step for
   one sample group of ``batch_per_chip`` on one host CPU device (mesh (1, 1)), lowered but
   not optimised, through ``Lowered.cost_analysis()`` (a multiply-add is 2 FLOPs; taps on
   convolution padding are not counted). Cheap: nothing is compiled. This is the count MFU is
@@ -327,8 +329,10 @@ def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] 
                       global_batch=call.global_batch, batch_per_chip=call.batch_per_chip,
                       frame=call.frame, log_path=log_path)
   if model_flops:
+    # A 'space' axis splits each sample's work over its chips (heights; halos aside).
+    space = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))[2] if kind != "infer" else 1
     step.model_flops_per_chip = model_flops_per_chip(kind, config, call.batch_per_chip,
-                                                     infer_size)
+                                                     infer_size) / space
   return step
 
 
