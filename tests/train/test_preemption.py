@@ -204,7 +204,7 @@ def test_restart_onto_another_device_count_and_mesh(tiny_dataset, tmp_path):
                     env=devices(2))
   assert second.returncode == 0, second.stderr[-3000:]
   assert "resumed from" in second.stderr and "at step 2" in second.stderr
-  assert "mesh {'data': 1, 'model': 2}" in second.stderr and "done: step 3" in second.stdout
+  assert "mesh {'data': 1, 'model': 2, 'space': 1}" in second.stderr and "done: step 3" in second.stdout
   assert saved_steps(workdir) == [2, 3]
 
   # A global batch of 4 over a data axis of 3: refused before anything is prepared or run.
