@@ -51,7 +51,8 @@ flags.DEFINE_string("topology", None, "TPU slice: v5p:2x2x1, v5e:4x4, v6e:2x2, v
                     "h200:4x8 (hosts x GPUs); 'cpu' = this host's devices.")
 flags.DEFINE_string("json", None, "Also write the plan as JSON to this file.")
 flags.DEFINE_string("infer_size", None, "Also plan the inference engine's step for LR frames "
-                    "of WIDTHxHEIGHT pixels (e.g. 640x360), one frame pair per chip.")
+                    "of WIDTHxHEIGHT pixels (e.g. 640x360), one frame pair per chip, or "
+                    "per S chips, its height split, with --config.mesh_shape='(1,1,S)'.")
 flags.DEFINE_bool("sweep", False, "Also find, for the config's dtype and remat mode, the "
                   "largest per-chip batch and (at batch 1) the largest LR crop whose train "
                   "step fits (one compile per probe, at most four per answer: slow).")

@@ -6,7 +6,8 @@ What is compiled is what training and inference build, from the same functions:
 shardings from ``config.param_sharding``), ``sharding.make_mesh`` (``config.mesh_shape``),
 ``trainer.jit_train_step`` (batch sharded on 'data', heights on 'space', state donated),
 ``evaluation.jit_eval_step`` and the inference engine's forward
-(``infer.engine.engine_forward`` on its ``batch`` mesh axis, ``engine_shardings``). Only the
+(``infer.engine.engine_forward`` on its ('batch', 'space') mesh, ``engine_shardings``, the
+'space' size taken from ``config.mesh_shape``). Only the
 inputs are abstract (``jax.ShapeDtypeStruct`` with their shardings): nothing is computed or
 run, so the devices may be compile-only TPU devices (``star_jax.plan.topology``) on a CPU host.
 
@@ -278,14 +279,17 @@ def infer_frame_size(model_cfg, height: int, width: int) -> Tuple[int, int]:
 
 
 def _infer_call(config, devices, width: int, height: int) -> _Call:
+  # The engine's ('batch', 'space') mesh: the config mesh's 'space' size, every other device
+  # on 'batch' (inference replicates the variables: no 'model' axis).
+  space = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))[2]
   model_cfg = ModelConfig.from_mapping(config.model)
-  replicated, batch_sharding, _ = engine_lib.engine_shardings(devices)
-  forward = engine_lib.engine_forward(model_cfg)
+  replicated, batch_sharding, split = engine_lib.engine_shardings(devices, space)
+  forward = engine_lib.engine_forward(model_cfg, split if space > 1 else None)
   variables = jax.tree_util.tree_map(
       lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated),
       abstract_variables(model_cfg))
   frame = infer_frame_size(model_cfg, height, width)
-  batch = len(devices)
+  batch = len(devices) // space
   frames = jax.ShapeDtypeStruct((batch, *frame, 3), jnp.float32, sharding=batch_sharding)
   flows = jax.ShapeDtypeStruct((batch, *frame, 2), jnp.float32, sharding=batch_sharding)
   return _Call(forward, (variables, frames, frames, flows, flows), frame, batch, 1)
@@ -321,7 +325,8 @@ def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] 
   """One step of ``config`` compiled for ``devices`` ('train': global batch
   ``config.batch_size`` of ``data.patch_size`` crops or whole frames; 'eval': whole frames,
   ``config.eval_batch_size``; 'infer': the engine's forward on one ``infer_size`` = (LR
-  width, height) frame pair per chip), with :func:`model_flops_per_chip` unless
+  width, height) frame pair per chip, or per ``space`` chips when ``config.mesh_shape`` has
+  a 'space' axis, each frame's height split over them), with :func:`model_flops_per_chip` unless
   ``model_flops`` is False."""
   call = _call(kind, config, devices, infer_size)
   step = compile_step(kind, call.jitted, call.args, devices,
@@ -330,7 +335,7 @@ def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] 
                       frame=call.frame, log_path=log_path)
   if model_flops:
     # A 'space' axis splits each sample's work over its chips (heights; halos aside).
-    space = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))[2] if kind != "infer" else 1
+    space = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))[2]
     step.model_flops_per_chip = model_flops_per_chip(kind, config, call.batch_per_chip,
                                                      infer_size) / space
   return step

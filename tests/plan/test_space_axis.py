@@ -1,6 +1,7 @@
-"""The plan of a step on a mesh with a 'space' axis: each chip holds a share of every sample,
-so the model FLOPs per chip (and the MFU quoted against them) are the sample's divided by the
-axis. Planned on 4 fake CPU devices in a fresh process (XLA:CPU; nothing runs)."""
+"""The plan of a step on a mesh with a 'space' axis: each chip holds a share of every sample
+(training) or frame pair (inference), so the model FLOPs per chip (and the MFU quoted against
+them) are the sample's divided by the axis, and the inference step runs one pair per 'space'
+chips. Planned on 4 fake CPU devices in a fresh process (XLA:CPU; nothing runs)."""
 
 import json
 import os
@@ -21,8 +22,11 @@ plans = {}
 for mesh, batch in (((1, 1, 4), 1), ((4, 1), 4)):
   config = config_lib.with_fields(base_config(), batch_size=batch, eval_batch_size=batch,
                                   mesh_shape=mesh, **narrow)
-  step = planner.plan_step("train", config, jax.devices())
-  plans[str(mesh)] = {"model": step.model_flops_per_chip, "batch_per_chip": step.batch_per_chip}
+  for kind in ("train", "infer"):
+    step = planner.plan_step(kind, config, jax.devices(), infer_size=(24, 20))
+    plans[f"{kind} {mesh}"] = {"model": step.model_flops_per_chip,
+                               "batch_per_chip": step.batch_per_chip,
+                               "global_batch": step.global_batch}
 print(json.dumps(plans))
 """
 
@@ -33,7 +37,9 @@ def test_a_space_axis_divides_each_chips_model_flops():
                              capture_output=True, text=True, timeout=900, check=False)
   assert completed.returncode == 0, completed.stderr[-3000:]
   plans = json.loads(completed.stdout.strip().splitlines()[-1])
-  space, data = plans["(1, 1, 4)"], plans["(4, 1)"]
-  # One 16x16 sample split over 4 chips against one whole sample per chip.
-  assert space["batch_per_chip"] == data["batch_per_chip"] == 1
-  assert abs(space["model"] * 4 - data["model"]) <= 1e-6 * data["model"], plans
+  for kind in ("train", "infer"):
+    space, data = plans[f"{kind} (1, 1, 4)"], plans[f"{kind} (4, 1)"]
+    # One 16x16 sample (a 24x20 pair) split over 4 chips against one whole one per chip.
+    assert space["batch_per_chip"] == data["batch_per_chip"] == 1, plans
+    assert (space["global_batch"], data["global_batch"]) == (1, 4), plans
+    assert abs(space["model"] * 4 - data["model"]) <= 1e-6 * data["model"], plans
