@@ -8,13 +8,8 @@ Meant for GPUs/TPUs: ``require_accelerator`` refuses the CPU (add
 Loss: ``Lr`` (the paper's tables); the release's scripts train ``Lf`` (see configs/star.py).
 """
 
-from star_jax.train.config import base_config
+from star_jax.train.config import finetune_config
 
 
 def get_config():
-  c = base_config()
-  c.require_accelerator = True
-  c.objective = "STAR-S"
-  c.num_epochs = 20
-  c.lr_decay_every_epochs = 10
-  return c
+  return finetune_config("STAR-S")

@@ -8,18 +8,12 @@ train state) or a release .pth:
 
 Meant for GPUs/TPUs: ``require_accelerator`` refuses the CPU (add
 ``--config.require_accelerator=False`` to try it on one; ``--dry_run`` checks the command).
-      --config.data.dir=/data/vimeo_triplet --config.init_from=/tmp/star/checkpoints/<step>
 
 Loss: ``Lr`` (the paper's tables); the release's scripts train ``Lf`` (see configs/star.py).
 """
 
-from star_jax.train.config import base_config
+from star_jax.train.config import finetune_config
 
 
 def get_config():
-  c = base_config()
-  c.require_accelerator = True
-  c.objective = "STAR-ST"
-  c.num_epochs = 20
-  c.lr_decay_every_epochs = 10
-  return c
+  return finetune_config("STAR-ST")

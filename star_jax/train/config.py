@@ -109,6 +109,19 @@ def base_config() -> ml_collections.ConfigDict:
   return c
 
 
+def finetune_config(objective: str) -> ml_collections.ConfigDict:
+  """:func:`base_config` for fine-tuning STAR into ``objective`` ('STAR-ST', 'STAR-S',
+  'STAR-T-LR' or 'STAR-T-HR'; checked with the rest by ``config_checks.validate``) on
+  accelerators (``require_accelerator``): the paper's 20 more epochs at 1e-4, lr / 10 every
+  10 epochs (../shared/spec/starnet-data-and-training.md, "Optimisation")."""
+  c = base_config()
+  c.require_accelerator = True
+  c.objective = objective
+  c.num_epochs = 20
+  c.lr_decay_every_epochs = 10
+  return c
+
+
 def with_fields(config, **overrides):
   """A copy of ``config`` with dotted fields set (``{'model.dtype': 'bfloat16'}``)."""
   changed = copy.deepcopy(config)

@@ -31,6 +31,17 @@ def test_every_shipped_config_passes(name):
   validate(_config(name), num_devices=1, num_processes=1)
 
 
+@pytest.mark.parametrize("name, objective", [("star_st", "STAR-ST"), ("star_s", "STAR-S"),
+                                             ("star_t_lr", "STAR-T-LR"),
+                                             ("star_t_hr", "STAR-T-HR")])
+def test_the_fine_tuning_configs_follow_the_papers_schedule(name, objective):
+  # ../shared/spec/starnet-data-and-training.md: 20 more epochs at 1e-4, / 10 every 10.
+  config = _config(name)
+  assert (config.objective, config.num_epochs, config.lr_decay_every_epochs,
+          config.lr_decay_factor, config.optimizer.learning_rate,
+          config.require_accelerator) == (objective, 20, 10, 0.1, 1e-4, True)
+
+
 @pytest.mark.parametrize("overrides, message", [
     (dict(data__dir=None), "data.dir is not set"),
     (dict(objective="STAR-T-HR"), "objective='STAR-T-HR' with data.hr_input=False"),
