@@ -45,11 +45,12 @@ from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
 from star_jax import pixels
 from star_jax.evaluate.metrics import grid_energy_ratio
-from star_jax.infer import atomic_output, frame_schedule, timeline
+from star_jax.infer import frame_schedule
 from star_jax.infer.engine import PairEngine
-from star_jax.infer.errors import UserInputError
-from star_jax.infer.video_file import VideoWriter, check_output
+from star_jax.errors import UserInputError
 from star_jax.infer.inference_weights import load_inference_weights
+from star_jax.video import atomic_output, timeline
+from star_jax.video.writer import VideoWriter, check_output
 
 INPUT_VIDEO = "input_lr.mp4"
 OUTPUT_VIDEO = "output_st.mp4"
