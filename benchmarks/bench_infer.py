@@ -74,7 +74,7 @@ def main(argv=None):
     model_cfg = ModelConfig(variant=args.variant)
     variables = random_variables(model_cfg)
   engine = PairEngine(model_cfg, variables, compute_dtype=args.dtype,
-                      flow_backend=args.flow_backend, tile_size=args.tile_size,
+                      flow=flow_lib.FlowSettings(args.flow_backend), tile_size=args.tile_size,
                       tile_overlap=args.tile_overlap)
   padded = padding.padded_size(*padding.padded_size(height, width, 1, MIN_FLOW_INPUT_SIDE),
                                engine.multiple)

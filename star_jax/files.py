@@ -6,7 +6,7 @@ never see half a file. So every output of star_jax is written under a hidden tem
 beside its destination (same folder, so the same filesystem and an atomic final rename),
 and renamed onto the destination when complete; on failure the temporary is removed.
 Used by the frame writer and the flow cache (``data``), the evaluation report (``evaluate``)
-and the inference outputs (``infer.atomic_output``).
+and the inference outputs (``video.atomic_output``).
 """
 
 import contextlib

@@ -45,11 +45,13 @@ from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
 from star_jax import pixels
 from star_jax.evaluate.metrics import grid_energy_ratio
-from star_jax.infer import atomic_output, frame_schedule, timeline
+from star_jax.flow import FlowSettings
+from star_jax.infer import frame_schedule
 from star_jax.infer.engine import PairEngine
-from star_jax.infer.errors import UserInputError
-from star_jax.infer.video_file import VideoWriter, check_output
+from star_jax.errors import UserInputError
 from star_jax.infer.inference_weights import load_inference_weights
+from star_jax.video import atomic_output, timeline
+from star_jax.video.writer import VideoWriter, check_output
 
 INPUT_VIDEO = "input_lr.mp4"
 OUTPUT_VIDEO = "output_st.mp4"
@@ -248,7 +250,7 @@ def run_showcase(options: ShowcaseOptions) -> ShowcaseResult:
   check_output(input_path, input_times, lr_width, lr_height)
   check_output(output_path, output_times, lr_width * scale, lr_height * scale)
 
-  engine = PairEngine(model_cfg, variables, flow_backend=options.flow_backend)
+  engine = PairEngine(model_cfg, variables, flow=FlowSettings(options.flow_backend))
   source_name = f"test septuplet {clips.clips[options.clip]}"
   print(f"{source_name} of {clips.root}: {len(inputs)} LR frames "
         f"{inputs[0].shape[1]}x{inputs[0].shape[0]} -> {model_cfg.variant} x{scale}",

@@ -1,12 +1,15 @@
 """The package layering of star_jax: every import of one star_jax package by another goes
 down (to a lower layer), so there is no upward arrow and no cycle.
 
-Layers, lowest first: ``star_jax.pixels`` (the pixel conventions: NumPy and JAX only) and
-``star_jax.files`` (outputs that appear only complete), then
+Layers, lowest first: ``star_jax.pixels`` (the pixel conventions: NumPy and JAX only),
+``star_jax.files`` (outputs that appear only complete) and ``star_jax.errors`` (the one
+user-input error type), then
 ``model`` and ``flow`` (independent of each other), ``data`` (its
-augmentation and flow cache use ``flow``), ``convert`` (release ``.pth`` <-> Flax),
-``star_jax.weights`` (our checkpoint directory and the loader of either kind of weights),
-``infer``, ``evaluate``, then ``train``, ``export`` and ``accelerators`` (the platform a
+augmentation and flow cache use ``flow``), ``convert`` (release ``.pth`` <-> Flax) and
+``video`` (media I/O: video files and frame folders, read and written; it reads frame files
+with ``data`` and knows nothing of the model), ``star_jax.weights`` (our checkpoint
+directory and the loader of either kind of weights), ``infer`` (the engine, and the runner
+that streams ``video``'s frames through it), ``evaluate``, then ``train``, ``export`` and ``accelerators`` (the platform a
 command runs on; apart: none imports another), then ``plan`` (ahead-of-time compiles of
 train's and infer's steps; beside ``cli``, neither imports the other). ``star_jax.cli`` (the
 command-line layer) and the entry points (``main``, ``showcase`` and every package's
@@ -23,7 +26,8 @@ import pathlib
 
 import star_jax
 
-LAYERS = {"pixels": 0, "files": 0, "model": 1, "flow": 1, "data": 2, "convert": 3, "weights": 4,
+LAYERS = {"pixels": 0, "files": 0, "errors": 0, "model": 1, "flow": 1, "data": 2, "convert": 3,
+          "video": 3, "weights": 4,
           "infer": 5, "evaluate": 6, "train": 7, "export": 7, "accelerators": 7, "plan": 8,
           "cli": 8,
           "entry point": 9}
@@ -100,7 +104,7 @@ def test_the_check_sees_imports():
   """The edges the layering rests on are found (a parser that found none would pass)."""
   edges = import_edges()
   for edge in (("infer", "model"), ("evaluate", "infer"), ("data", "flow"), ("infer", "weights"),
-               ("weights", "convert"),
+               ("weights", "convert"), ("video", "data"), ("video", "files"), ("infer", "video"),
                ("entry point", "cli"), ("cli", "infer"), ("plan", "train"), ("plan", "infer")):
     assert edge in edges, edge
 

@@ -15,7 +15,7 @@ from PIL import Image
 from star_jax import showcase
 from star_jax.weights import load_weights, save_checkpoint
 from star_jax.data import demo, frames, vimeo
-from star_jax.infer import video_file
+from star_jax.video import reader
 from star_jax.pixels import psnr
 
 HR_WIDTH, HR_HEIGHT, SCALE = 128, 96, 4
@@ -66,18 +66,18 @@ def test_showcase_writes_clip_output_and_strip(tmp_path, capsys, demo_root, chec
   hr = clips.load_clip(clips.clips[1])
   lr = [frames.lr_from_hr(frame, SCALE) for frame in hr]
 
-  decoded_input = list(video_file.iter_video_frames(out_dir / showcase.INPUT_VIDEO))
+  decoded_input = list(reader.iter_video_frames(out_dir / showcase.INPUT_VIDEO))
   assert len(decoded_input) == 4
   assert decoded_input[0].shape == (HR_HEIGHT // SCALE, HR_WIDTH // SCALE, 3)
   # The clip holds the even frames (codec-compressed, so close rather than equal).
   for index, frame in enumerate(decoded_input):
     assert _closest(frame, lr) == 2 * index
-  output_info = video_file.probe_video(out_dir / showcase.OUTPUT_VIDEO)
+  output_info = reader.probe_video(out_dir / showcase.OUTPUT_VIDEO)
   assert output_info.fps == 2 * showcase.INPUT_FPS
-  input_info = video_file.probe_video(out_dir / showcase.INPUT_VIDEO)
+  input_info = reader.probe_video(out_dir / showcase.INPUT_VIDEO)
   assert output_info.timeline.end == input_info.timeline.end == 1  # one second, both
   assert output_info.timeline.times == tuple(fractions.Fraction(k, 8) for k in range(7))
-  decoded_output = list(video_file.iter_video_frames(out_dir / showcase.OUTPUT_VIDEO))
+  decoded_output = list(reader.iter_video_frames(out_dir / showcase.OUTPUT_VIDEO))
   assert len(decoded_output) == 7
   assert decoded_output[0].shape == (HR_HEIGHT, HR_WIDTH, 3)
 

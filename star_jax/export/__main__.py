@@ -20,7 +20,7 @@ import sys
 from typing import List, Optional
 
 from star_jax import cli
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -82,6 +82,7 @@ def _export(args) -> pathlib.Path:
 
 def _run(args):
   from star_jax.export.onnx_engine import OnnxPairEngine  # pylint: disable=g-import-not-at-top
+  from star_jax.flow import FlowSettings  # pylint: disable=g-import-not-at-top
   from star_jax.infer.runner import InferenceOptions, run_inference  # pylint: disable=g-import-not-at-top
   options = InferenceOptions(weights=args.model, input=args.input, output=args.output,
                              mode=args.mode, time_factor=args.time_factor,
@@ -90,7 +91,7 @@ def _run(args):
                              progress=not args.no_progress)
 
   def load(opts):
-    return OnnxPairEngine(opts.weights, flow_backend=opts.flow_backend,
+    return OnnxPairEngine(opts.weights, flow=FlowSettings(opts.flow_backend),
                           batch_size=opts.batch_size, tile_overlap=opts.tile_overlap)
 
   return run_inference(options, engine_loader=load)

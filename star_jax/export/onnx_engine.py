@@ -14,9 +14,10 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from star_jax.export import sidecar as sidecar_lib
+from star_jax.flow import FlowSettings
 from star_jax.infer import padding, tiling
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.model import ModelConfig
 
 
@@ -36,7 +37,7 @@ class OnnxPairEngine(PairEngine):
 
   Args:
     model_path: the export directory (``model.json`` + ``model.onnx``) or its ``model.onnx``.
-    flow_backend, flow_params: passed to ``star_jax.flow.compute_flow``.
+    flow: the flow method and its settings (``star_jax.flow.FlowSettings``).
     batch_size: items per network call; must equal a fixed-batch export's batch (default:
       that batch, or 1 for a dynamic one).
     tile_overlap: LR pixels shared by neighbouring tiles; smaller than both exported sides.
@@ -46,8 +47,8 @@ class OnnxPairEngine(PairEngine):
   batch/overlap that does not fit it.
   """
 
-  def __init__(self, model_path, *, flow_backend: str = "coarse2fine",
-               flow_params: Optional[dict] = None, batch_size: Optional[int] = None,
+  def __init__(self, model_path, *, flow: FlowSettings = FlowSettings(),
+               batch_size: Optional[int] = None,
                tile_overlap: int = DEFAULT_TILE_OVERLAP,
                providers: Sequence[str] = ("CPUExecutionProvider",)):
     # Not PairEngine.__init__: that one places JAX variables on devices and jits the model.
@@ -67,7 +68,7 @@ class OnnxPairEngine(PairEngine):
       raise UserInputError(f"ONNX export {directory}: {error}") from error
     self.scale = int(self.sidecar["scale"])
     self.multiple = int(self.sidecar["lr_side_multiple"])
-    self.flow_backend, self.flow_params = flow_backend, dict(flow_params or {})
+    self.flow = flow
     self.devices = [f"onnxruntime {provider}" for provider in self.session.get_providers()[:1]]
     first_input = self.sidecar["inputs"][0]["shape"]
     exported_batch = first_input[0]

@@ -35,7 +35,7 @@ makes "a video of any size on any machine" work lives here:
 import dataclasses
 import functools
 import math
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -45,7 +45,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from star_jax import flow as flow_lib
 from star_jax import pixels
 from star_jax.infer import memory, padding, tiling
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.infer.inference_weights import load_inference_weights
 from star_jax.model import ModelConfig, build_model
 
@@ -143,7 +143,8 @@ class PairEngine:
       engine's ``model_cfg`` is it with ``dtype=compute_dtype``.
     variables: its Flax variables.
     compute_dtype: 'float32' or 'bfloat16' activations (parameters keep their dtype).
-    flow_backend, flow_params: passed to ``star_jax.flow.compute_flow``.
+    flow: the flow method and its settings (``star_jax.flow.FlowSettings``, the type
+      training's flow cache uses); default the release's coarse2fine.
     batch_size: (pair, tile) items per step over all devices; rounded up to a multiple of
       the device count. Default: one per device.
     tile_size: LR tile side; ``None``: no tiling if the whole frame fits
@@ -158,8 +159,8 @@ class PairEngine:
   """
 
   def __init__(self, model_cfg: ModelConfig, variables: Any, *,
-               compute_dtype: str = "float32", flow_backend: str = "coarse2fine",
-               flow_params: Optional[Mapping[str, Any]] = None,
+               compute_dtype: str = "float32",
+               flow: flow_lib.FlowSettings = flow_lib.FlowSettings(),
                batch_size: Optional[int] = None, tile_size: Optional[int] = None,
                tile_overlap: int = DEFAULT_TILE_OVERLAP,
                memory_budget_bytes: Optional[int] = None,
@@ -168,8 +169,7 @@ class PairEngine:
     self.model_cfg = cfg
     self.scale = int(cfg.scale)
     self.multiple = padding.lr_side_multiple(cfg.variant, self.scale)
-    self.flow_backend = flow_backend
-    self.flow_params = dict(flow_params or {})
+    self.flow = flow
     self.devices = list(devices or jax.local_devices())
     per_device = max(1, -(-(batch_size or len(self.devices)) // len(self.devices)))
     self.per_device_batch = per_device
@@ -302,10 +302,9 @@ class PairEngine:
       index += [index[-1]] * (self.batch_size - kept)
       sources = np.concatenate([first[index], second[index]])
       targets = np.concatenate([second[index], first[index]])
-      if self.flow_backend == "coarse2fine":
+      if self.flow.backend == "coarse2fine":
         sources, targets = self.shard_batch((sources, targets))
-      both = flow_lib.compute_flow(sources, targets, backend=self.flow_backend,
-                                   **self.flow_params)
+      both = self.flow.compute(sources, targets)
       both = np.asarray(flow_lib.to_network_input(np.asarray(both)), np.float32)
       forward.append(both[:kept])
       backward.append(both[self.batch_size:self.batch_size + kept])
@@ -384,9 +383,11 @@ def load_engine(weights, *, scale=None, dtype="float32", flow_backend="coarse2fi
                 batch_size=None, tile_size=None, tile_overlap=DEFAULT_TILE_OVERLAP,
                 memory_budget_gb=None) -> "PairEngine":
   """A PairEngine for a checkpoint directory or release .pth, with the CLIs' options
-  (``memory_budget_gb`` None = the default budget; ``scale`` = expected model scale)."""
+  (``memory_budget_gb`` None = the default budget; ``scale`` = expected model scale;
+  ``flow_backend``: a ``star_jax.flow.BACKENDS`` key, run with its default settings)."""
   model_cfg, variables = load_inference_weights(weights, scale)
   budget = None if memory_budget_gb is None else int(memory_budget_gb * 2**30)
-  return PairEngine(model_cfg, variables, compute_dtype=dtype, flow_backend=flow_backend,
+  return PairEngine(model_cfg, variables, compute_dtype=dtype,
+                    flow=flow_lib.FlowSettings(flow_backend),
                     batch_size=batch_size, tile_size=tile_size, tile_overlap=tile_overlap,
                     memory_budget_bytes=budget)

@@ -10,8 +10,9 @@ from typing import Callable, Optional
 
 import tqdm
 
-from star_jax.infer import atomic_output, frame_schedule, sources, timeline, video_file
+from star_jax.infer import frame_schedule
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine, load_engine
+from star_jax.video import atomic_output, sources, timeline, writer
 
 
 @dataclasses.dataclass
@@ -33,7 +34,7 @@ class InferenceOptions:
   scale: Optional[int] = None  # expected model scale, checked against the weights
   overwrite: bool = False
   progress: bool = True
-  pix_fmt: str = video_file.DEFAULT_PIX_FMT  # of a video output
+  pix_fmt: str = writer.DEFAULT_PIX_FMT  # of a video output
   keep_audio: bool = True  # copy (or re-encode) the input's audio tracks into a video output
 
 
@@ -72,7 +73,7 @@ def run_inference(options: InferenceOptions,
   kind = sources.output_kind(options.output)
   atomic_output.check_destination(options.output, options.overwrite)
   if kind == "video":
-    video_file.check_pix_fmt(options.output, options.pix_fmt)
+    writer.check_pix_fmt(options.output, options.pix_fmt)
   source = sources.open_source(options.input, options.fps)
 
   engine = engine_loader(options)

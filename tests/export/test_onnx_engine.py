@@ -8,9 +8,10 @@ import pytest
 
 from star_jax.export import __main__ as export_cli
 from star_jax.export.onnx_engine import OnnxPairEngine
-from star_jax.infer.errors import UserInputError
-from star_jax.infer.timeline import Timeline
-from star_jax.infer.video_file import VideoWriter, iter_video_frames, probe_video
+from star_jax.errors import UserInputError
+from star_jax.video.reader import iter_video_frames, probe_video
+from star_jax.video.timeline import Timeline
+from star_jax.video.writer import VideoWriter
 
 # With `pytest -n`, the tests of the shared ONNX export run on the worker that builds it.
 pytestmark = pytest.mark.xdist_group("v4_onnx_export")

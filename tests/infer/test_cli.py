@@ -12,17 +12,18 @@ import pytest
 from av.sidedata.sidedata import Type as SideDataType
 from PIL import Image
 
-from star_jax.infer import video_file
 from star_jax.infer.__main__ import main
-from star_jax.infer.timeline import Timeline
-from tests.infer.conftest import read_streams, write_clip
+from star_jax.video import reader
+from star_jax.video.timeline import Timeline
+from star_jax.video.writer import VideoWriter
+from tests.video.clips import read_streams, write_clip
 
 F = fractions.Fraction
 
 
 def _write_video(path, frames, fps=fractions.Fraction(24)):
-  writer = video_file.VideoWriter(path, Timeline.constant_rate(len(frames), fps),
-                                  frames[0].shape[1], frames[0].shape[0])
+  writer = VideoWriter(path, Timeline.constant_rate(len(frames), fps), frames[0].shape[1],
+                       frames[0].shape[0])
   for frame in frames:
     writer.write(frame)
   writer.close()
@@ -133,7 +134,7 @@ def test_time_mode_4x_ntsc_odd_size_into_avi(tmp_path, capsys, release_weights,
   expected = [F(1001 * k, 120000) for k in range(9)]
   assert len(out_times) == 9
   assert max(abs(a - b) for a, b in zip(out_times, expected)) < F(1, 10**6)
-  passed_through = list(video_file.iter_video_frames(output))[4][:41, :33]
+  passed_through = list(reader.iter_video_frames(output))[4][:41, :33]
   upright = np.abs(passed_through.astype(int) - np.rot90(frames[1], 2)).mean()
   as_stored = np.abs(passed_through.astype(int) - frames[1]).mean()
   assert upright < 8 < 20 < as_stored  # MPEG-4 loss only; the stored orientation is far off

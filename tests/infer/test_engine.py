@@ -19,7 +19,7 @@ from star_jax import pixels
 from star_jax.pixels import normalize, to_float
 from star_jax.infer import padding
 from star_jax.infer.engine import PairEngine, engine_forward
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.model import ModelConfig, build_model
 from tests.conftest import fake_device_flags
 
@@ -196,12 +196,13 @@ sys.path.insert(0, sys.argv[1])
 from conftest import moving_frames
 from star_jax.model import ModelConfig, build_model, sample_inputs
 from star_jax.pixels import normalize, to_float
+from star_jax.flow import FlowSettings
 from star_jax.infer.engine import ALL_OUTPUT_NAMES, PairEngine
 cfg = ModelConfig(variant="V4", scale=2, base_filter=8, feat=4, n_resblock=1)
 variables = build_model(cfg).init(jax.random.key(0), *sample_inputs())
 frames = [to_float(f) for f in moving_frames(4, 48, 42)]
 pairs = list(zip(frames[:-1], frames[1:]))  # 3 pairs: 2 per step, the second step partial
-kw = dict(flow_backend="opencv_dis")
+kw = dict(flow=FlowSettings("opencv_dis"))
 whole = PairEngine(cfg, variables, devices=jax.local_devices()[:1], memory_budget_bytes=2**40, **kw)
 height, width = whole.prepare(pairs[:1]).arrays[0].shape[1:3]
 frame_bytes = whole.forward_bytes_per_lr_pixel() * height * width

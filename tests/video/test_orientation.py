@@ -6,9 +6,10 @@ import fractions
 import numpy as np
 import pytest
 
-from star_jax.infer import orientation, video_file
-from star_jax.infer.errors import UserInputError
-from tests.infer.conftest import moving_frames, write_clip
+from star_jax.errors import UserInputError
+from star_jax.video import orientation
+from star_jax.video.reader import iter_video_frames, probe_video
+from tests.video.clips import moving_frames, write_clip
 
 F = fractions.Fraction
 
@@ -32,9 +33,9 @@ def test_decoded_frames_are_what_the_player_shows(tmp_path, degrees, hflip, vfli
   path = write_clip(tmp_path / "turned.mp4", stored, [F(0), F(1, 24)],
                     rotation=(degrees, hflip, vflip))
   expected = _displayed(stored[0], degrees, hflip, vflip)
-  info = video_file.probe_video(path)
+  info = probe_video(path)
   assert (info.height, info.width) == expected.shape[:2]
-  decoded = next(video_file.iter_video_frames(path))
+  decoded = next(iter_video_frames(path))
   assert decoded.shape == expected.shape
   assert np.abs(decoded.astype(int) - expected).mean() < 3  # codec loss only
   # A wrong orientation would be far off: the photograph is not symmetric.

@@ -12,9 +12,9 @@ from typing import Callable, Iterator, List, Optional, Union
 
 import numpy as np
 
-from star_jax.infer import frame_folder, video_file
-from star_jax.infer.errors import UserInputError
-from star_jax.infer.timeline import Timeline
+from star_jax.errors import UserInputError
+from star_jax.video import formats, frame_folder, reader, writer
+from star_jax.video.timeline import Timeline
 
 PathLike = Union[str, pathlib.Path]
 DEFAULT_FOLDER_FPS = fractions.Fraction(30)
@@ -22,12 +22,12 @@ DEFAULT_FOLDER_FPS = fractions.Fraction(30)
 
 class FrameSource:
   """A checked input (``path``): its displayed size, stated frame rate, frame times
-  (``timeline``), a frame iterator, and for a video its ``info`` (``video_file.VideoInfo``:
+  (``timeline``), a frame iterator, and for a video its ``info`` (``reader.VideoInfo``:
   start time, orientation, pixel aspect, audio tracks; ``None`` for a folder)."""
 
   def __init__(self, name: str, width: int, height: int, fps: fractions.Fraction,
                timeline: Timeline, frames: Callable[[], Iterator[np.ndarray]],
-               path: pathlib.Path, info: Optional[video_file.VideoInfo] = None):
+               path: pathlib.Path, info: Optional[reader.VideoInfo] = None):
     self.name, self.width, self.height, self.fps = name, width, height, fps
     self.path = path
     self.timeline, self.frame_count = timeline, len(timeline)
@@ -45,9 +45,9 @@ def open_source(path: PathLike, folder_fps: Optional[fractions.Fraction] = None)
                          Timeline.constant_rate(len(files), fps),
                          lambda: frame_folder.iter_folder_frames(files), path)
   elif path.is_file():
-    info = video_file.probe_video(path)
+    info = reader.probe_video(path)
     source = FrameSource(f"video {path}", info.width, info.height, info.fps, info.timeline,
-                         lambda: video_file.iter_video_frames(path, info.frame_count), path, info)
+                         lambda: reader.iter_video_frames(path, info.frame_count), path, info)
   else:
     raise UserInputError(f"input {path} does not exist")
   if source.frame_count < 2:
@@ -59,16 +59,16 @@ def open_source(path: PathLike, folder_fps: Optional[fractions.Fraction] = None)
 def output_kind(path: PathLike) -> str:
   """'video' for a video extension, 'folder' for a name without an image extension."""
   path = pathlib.Path(path)
-  if video_file.is_video_path(path):
+  if formats.is_video_path(path):
     return "video"
   if path.suffix.lower() in frame_folder.FRAME_EXTENSIONS:
     raise UserInputError(
-        f"output {path} must be a video file ({', '.join(video_file.VIDEO_EXTENSIONS)}) or a "
+        f"output {path} must be a video file ({', '.join(formats.VIDEO_EXTENSIONS)}) or a "
         "folder for PNG frames, not a single image")
   if path.suffix:
     raise UserInputError(
         f"output {path}: unknown video extension {path.suffix!r} (use "
-        f"{', '.join(video_file.VIDEO_EXTENSIONS)}, or a name without extension for a folder)")
+        f"{', '.join(formats.VIDEO_EXTENSIONS)}, or a name without extension for a folder)")
   return "folder"
 
 
@@ -83,7 +83,7 @@ class FrameSink:
 
   def __init__(self, kind: str, path: pathlib.Path, timeline: Timeline, width: int,
                height: int, source: Optional[FrameSource] = None,
-               pix_fmt: str = video_file.DEFAULT_PIX_FMT, keep_audio: bool = True):
+               pix_fmt: str = writer.DEFAULT_PIX_FMT, keep_audio: bool = True):
     self.kind, self.path = kind, path
     self.frames_written = 0
     self.notices: List[str] = []
@@ -94,9 +94,9 @@ class FrameSink:
                           "display matrix: frames are enhanced as shown and written upright "
                           "(no rotation tag)")
     if kind == "video":
-      audio = (video_file.AudioSource(source.path, info.start)
+      audio = (writer.AudioSource(source.path, info.start)
                if has_audio and keep_audio else None)
-      self._writer = video_file.VideoWriter(
+      self._writer = writer.VideoWriter(
           path, timeline, width, height, pix_fmt,
           info.sample_aspect_ratio if info is not None else None, audio)
       self.notices.extend(self._writer.notices)

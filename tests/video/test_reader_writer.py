@@ -9,10 +9,11 @@ import numpy as np
 import pytest
 from av.video.reformatter import ColorRange, Colorspace
 
-from star_jax.infer import video_file
-from star_jax.infer.errors import UserInputError
-from star_jax.infer.timeline import Timeline, output_timeline
-from tests.infer.conftest import moving_frames, read_streams, write_clip
+from star_jax.errors import UserInputError
+from star_jax.video.reader import iter_video_frames, probe_video
+from star_jax.video.timeline import Timeline, output_timeline
+from star_jax.video.writer import VideoWriter, check_output
+from tests.video.clips import moving_frames, read_streams, write_clip
 
 F = fractions.Fraction
 
@@ -22,7 +23,7 @@ def _ramp_frames(count, width, height):
 
 
 def _write(path, timeline, size, **kwargs):
-  writer = video_file.VideoWriter(path, timeline, *size, **kwargs)
+  writer = VideoWriter(path, timeline, *size, **kwargs)
   for frame in _ramp_frames(len(timeline), *size):
     writer.write(frame)
   writer.close()
@@ -35,7 +36,7 @@ def test_round_trip(tmp_path, extension):
   timeline = Timeline.constant_rate(5, F(30000, 1001))
   writer = _write(path, timeline, (40, 32))
   assert writer.notices == [] and writer.time_base == F(1001, 30000)
-  info = video_file.probe_video(path)
+  info = probe_video(path)
   assert (info.width, info.height, info.frame_count) == (40, 32, 5)
   assert info.fps == F(30000, 1001)
   # Matroska stores milliseconds; the others the exact time base.
@@ -47,7 +48,7 @@ def test_round_trip(tmp_path, extension):
     with av.open(str(path)) as container:
       first = next(container.decode(video=0))
       assert (first.colorspace, first.color_range) == (Colorspace.ITU601, ColorRange.MPEG)
-  decoded = list(video_file.iter_video_frames(path))
+  decoded = list(iter_video_frames(path))
   assert len(decoded) == 5 and decoded[0].shape == (32, 40, 3)
   means = [frame.mean() for frame in decoded]
   np.testing.assert_allclose(means, [30 + 40 * i for i in range(5)], atol=3)
@@ -56,7 +57,7 @@ def test_round_trip(tmp_path, extension):
 def test_variable_rate_input_keeps_its_timestamps_and_duration(tmp_path):
   times = [F(0), F(1, 24), F(2, 24), F(5, 24), F(6, 24), F(10, 24)]
   path = write_clip(tmp_path / "vfr.mp4", moving_frames(6, 40, 32), times, end=F(13, 24))
-  info = video_file.probe_video(path)
+  info = probe_video(path)
   assert info.timeline.times == tuple(times) and info.timeline.end == F(13, 24)
   out = output_timeline(info.timeline, "space-time", 2)
   _write(tmp_path / "out.mp4", out, (40, 32))
@@ -71,7 +72,7 @@ def test_ntsc_rate_times_4_in_avi_is_opened_before_any_frame(tmp_path):
   writer finds that when it is made and rounds to a 16-bit time base instead."""
   timeline = output_timeline(Timeline.constant_rate(3, F(30000, 1001)), "time", 4)
   path = tmp_path / "fast.avi"
-  writer = video_file.VideoWriter(path, timeline, 40, 32)  # encoder opened: no frame yet
+  writer = VideoWriter(path, timeline, 40, 32)  # encoder opened: no frame yet
   assert writer.time_base == F(342, 40999) and writer.time_base.denominator <= 65535
   assert len(writer.notices) == 1 and "1001/120000" in writer.notices[0]
   assert "342/40999" in writer.notices[0]
@@ -85,10 +86,10 @@ def test_ntsc_rate_times_4_in_avi_is_opened_before_any_frame(tmp_path):
 
 def test_a_setting_the_encoder_refuses_fails_in_one_line_before_any_frame(tmp_path):
   with pytest.raises(UserInputError, match=r"pix_fmt yuv444p: mpeg4 .* encodes yuv420p"):
-    video_file.VideoWriter(tmp_path / "x.avi", Timeline.constant_rate(2, F(25)), 40, 32,
+    VideoWriter(tmp_path / "x.avi", Timeline.constant_rate(2, F(25)), 40, 32,
                            pix_fmt="yuv444p")
   with pytest.raises(UserInputError, match=r"pix_fmt rgb48: libx264 .*yuv420p"):
-    video_file.VideoWriter(tmp_path / "x.mp4", Timeline.constant_rate(2, F(25)), 40, 32,
+    VideoWriter(tmp_path / "x.mp4", Timeline.constant_rate(2, F(25)), 40, 32,
                            pix_fmt="rgb48")
   assert list(tmp_path.iterdir()) == []
 
@@ -102,7 +103,7 @@ def test_odd_size_is_padded_to_playable_yuv420p(tmp_path, extension):
       "sides; --pix-fmt yuv444p keeps the exact size (fewer players decode it)"]
   _, _, _, pix_fmt, size = read_streams(path)
   assert pix_fmt == "yuv420p" and size == (42, 34)
-  decoded = next(video_file.iter_video_frames(path))
+  decoded = next(iter_video_frames(path))
   np.testing.assert_allclose(decoded[:, 41].mean(), decoded[:, 40].mean(), atol=2)
 
 
@@ -118,7 +119,7 @@ def test_pixel_aspect_is_kept_and_swapped_by_a_quarter_turn(tmp_path):
   stored = moving_frames(2, 40, 32)
   path = write_clip(tmp_path / "anamorphic.mp4", stored, [F(0), F(1, 24)],
                     rotation=(90, False, False), sample_aspect_ratio=F(4, 3))
-  info = video_file.probe_video(path)
+  info = probe_video(path)
   assert (info.width, info.height) == (32, 40) and info.sample_aspect_ratio == F(3, 4)
   _write(tmp_path / "out.mp4", info.timeline, (32, 40),
          sample_aspect_ratio=info.sample_aspect_ratio)
@@ -130,9 +131,9 @@ def test_unreadable_and_missing_videos(tmp_path):
   garbage = tmp_path / "broken.mp4"
   garbage.write_bytes(b"\x00" * 1000)
   with pytest.raises(UserInputError, match=r"cannot open video .*broken\.mp4"):
-    video_file.probe_video(garbage)
+    probe_video(garbage)
   with pytest.raises(UserInputError, match="does not exist"):
-    video_file.probe_video(tmp_path / "missing.mp4")
+    probe_video(tmp_path / "missing.mp4")
 
 
 def test_file_without_video_stream(tmp_path):
@@ -148,13 +149,13 @@ def test_file_without_video_stream(tmp_path):
     for packet in stream.encode():
       container.mux(packet)
   with pytest.raises(UserInputError, match="has no video stream"):
-    video_file.probe_video(path)
+    probe_video(path)
 
 
 def test_check_output_tries_the_encoder_without_touching_the_path(tmp_path):
   timeline = output_timeline(Timeline.constant_rate(3, F(30000, 1001)), "time", 4)
-  notices = video_file.check_output(tmp_path / "x.avi", timeline, 41, 32)
+  notices = check_output(tmp_path / "x.avi", timeline, 41, 32)
   assert len(notices) == 2 and "padded to 42x32" in notices[0] and "342/40999" in notices[1]
   with pytest.raises(UserInputError, match="pix_fmt yuv444p"):
-    video_file.check_output(tmp_path / "x.avi", timeline, 40, 32, pix_fmt="yuv444p")
+    check_output(tmp_path / "x.avi", timeline, 40, 32, pix_fmt="yuv444p")
   assert list(tmp_path.iterdir()) == []

@@ -4,8 +4,8 @@ import fractions
 
 import pytest
 
-from star_jax.infer.errors import UserInputError
-from star_jax.infer.timeline import Timeline, output_timeline
+from star_jax.errors import UserInputError
+from star_jax.video.timeline import Timeline, output_timeline
 
 F = fractions.Fraction
 

@@ -7,9 +7,10 @@ import av
 import numpy as np
 import pytest
 
-from star_jax.infer import video_file
-from star_jax.infer.timeline import output_timeline
-from tests.infer.conftest import moving_frames, read_streams, write_clip
+from star_jax.video.reader import probe_video
+from star_jax.video.timeline import output_timeline
+from star_jax.video.writer import AudioSource, VideoWriter
+from tests.video.clips import moving_frames, read_streams, write_clip
 
 F = fractions.Fraction
 _TIMES = [F(k, 12) for k in range(6)]  # 12 fps, 0.5 s
@@ -17,10 +18,10 @@ _TIMES = [F(k, 12) for k in range(6)]  # 12 fps, 0.5 s
 
 def _enhance_like(source, output):
   """Writes the space-time timeline of ``source`` with the source's audio into ``output``."""
-  info = video_file.probe_video(source)
+  info = probe_video(source)
   times = output_timeline(info.timeline, "space-time", 2)
-  writer = video_file.VideoWriter(output, times, info.width, info.height,
-                                  audio=video_file.AudioSource(source, info.start))
+  writer = VideoWriter(output, times, info.width, info.height,
+                                  audio=AudioSource(source, info.start))
   for frame in moving_frames(len(times), info.width, info.height):
     writer.write(frame)
   writer.close()

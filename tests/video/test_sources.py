@@ -5,9 +5,9 @@ import fractions
 
 import numpy as np
 
-from star_jax.infer import sources
-from star_jax.infer.timeline import output_timeline
-from tests.infer.conftest import moving_frames, read_streams, write_clip
+from star_jax.video import sources
+from star_jax.video.timeline import output_timeline
+from tests.video.clips import moving_frames, read_streams, write_clip
 
 F = fractions.Fraction
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from star_jax.infer import frame_folder
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
+from star_jax.video import frame_folder
 
 
 def _save(path, array, mode=None):
