@@ -5,7 +5,7 @@ when an accelerator was expected.
 * :func:`start_backend` initialises jax's backends. ``JAX_PLATFORMS=cuda`` (or ``gpu``,
   ``tpu``) where that platform's plugin is not installed or its hardware is absent makes jax
   fail with a bare ``AssertionError`` or a ``RuntimeError``; this raises
-  :class:`~star_jax.infer.errors.UserInputError` instead, naming the missing plugin and the
+  :class:`~star_jax.errors.UserInputError` instead, naming the missing plugin and the
   install command (the pinned extras of ``pyproject.toml``: ``pip install -e '.[cuda]'``,
   ``pip install -e '.[tpu]'``) or the missing hardware. With libtpu installed (``make
   install`` adds it for the plan command) on a machine without a TPU, libtpu's start-up
@@ -33,7 +33,7 @@ from typing import Iterator, Optional, Tuple
 
 import jax
 
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 ACCELERATOR_PLATFORMS = ("gpu", "tpu")  # jax.default_backend() names of accelerators
 NVIDIA_DEVICE_FILES = ("/dev/nvidia0", "/dev/nvidiactl", "/dev/dxg")  # dxg: WSL2

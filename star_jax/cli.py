@@ -12,7 +12,7 @@ line (:func:`start_platform`).
 Error policy (:func:`call_reporting_errors`; ``star_jax.main`` applies the same codes):
 
 * bad usage (argparse, absl flags) or bad input (a path, a file's content, a value that does
-  not fit the weights: :class:`~star_jax.infer.errors.UserInputError` and the exception types
+  not fit the weights: :class:`~star_jax.errors.UserInputError` and the exception types
   a tool names as its input errors) -> one ``error: ...`` line on stderr, exit status 2;
 * Ctrl-C -> ``error: interrupted...``, exit status 130;
 * anything else (a bug, a failed run) -> one ``error: <what failed> (<type>: <message>)``
@@ -45,7 +45,7 @@ import ml_collections
 from star_jax import accelerators
 from star_jax.flow import BACKENDS
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.infer.frame_schedule import MODES
 from star_jax.model import COMPUTE_DTYPES
 

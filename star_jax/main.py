@@ -70,7 +70,7 @@ import jax  # pylint: disable=g-import-not-at-top
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
 from star_jax import accelerators, cli  # pylint: disable=g-import-not-at-top
-from star_jax.infer.errors import UserInputError  # pylint: disable=g-import-not-at-top
+from star_jax.errors import UserInputError  # pylint: disable=g-import-not-at-top
 from star_jax.train import peers, supervisor  # pylint: disable=g-import-not-at-top
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",

@@ -19,7 +19,7 @@ from PIL import Image
 from star_jax import accelerators
 from star_jax.evaluate.__main__ import main as evaluate_main
 from star_jax.infer.__main__ import main as infer_main
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from tests.conftest import fake_device_flags
 
 REPO = pathlib.Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from star_jax import cli
 from star_jax.evaluate import __main__ as evaluate_cli
 from star_jax.export import __main__ as export_cli
 from star_jax.infer import __main__ as infer_cli
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.model import COMPUTE_DTYPES
 
 

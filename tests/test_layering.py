@@ -1,8 +1,9 @@
 """The package layering of star_jax: every import of one star_jax package by another goes
 down (to a lower layer), so there is no upward arrow and no cycle.
 
-Layers, lowest first: ``star_jax.pixels`` (the pixel conventions: NumPy and JAX only) and
-``star_jax.files`` (outputs that appear only complete), then
+Layers, lowest first: ``star_jax.errors`` (``UserInputError``, the one type of bad input),
+``star_jax.pixels`` (the pixel conventions: NumPy and JAX only) and ``star_jax.files``
+(outputs that appear only complete), then
 ``model`` and ``flow`` (independent of each other), ``data`` (its
 augmentation and flow cache use ``flow``), ``convert`` (release ``.pth`` <-> Flax),
 ``star_jax.weights`` (our checkpoint directory and the loader of either kind of weights),
@@ -23,10 +24,10 @@ import pathlib
 
 import star_jax
 
-LAYERS = {"pixels": 0, "files": 0, "model": 1, "flow": 1, "data": 2, "convert": 3, "weights": 4,
-          "infer": 5, "evaluate": 6, "train": 7, "export": 7, "accelerators": 7, "plan": 8,
-          "cli": 8,
-          "entry point": 9}
+LAYERS = {"errors": 0, "pixels": 1, "files": 1, "model": 2, "flow": 2, "data": 3, "convert": 4, "weights": 5,
+          "infer": 6, "evaluate": 7, "train": 8, "export": 8, "accelerators": 8, "plan": 9,
+          "cli": 9,
+          "entry point": 10}
 ENTRY_POINTS = ("main", "showcase")
 # The training config and the command-line readers of config files.
 ML_COLLECTIONS_FILES = ("train/config.py", "cli.py", "main.py", "plan/__main__.py")

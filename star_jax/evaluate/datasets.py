@@ -24,7 +24,7 @@ import numpy as np
 
 from star_jax.data import demo, vimeo
 from star_jax.data.frames import FrameReadError, read_frame
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.infer.frame_folder import natural_sort_key
 
 PathLike = Union[str, pathlib.Path]

@@ -20,7 +20,7 @@ import sys
 from typing import List, Optional
 
 from star_jax import cli
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -16,10 +16,9 @@ names, so the engine and the schedule import with JAX, NumPy and Pillow alone (a
 import importlib
 
 from star_jax.infer.engine import PairEngine
-from star_jax.infer.errors import UserInputError
 from star_jax.infer.frame_schedule import MODES, generate_output_frames
 
-__all__ = ["MODES", "InferenceOptions", "InferenceSummary", "PairEngine", "UserInputError",
+__all__ = ["MODES", "InferenceOptions", "InferenceSummary", "PairEngine",
            "generate_output_frames", "run_inference"]
 _RUNNER_NAMES = ("InferenceOptions", "InferenceSummary", "run_inference")
 

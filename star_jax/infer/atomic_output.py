@@ -11,7 +11,7 @@ from typing import Iterator
 
 from star_jax import files
 from star_jax.files import PathLike
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 
 def check_destination(destination: PathLike, overwrite: bool) -> pathlib.Path:

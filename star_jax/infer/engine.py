@@ -45,7 +45,7 @@ from jax.sharding import NamedSharding, PartitionSpec
 from star_jax import flow as flow_lib
 from star_jax import pixels
 from star_jax.infer import memory, padding, tiling
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.infer.inference_weights import load_inference_weights
 from star_jax.model import ModelConfig, build_model
 

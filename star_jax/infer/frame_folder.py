@@ -12,7 +12,7 @@ import numpy as np
 from PIL import Image
 
 from star_jax.data import frames
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 PathLike = Union[str, pathlib.Path]
 FRAME_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")

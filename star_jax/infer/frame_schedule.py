@@ -32,7 +32,7 @@ import numpy as np
 
 from star_jax.pixels import to_float, to_uint8
 from star_jax.infer.engine import PairEngine, PreparedPairs
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.infer.prefetch import prefetched
 
 MODES = ("space-time", "space", "time")

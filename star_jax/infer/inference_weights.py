@@ -6,7 +6,7 @@ import pathlib
 from typing import Any, Optional, Tuple, Union
 
 from star_jax.convert import CheckpointMismatchError
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.weights import load_weights
 
 PathLike = Union[str, pathlib.Path]

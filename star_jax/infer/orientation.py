@@ -17,7 +17,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 _FIXED_ONE = 1 << 16  # 1.0 in 16.16 fixed point
 

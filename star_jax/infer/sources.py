@@ -13,7 +13,7 @@ from typing import Callable, Iterator, List, Optional, Union
 import numpy as np
 
 from star_jax.infer import frame_folder, video_file
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.infer.timeline import Timeline
 
 PathLike = Union[str, pathlib.Path]

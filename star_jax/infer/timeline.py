@@ -17,7 +17,7 @@ import fractions
 import math
 from typing import Sequence, Tuple
 
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 Fraction = fractions.Fraction
 

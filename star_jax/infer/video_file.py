@@ -34,7 +34,7 @@ from av.sidedata.sidedata import Type as SideDataType
 from av.video.reformatter import ColorPrimaries, ColorRange, Colorspace, ColorTrc
 
 from star_jax.infer import audio_track, orientation
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.infer.timeline import Timeline
 
 PathLike = Union[str, pathlib.Path]

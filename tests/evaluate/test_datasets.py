@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from star_jax.evaluate.datasets import list_triplets
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 
 def _png(path, value=0, size=(12, 8)):

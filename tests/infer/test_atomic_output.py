@@ -3,7 +3,7 @@
 import pytest
 
 from star_jax.infer.atomic_output import atomic_destination, check_destination
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 
 def test_success_renames_to_destination(tmp_path):

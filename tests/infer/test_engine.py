@@ -19,7 +19,7 @@ from star_jax import pixels
 from star_jax.pixels import normalize, to_float
 from star_jax.infer import padding
 from star_jax.infer.engine import PairEngine, engine_forward
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.model import ModelConfig, build_model
 from tests.conftest import fake_device_flags
 

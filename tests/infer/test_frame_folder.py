@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from star_jax.infer import frame_folder
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 
 def _save(path, array, mode=None):

@@ -8,7 +8,7 @@ import pytest
 from star_jax.pixels import to_float, to_uint8
 from star_jax.infer import frame_schedule
 from star_jax.infer.engine import PairEngine
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from star_jax.infer import orientation, video_file
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from tests.infer.conftest import moving_frames, write_clip
 
 F = fractions.Fraction

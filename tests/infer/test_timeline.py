@@ -4,7 +4,7 @@ import fractions
 
 import pytest
 
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.infer.timeline import Timeline, output_timeline
 
 F = fractions.Fraction

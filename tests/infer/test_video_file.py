@@ -10,7 +10,7 @@ import pytest
 from av.video.reformatter import ColorRange, Colorspace
 
 from star_jax.infer import video_file
-from star_jax.infer.errors import UserInputError
+from star_jax.errors import UserInputError
 from star_jax.infer.timeline import Timeline, output_timeline
 from tests.infer.conftest import moving_frames, read_streams, write_clip
 
