@@ -6,7 +6,7 @@ import fractions
 import numpy as np
 import pytest
 
-from star_jax.export import __main__ as export_cli
+from star_jax.cli import export as export_cli
 from star_jax.export.onnx_engine import OnnxPairEngine
 from star_jax.errors import UserInputError
 from star_jax.infer.timeline import Timeline

@@ -13,7 +13,7 @@ from av.sidedata.sidedata import Type as SideDataType
 from PIL import Image
 
 from star_jax.infer import video_file
-from star_jax.infer.__main__ import main
+from star_jax.cli.infer import main
 from star_jax.infer.timeline import Timeline
 from tests.infer.conftest import read_streams, write_clip
 
