@@ -79,15 +79,20 @@ def test_error_policy(capsys, debug):
   cases = [
       (_fail(UserInputError("tile_size 8 is too small", ("tile_size",))), 2,
        "error: --tile-size 8 is too small"),
-      (_fail(FileNotFoundError("weights.pth does not exist")), 2,
+      (_fail(UserInputError("weights.pth does not exist")), 2,
        "error: weights.pth does not exist"),
+      # Only a UserInputError is bad input: another ValueError or a FileNotFoundError a
+      # library let through is a failure, whichever command it reaches.
+      (_fail(ValueError("bad shape")), 1,
+       "error: the run failed (ValueError: bad shape); nothing kept"),
+      (_fail(FileNotFoundError("x.npz")), 1,
+       "error: the run failed (FileNotFoundError: x.npz); nothing kept"),
       (_fail(RuntimeError("boom")), 1, "error: the run failed (RuntimeError: boom); nothing kept"),
       (_fail(KeyboardInterrupt()), 130, "error: interrupted; nothing kept"),
   ]
   for action, code, line in cases:
     assert common.call_reporting_errors(action, "the run failed", "; nothing kept", debug=debug,
-                                     input_errors=(FileNotFoundError,), options=options
-                                     ) == (None, code)
+                                        options=options) == (None, code)
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1] == line
     assert ("Traceback" in err) == debug

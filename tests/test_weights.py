@@ -60,7 +60,7 @@ def test_missing_variables_folder_is_named(checkpoint, tmp_path):
   copy = tmp_path / "novars"
   copy.mkdir()
   shutil.copy(checkpoint / weights.MODEL_CONFIG_FILE, copy)
-  with pytest.raises(FileNotFoundError, match="novars is not a star_jax checkpoint: variables/ missing"):
+  with pytest.raises(UserInputError, match="novars is not a star_jax checkpoint: variables/ missing"):
     load_checkpoint(copy)
 
 

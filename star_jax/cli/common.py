@@ -244,13 +244,11 @@ def with_option_names(message: str, parameters: Iterable[str], options: Dict[str
 
 
 def call_reporting_errors(action: Callable[[], T], failed: str, consequence: str = "", *,
-                          debug: bool = False,
-                          input_errors: Tuple[Type[BaseException], ...] = (),
-                          options: Optional[Dict[str, str]] = None
+                          debug: bool = False, options: Optional[Dict[str, str]] = None
                           ) -> Tuple[Optional[T], Optional[int]]:
   """``(action(), None)``, or ``(None, exit code)`` after printing one ``error:`` line to
-  stderr, by the module's error policy: 2 for a UserInputError or one of ``input_errors``
-  (its message as it is, parameters said as ``options`` names them), 130 for Ctrl-C, 1 for
+  stderr, by the module's error policy: 2 for a UserInputError (its message as it is,
+  parameters said as ``options`` names them), 130 for Ctrl-C, 1 for
   anything else (``failed`` and the exception's type and message). ``failed`` says what
   failed ("inference failed on clip.mp4"); ``consequence`` is appended ("; no output was
   written"). ``debug`` prints the traceback first."""
@@ -261,8 +259,6 @@ def call_reporting_errors(action: Callable[[], T], failed: str, consequence: str
   except UserInputError as error:
     caught, code = error, EXIT_USAGE
     line = with_option_names(str(error), error.parameters, options or {})
-  except input_errors as error:  # pylint: disable=catching-non-exception (a tuple of types)
-    caught, code, line = error, EXIT_USAGE, str(error)
   except Exception as error:  # pylint: disable=broad-except
     caught, code = error, EXIT_FAILURE
     line = f"{failed} ({type(error).__name__}: {error}){consequence}"

@@ -17,6 +17,7 @@ import sys
 
 import numpy as np
 
+from star_jax.errors import UserInputError
 from star_jax import weights
 from star_jax.cli import common
 from star_jax.convert import mapping, torch_io, verify
@@ -54,8 +55,8 @@ def cmd_to_flax(args):
 def cmd_to_torch(args):
   cfg, variables = weights.load_checkpoint(args.checkpoint_dir)
   if cfg.residual_bicubic:
-    raise ValueError(f"{args.checkpoint_dir} has residual_bicubic=True (outputs over bicubic), "
-                     "which the release cannot express; it is not converted")
+    raise UserInputError(f"{args.checkpoint_dir} has residual_bicubic=True (outputs over bicubic), "
+                         "which the release cannot express; it is not converted")
   state_dict = mapping.variables_to_state_dict(variables)
   torch_io.save_release_state_dict(state_dict, args.out)
   print(f"{args.checkpoint_dir}: {_describe(cfg)} -> {args.out} ({len(state_dict)} keys)")
@@ -75,7 +76,7 @@ def cmd_verify(args):
   try:
     rows = verify.compare_to_reference(cfg, variables, reference)
   except ValueError as e:
-    raise ValueError(f"{args.reference} does not fit {args.weights}: {e}") from e
+    raise UserInputError(f"{args.reference} does not fit {args.weights}: {e}") from e
   print(verify.format_table(rows, args.atol))
   bad = [r.name for r in rows if not r.max_abs_error <= args.atol]
   if bad:
@@ -93,7 +94,7 @@ def cmd_verify(args):
 def build_parser():
   raw = argparse.RawDescriptionHelpFormatter
   parser = common.new_parser("python -m star_jax.convert", __doc__, formatter_class=raw,
-                          debug=False)
+                             debug=False)
   sub = parser.add_subparsers(dest="command", required=True)
   p = common.add_subcommand(sub, "to-flax", "release .pth -> star_jax checkpoint directory")
   p.add_argument("checkpoint", help="release .pth or .pth.gz (with or without 'module.' keys)")
@@ -118,8 +119,7 @@ def build_parser():
 
 def main(argv=None) -> int:
   args = build_parser().parse_args(argv)
-  status, code = common.call_reporting_errors(
-      lambda: args.func(args), f"{args.command} failed", debug=args.debug,
-      input_errors=(FileNotFoundError, ValueError, KeyError, ImportError))
+  status, code = common.call_reporting_errors(lambda: args.func(args), f"{args.command} failed",
+                                              debug=args.debug)
   return status if code is None else code
 

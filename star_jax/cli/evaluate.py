@@ -230,7 +230,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
   report, code = common.call_reporting_errors(lambda: run(args), "evaluation failed",
-                                           debug=args.debug, options=common.option_names(parser))
+                                              debug=args.debug, options=common.option_names(parser))
   if code is not None:
     return code
   print(report)

@@ -52,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
       run, "pairs (or tiles) per call: a fixed-batch export's own batch, any for a dynamic "
            "one (default: the export's batch, or 1)")
   common.add_tiling_arguments(run, sized=False,
-                           overlap_help="LR pixels shared by neighbouring tiles when a frame "
+                              overlap_help="LR pixels shared by neighbouring tiles when a frame "
                                         "is larger than the exported LR size")
   common.add_flow_backend_argument(run)
   common.add_overwrite_argument(run)
@@ -110,7 +110,7 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{summary.input_frames} input frames in {summary.seconds:.1f} s")
     return 0
   path, code = common.call_reporting_errors(lambda: _export(args), f"{args.command} export failed",
-                                         debug=args.debug, options=options)
+                                            debug=args.debug, options=options)
   if code is not None:
     return code
   print(f"wrote {args.command} export {args.output} (sidecar {path})")

@@ -41,7 +41,7 @@ def _default_compile_cache() -> pathlib.Path:
 def build_parser() -> argparse.ArgumentParser:
   defaults = Coarse2FineParams()
   p = common.new_parser("python -m star_jax.flow", __doc__,
-                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
   p.add_argument("frame1", type=pathlib.Path, help="first frame: any 8/16-bit image file (grey, RGB, palette; alpha dropped, EXIF orientation applied)")
   p.add_argument("frame2", type=pathlib.Path, help="second frame, same size")
   p.add_argument("--out", type=pathlib.Path, help="save the flow: .npz or .flo")
@@ -118,7 +118,6 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
   _, code = common.call_reporting_errors(lambda: _run(args), "flow failed", debug=args.debug,
-                                      input_errors=(frames.FrameReadError, ValueError),
-                                      options=common.option_names(parser))
+                                         options=common.option_names(parser))
   return 0 if code is None else code
 

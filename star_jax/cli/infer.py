@@ -95,10 +95,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     print(platform, file=sys.stderr)
     return engine
 
-  summary, code = common.call_reporting_errors(lambda: run_inference(options, engine_on_platform),
-                                        f"inference failed on {args.input}",
-                                        "; no output was written", debug=args.debug,
-                                        options=common.option_names(parser))
+  summary, code = common.call_reporting_errors(
+      lambda: run_inference(options, engine_on_platform), f"inference failed on {args.input}",
+      "; no output was written", debug=args.debug, options=common.option_names(parser))
   if code is not None:
     return code
   print(f"wrote {args.output}: {summary.output_frames} frames {summary.output_width}x"

@@ -20,7 +20,7 @@ frames. A step XLA:TPU refuses for lack of HBM is reported as not fitting, with 
 its message names.
 
 libtpu's start-up lines and every log record go to ``--log_file``, not to the console.
-Errors follow ``star_jax.cli``'s policy: a bad flag, topology or config is one ``error:``
+Errors follow ``star_jax.cli.common``'s policy: a bad flag, topology or config is one ``error:``
 line and exit status 2; a failed compile one line and status 1; Ctrl-C status 130.
 """
 
@@ -41,6 +41,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
+from star_jax.errors import UserInputError
 from star_jax import accelerators  # pylint: disable=g-import-not-at-top
 from star_jax.cli import common  # pylint: disable=g-import-not-at-top
 from star_jax.plan import topology as topology_lib  # pylint: disable=g-import-not-at-top
@@ -77,7 +78,7 @@ def parse_size(text: str):
   """'640x360' -> (640, 360) (width, height); ValueError naming --infer_size otherwise."""
   match = re.fullmatch(r"\s*([0-9]+)\s*[xX]\s*([0-9]+)\s*", text)
   if not match or min(int(match.group(1)), int(match.group(2))) < 1:
-    raise ValueError(f"--infer_size {text!r} must be WIDTHxHEIGHT in LR pixels, e.g. 640x360")
+    raise UserInputError(f"--infer_size {text!r} must be WIDTHxHEIGHT in LR pixels, e.g. 640x360")
   return int(match.group(1)), int(match.group(2))
 
 
@@ -101,7 +102,7 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
   devices, described = _devices(topology, log_path)
   kinds = [kind for kind in steps if kind] + (["infer"] if infer_size else [])
   if not kinds:
-    raise ValueError("nothing to plan: --steps is empty and there is no --infer_size")
+    raise UserInputError("nothing to plan: --steps is empty and there is no --infer_size")
   print(f"planning {', '.join(kinds)} on {described['name']} ({described['num_chips']} x "
         f"{described['device_kind']}): compiled, not run; compiler output in {log_path}",
         flush=True)
@@ -156,8 +157,7 @@ def main(argv):
       sys.stdout = saved_stdout
       console.close()
 
-  _, code = common.call_reporting_errors(action, "planning failed", debug=FLAGS.debug,
-                                      input_errors=(ValueError,))
+  _, code = common.call_reporting_errors(action, "planning failed", debug=FLAGS.debug)
   if code is not None:
     sys.exit(code)
 

@@ -28,10 +28,10 @@ meant for a GPU node); it compiles, computes and writes nothing (not even the wo
 does not join a ``--distributed`` cluster, and a ``mesh_shape`` without -1 is checked as on
 that many devices (the target's), saying so when this machine has another count.
 
-Errors follow ``star_jax.cli``'s policy: a bad flag or config (an unknown field, with the
+Errors follow ``star_jax.cli.common``'s policy: a bad flag or config (an unknown field, with the
 closest known names; a missing ``--workdir``; a workdir that cannot be created or written or
-that another live run holds; a ``ValueError``/``FileNotFoundError`` the trainer raises about
-its config or data; ``JAX_PLATFORMS`` naming a platform whose plugin is not installed) is one
+that another live run holds; the config or data the trainer refuses, a
+``star_jax.errors.UserInputError``; ``JAX_PLATFORMS`` naming a platform whose plugin is not installed) is one
 ``error:`` line and exit status 2; a failed run (e.g. a non-finite loss, a checkpoint that
 cannot be written) one line and status 1; Ctrl-C status 130; ``--debug`` shows the
 traceback. The workdir is checked before ``train.log`` is opened in it.
@@ -126,9 +126,8 @@ def dry_run(config, workdir: str) -> None:
   prints one line per check (module docstring).
 
   Raises:
-    UserInputError: ``JAX_PLATFORMS`` names a platform that cannot start.
-    ValueError: an impossible config, or ``init_from`` weights of another model.
-    FileNotFoundError: a missing dataset split list or ``init_from``.
+    UserInputError: ``JAX_PLATFORMS`` names a platform that cannot start, an impossible
+      config, a missing dataset split list, a missing ``init_from`` or one of another model.
   """
   from star_jax.train import config_checks, data_setup, trainer  # pylint: disable=g-import-not-at-top
   if not FLAGS.verbose:  # the console has no log file beside it here: jax's INFO lines go
@@ -148,7 +147,7 @@ def dry_run(config, workdir: str) -> None:
     print(f"data: the demo dataset is generated into {d.dir} when missing")
   elif d.source == "tfds":
     if not pathlib.Path(d.tfds_data_dir).is_dir():
-      raise FileNotFoundError(f"config.data.tfds_data_dir {d.tfds_data_dir} does not exist")
+      raise UserInputError(f"config.data.tfds_data_dir {d.tfds_data_dir} does not exist")
     print(f"data: tfds build {d.tfds_config} in {d.tfds_data_dir}")
   else:
     counts = {split: data_setup.num_clips(config, split) for split in (d.train_split,
@@ -170,8 +169,7 @@ def main(argv):
   del argv
   if FLAGS.dry_run:
     _, code = common.call_reporting_errors(lambda: dry_run(FLAGS.config, FLAGS.workdir),
-                                        "dry run failed", debug=FLAGS.debug,
-                                        input_errors=(ValueError, FileNotFoundError))
+                                           "dry run failed", debug=FLAGS.debug)
     sys.exit(code or 0)
   distributed = FLAGS.distributed
   if distributed is None:
@@ -180,8 +178,7 @@ def main(argv):
     sys.exit(supervisor.run_child(pathlib.Path(FLAGS.workdir).absolute() / log_routing.LOG_FILE))
   from star_jax.train import preflight  # pylint: disable=g-import-not-at-top (light, no jax)
   _, code = common.call_reporting_errors(lambda: preflight.prepare_workdir(FLAGS.workdir),
-                                      "cannot prepare the workdir", debug=FLAGS.debug,
-                                      input_errors=(preflight.WorkdirError,))
+                                         "cannot prepare the workdir", debug=FLAGS.debug)
   if code is not None:
     sys.exit(code)
   log_file = log_routing.route_logs(FLAGS.workdir, FLAGS.verbose, FLAGS.checkpoint_logs)
@@ -197,7 +194,7 @@ def main(argv):
                              process_id=env("JAX_PROCESS_ID", int))
     supervisor.record_identity(watch.process_id, watch.num_processes, watch.coordinator)
   _, code = common.call_reporting_errors(lambda: start_platform(FLAGS.config, log_file),
-                                      "starting jax's backend failed", debug=FLAGS.debug)
+                                         "starting jax's backend failed", debug=FLAGS.debug)
   if code is not None:
     peers.finish(watch, f"it failed, exit status {code}; its console says why", code)
     sys.exit(code)
@@ -207,8 +204,7 @@ def main(argv):
     result, code = common.call_reporting_errors(
         lambda: peers.run_watched(
             watch, lambda: trainer.train_and_evaluate(FLAGS.config, FLAGS.workdir)),
-        "training failed",
-        debug=FLAGS.debug, input_errors=(ValueError, FileNotFoundError))
+        "training failed", debug=FLAGS.debug)
   except preemption.Preempted as stop:
     peers.finish(watch, "preempted")
     print(stop.line(), flush=True)

@@ -144,10 +144,7 @@ def open_septuplets(data_dir: pathlib.Path, progress: bool) -> vimeo.VimeoClips:
       demo_data.ensure_demo_dataset(data_dir, show_progress=progress)
     except (ValueError, OSError) as error:
       raise UserInputError(f"cannot create the demo dataset in {data_dir}: {error}") from error
-  try:
-    clips = vimeo.VimeoClips.open(data_dir, "septuplet", "test")
-  except FileNotFoundError as error:
-    raise UserInputError(str(error)) from error
+  clips = vimeo.VimeoClips.open(data_dir, "septuplet", "test")
   if not clips.clips:
     raise UserInputError(f"{vimeo.list_path(data_dir, 'septuplet', 'test')} lists no clips")
   return clips
