@@ -13,6 +13,7 @@ status 2; verify exits 1 when an output exceeds --atol; --debug shows a tracebac
 """
 
 import argparse
+import pathlib
 import sys
 
 import numpy as np
@@ -70,6 +71,8 @@ def cmd_detect(args):
 
 def cmd_verify(args):
   cfg, variables = weights.load_weights(args.weights, _overrides(args))
+  if not pathlib.Path(args.reference).is_file():
+    raise UserInputError(f"reference {args.reference} does not exist")
   with np.load(args.reference) as f:
     reference = {k: f[k] for k in f.files}
   print(f"{args.weights}: {_describe(cfg)}")
