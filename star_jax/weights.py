@@ -19,9 +19,9 @@ from typing import Any, Dict, Optional, Tuple
 import jax
 import orbax.checkpoint as ocp
 
-from star_jax.errors import UserInputError
 from star_jax.convert import mapping, torch_io
 from star_jax.convert.detect import detect_model_config
+from star_jax.errors import UserInputError
 from star_jax.model import SHAPE_FIELDS, ModelConfig, abstract_variables
 
 MODEL_CONFIG_FILE = "model_config.json"

@@ -8,8 +8,8 @@ import pytest
 
 from star_jax import weights
 from star_jax.convert import release_to_variables, torch_io
-from star_jax.weights import load_checkpoint, save_checkpoint
 from star_jax.errors import UserInputError
+from star_jax.weights import load_checkpoint, save_checkpoint
 from star_jax.infer.inference_weights import load_inference_weights
 
 

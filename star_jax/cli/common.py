@@ -36,15 +36,15 @@ import pathlib
 import re
 import sys
 import traceback
-from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple, TypeVar
 
 from absl import flags
 import ml_collections
 
 from star_jax import accelerators
+from star_jax.errors import UserInputError
 from star_jax.flow import BACKENDS
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
-from star_jax.errors import UserInputError
 from star_jax.infer.frame_schedule import MODES
 from star_jax.model import COMPUTE_DTYPES
 

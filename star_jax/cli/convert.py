@@ -18,11 +18,11 @@ import sys
 
 import numpy as np
 
-from star_jax.errors import UserInputError
 from star_jax import weights
 from star_jax.cli import common
 from star_jax.convert import mapping, torch_io, verify
 from star_jax.convert.detect import detect_model_config
+from star_jax.errors import UserInputError
 from star_jax.model import SCALES, VARIANTS
 
 

@@ -24,11 +24,11 @@ import time
 from typing import List, Optional
 
 from star_jax.cli import common
+from star_jax.errors import UserInputError
 from star_jax.evaluate import report, stvsr
 from star_jax.evaluate.datasets import DATASETS, DISPLAY_NAMES, list_triplets
 from star_jax.evaluate.evaluator import evaluate_triplets, parse_tasks, summarise
 from star_jax.infer.engine import load_engine
-from star_jax.errors import UserInputError
 
 
 def build_parser() -> argparse.ArgumentParser:

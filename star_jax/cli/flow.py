@@ -18,9 +18,9 @@ from PIL import Image
 
 from star_jax.cli import common
 from star_jax.data import frames
+from star_jax.errors import UserInputError
 from star_jax.flow import flo_io, visualize
 from star_jax.flow.backends import compute_flow
-from star_jax.errors import UserInputError
 from star_jax.flow.coarse2fine import SOLVERS, Coarse2FineParams, coarse2fine_flow
 from star_jax.flow.features import RGB_LUMINANCE
 

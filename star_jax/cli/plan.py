@@ -41,9 +41,9 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
-from star_jax.errors import UserInputError
 from star_jax import accelerators  # pylint: disable=g-import-not-at-top
 from star_jax.cli import common  # pylint: disable=g-import-not-at-top
+from star_jax.errors import UserInputError  # pylint: disable=g-import-not-at-top
 from star_jax.plan import topology as topology_lib  # pylint: disable=g-import-not-at-top
 
 config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",

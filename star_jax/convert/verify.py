@@ -12,9 +12,9 @@ from typing import Any, Dict, List, Mapping
 import jax
 import numpy as np
 
-from star_jax.errors import UserInputError
 from star_jax.convert import mapping
 from star_jax.convert.torch_io import DATA_PARALLEL_PREFIX
+from star_jax.errors import UserInputError
 from star_jax.model import OUTPUT_NAMES, build_model
 
 AFTER_TRAIN_PREFIX = "after_train/"

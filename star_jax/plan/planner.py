@@ -26,9 +26,9 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import jax
 import jax.numpy as jnp
 
-from star_jax.errors import UserInputError
 from star_jax import accelerators
 from star_jax.data import pipeline, vimeo
+from star_jax.errors import UserInputError
 from star_jax.infer import engine as engine_lib
 from star_jax.infer import padding
 from star_jax.model import ModelConfig, abstract_variables, build_model

@@ -32,8 +32,8 @@ import re
 import sys
 from typing import Dict, List, Optional, Tuple
 
-from star_jax.errors import UserInputError
 from star_jax import accelerators
+from star_jax.errors import UserInputError
 
 # Generation -> (Cloud accelerator-type prefix, TensorCores per chip in that name, rank of
 # the slice shape).

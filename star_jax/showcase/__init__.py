@@ -37,10 +37,10 @@ from star_jax.data import demo as demo_data
 from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
 from star_jax import pixels
+from star_jax.errors import UserInputError
 from star_jax.evaluate.metrics import grid_energy_ratio
 from star_jax.infer import atomic_output, frame_schedule, timeline
 from star_jax.infer.engine import PairEngine
-from star_jax.errors import UserInputError
 from star_jax.infer.video_file import VideoWriter, check_output
 from star_jax.infer.inference_weights import load_inference_weights
 

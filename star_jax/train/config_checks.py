@@ -19,8 +19,8 @@ from typing import Optional
 
 import jax
 
-from star_jax.errors import UserInputError
 from star_jax.data.frames import LR_METHODS
+from star_jax.errors import UserInputError
 from star_jax.model import ModelConfig, build_model, parse_variant
 from star_jax.train import data_setup, objectives, sharding
 from star_jax.train.profiling import parse_profile_steps

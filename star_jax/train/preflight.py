@@ -34,9 +34,9 @@ import socket
 import tempfile
 from typing import Any, Dict, List, Mapping, Tuple
 
-from star_jax.errors import UserInputError
 from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
+from star_jax.errors import UserInputError
 
 LOCK_FILE = "run.lock"
 _PROBE_THREADS = 16  # image headers are I/O-bound; network file systems need parallel reads

@@ -20,8 +20,8 @@ from flax import traverse_util
 import jax
 import jax.numpy as jnp
 
-from star_jax.errors import UserInputError
 from star_jax.data import pipeline
+from star_jax.errors import UserInputError
 from star_jax.model import SHAPE_FIELDS, ModelConfig, build_model, sample_inputs
 from star_jax.train import checkpoints, compiled_stats, config_checks, data_setup, evaluation
 from star_jax.train import preemption, preflight, profiling, sharding

@@ -7,8 +7,8 @@ import torch
 
 from star_jax.convert.vgg import (load_vgg19_variables, torchvision_conv_layout,
                                   vgg19_variables_from_torch)
-from star_jax.model.vgg import VGG19Features
 from star_jax.errors import UserInputError
+from star_jax.model.vgg import VGG19Features
 from starnet_torch import VGG19Features as TorchVGG19Features
 
 

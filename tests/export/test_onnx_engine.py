@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from star_jax.cli import export as export_cli
-from star_jax.export.onnx_engine import OnnxPairEngine
 from star_jax.errors import UserInputError
+from star_jax.export.onnx_engine import OnnxPairEngine
 from star_jax.infer.timeline import Timeline
 from star_jax.infer.video_file import VideoWriter, iter_video_frames, probe_video
 
