@@ -162,7 +162,6 @@ def main(argv):
     sys.exit(code)
 
 
-
 def start() -> None:
   """The command (``python -m star_jax.plan``): absl's ``app.run`` with :func:`parse_flags`."""
   app.run(main, flags_parser=parse_flags)

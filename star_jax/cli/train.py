@@ -217,7 +217,6 @@ def main(argv):
   print(evaluation.summary_line(result.eval_metrics), flush=True)
 
 
-
 def start() -> None:
   """The command (``python -m star_jax.main``): absl's ``app.run`` with :func:`parse_flags`."""
   app.run(main, flags_parser=parse_flags)
