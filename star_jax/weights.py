@@ -21,6 +21,7 @@ import orbax.checkpoint as ocp
 
 from star_jax.convert import mapping, torch_io
 from star_jax.convert.detect import detect_model_config
+from star_jax.errors import UserInputError
 from star_jax.model import SHAPE_FIELDS, ModelConfig, abstract_variables
 
 MODEL_CONFIG_FILE = "model_config.json"
@@ -48,7 +49,7 @@ def stored_state_dict_shapes(directory) -> Dict[str, jax.ShapeDtypeStruct]:
   metadata only (no array is read)."""
   variables_dir = pathlib.Path(directory).absolute() / VARIABLES_DIR
   if not variables_dir.is_dir():
-    raise FileNotFoundError(f"{directory} is not a star_jax checkpoint: {VARIABLES_DIR}/ missing")
+    raise UserInputError(f"{directory} is not a star_jax checkpoint: {VARIABLES_DIR}/ missing")
   with ocp.StandardCheckpointer() as ckptr:
     tree = ckptr.metadata(variables_dir).item_metadata
   nested: Dict[str, Any] = {}
@@ -68,7 +69,7 @@ def check_config_matches_weights(directory, model_cfg: ModelConfig, stored) -> N
   shapes reveal beyond those fields.
 
   Raises:
-    ValueError: e.g. "... model_config.json says scale=2, feat=8 but the weights are
+    UserInputError: e.g. "... model_config.json says scale=2, feat=8 but the weights are
       scale=4, feat=16".
   """
   try:
@@ -78,9 +79,9 @@ def check_config_matches_weights(directory, model_cfg: ModelConfig, stored) -> N
   if found is not None:
     fields = model_cfg.differences(found, SHAPE_FIELDS)
     if fields:
-      raise ValueError(f"{pathlib.Path(directory) / MODEL_CONFIG_FILE} says "
-                       f"{model_cfg.describe(fields)} but the weights in {VARIABLES_DIR}/ are "
-                       f"{found.describe(fields)}")
+      raise UserInputError(f"{pathlib.Path(directory) / MODEL_CONFIG_FILE} says "
+                           f"{model_cfg.describe(fields)} but the weights in {VARIABLES_DIR}/ are "
+                           f"{found.describe(fields)}")
   mapping.check_state_dict(stored, abstract_variables(model_cfg),
                            context=f"configured in {MODEL_CONFIG_FILE}")
 
@@ -92,18 +93,17 @@ def load_checkpoint(directory) -> Tuple[ModelConfig, Dict[str, Any]]:
   anything is restored or computed (:func:`check_config_matches_weights`).
 
   Raises:
-    FileNotFoundError: no ``model_config.json`` or ``variables/``.
-    ValueError: ``model_config.json`` holds an unknown field or a value out of range, or
+    UserInputError: no ``model_config.json`` or ``variables/``; ``model_config.json`` holds an unknown field or a value out of range, or
       the config and the stored weights disagree (one line naming the fields).
   """
   directory = pathlib.Path(directory).absolute()
   config_file = directory / MODEL_CONFIG_FILE
   if not config_file.is_file():
-    raise FileNotFoundError(f"{directory} is not a star_jax checkpoint: {MODEL_CONFIG_FILE} missing")
+    raise UserInputError(f"{directory} is not a star_jax checkpoint: {MODEL_CONFIG_FILE} missing")
   try:
     cfg = ModelConfig.from_mapping(json.loads(config_file.read_text()))
   except ValueError as error:
-    raise ValueError(f"{config_file}: {error}") from None
+    raise UserInputError(f"{config_file}: {error}") from None
   check_config_matches_weights(directory, cfg, stored_state_dict_shapes(directory))
   target = abstract_variables(cfg)
   with ocp.StandardCheckpointer() as ckptr:
@@ -118,14 +118,13 @@ def load_weights(path, overrides: Optional[dict] = None
   directory (:func:`load_checkpoint`); a directory is a checkpoint, a file a ``.pth``.
 
   Raises:
-    FileNotFoundError: ``path`` does not exist, or is a directory without the checkpoint's
-      files.
-    ValueError: weights that match no STARnet or contradict their config (one line);
-      ``CheckpointMismatchError`` (a ValueError) lists every offending key.
+    UserInputError: ``path`` does not exist, or is a directory without the checkpoint's
+      files; weights that match no STARnet or contradict their config (one line);
+      ``CheckpointMismatchError`` (a UserInputError) lists every offending key.
   """
   path = pathlib.Path(path)
   if path.is_dir():
     return load_checkpoint(path)
   if not path.exists():
-    raise FileNotFoundError(f"weights {path} do not exist")
+    raise UserInputError(f"weights {path} do not exist")
   return mapping.release_to_variables(torch_io.load_release_state_dict(path), overrides)

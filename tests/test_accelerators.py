@@ -17,8 +17,8 @@ import pytest
 from PIL import Image
 
 from star_jax import accelerators
-from star_jax.evaluate.__main__ import main as evaluate_main
-from star_jax.infer.__main__ import main as infer_main
+from star_jax.cli.evaluate import main as evaluate_main
+from star_jax.cli.infer import main as infer_main
 from star_jax.errors import UserInputError
 from tests.conftest import fake_device_flags
 

@@ -5,26 +5,26 @@ import argparse
 
 import pytest
 
-from star_jax import cli
-from star_jax.evaluate import __main__ as evaluate_cli
-from star_jax.export import __main__ as export_cli
-from star_jax.infer import __main__ as infer_cli
+from star_jax.cli import common
+from star_jax.cli import evaluate as evaluate_cli
+from star_jax.cli import export as export_cli
+from star_jax.cli import infer as infer_cli
 from star_jax.errors import UserInputError
 from star_jax.model import COMPUTE_DTYPES
 
 
 def test_positive_int():
-  assert cli.positive_int("3") == 3
+  assert common.positive_int("3") == 3
   for bad in ("0", "-1", "2.5", "x"):
     with pytest.raises(argparse.ArgumentTypeError, match=f"positive integer, got {bad}"):
-      cli.positive_int(bad)
+      common.positive_int(bad)
 
 
 def test_non_negative_int():
-  assert cli.non_negative_int("0") == 0 and cli.non_negative_int("7") == 7
+  assert common.non_negative_int("0") == 0 and common.non_negative_int("7") == 7
   for bad in ("-1", "x"):
     with pytest.raises(argparse.ArgumentTypeError, match=f"0 or a positive integer, got {bad}"):
-      cli.non_negative_int(bad)
+      common.non_negative_int(bad)
 
 
 def _action(parser, option):
@@ -54,7 +54,7 @@ def test_infer_and_export_run_share_their_options():
 
 
 def test_option_names_cover_subcommands():
-  names = cli.option_names(export_cli.build_parser())
+  names = common.option_names(export_cli.build_parser())
   assert names["lr_size"] == "--lr-size" and names["tile_overlap"] == "--tile-overlap"
   assert names["batch_size"] == "--batch-size" and "model" not in names  # a positional
 
@@ -62,9 +62,9 @@ def test_option_names_cover_subcommands():
 def test_with_option_names_leaves_paths_and_other_words_alone():
   options = {"tile_size": "--tile-size", "output": "--output", "mode": "--mode"}
   message = "output /data/output/mode.mp4 is bad; tile_size 8, mode space, output."
-  assert cli.with_option_names(message, ("output", "tile_size", "mode"), options) == (
+  assert common.with_option_names(message, ("output", "tile_size", "mode"), options) == (
       "--output /data/output/mode.mp4 is bad; --tile-size 8, --mode space, --output.")
-  assert cli.with_option_names(message, (), options) == message  # only the declared names
+  assert common.with_option_names(message, (), options) == message  # only the declared names
 
 
 def _fail(error):
@@ -79,18 +79,23 @@ def test_error_policy(capsys, debug):
   cases = [
       (_fail(UserInputError("tile_size 8 is too small", ("tile_size",))), 2,
        "error: --tile-size 8 is too small"),
-      (_fail(FileNotFoundError("weights.pth does not exist")), 2,
+      (_fail(UserInputError("weights.pth does not exist")), 2,
        "error: weights.pth does not exist"),
+      # Only a UserInputError is bad input: another ValueError or a FileNotFoundError a
+      # library let through is a failure, whichever command it reaches.
+      (_fail(ValueError("bad shape")), 1,
+       "error: the run failed (ValueError: bad shape); nothing kept"),
+      (_fail(FileNotFoundError("x.npz")), 1,
+       "error: the run failed (FileNotFoundError: x.npz); nothing kept"),
       (_fail(RuntimeError("boom")), 1, "error: the run failed (RuntimeError: boom); nothing kept"),
       (_fail(KeyboardInterrupt()), 130, "error: interrupted; nothing kept"),
   ]
   for action, code, line in cases:
-    assert cli.call_reporting_errors(action, "the run failed", "; nothing kept", debug=debug,
-                                     input_errors=(FileNotFoundError,), options=options
-                                     ) == (None, code)
+    assert common.call_reporting_errors(action, "the run failed", "; nothing kept", debug=debug,
+                                        options=options) == (None, code)
     err = capsys.readouterr().err
     assert err.strip().splitlines()[-1] == line
     assert ("Traceback" in err) == debug
     if not debug:
       assert err == line + "\n"
-  assert cli.call_reporting_errors(lambda: 7, "unused") == (7, None)
+  assert common.call_reporting_errors(lambda: 7, "unused") == (7, None)

@@ -1,6 +1,6 @@
 """Every command the documentation quotes works as written: the README's ``bash`` blocks and
-its inline commands, the docstrings of ``configs/*.py`` and of the entry points, and what
-``make demo``, ``launch/tpu_vm.sh`` and ``launch/gke/render.sh`` run.
+its inline commands, the docstrings of ``configs/*.py`` and of the commands
+(``star_jax/cli/``), and what ``make demo``, ``launch/tpu_vm.sh`` and ``launch/gke/render.sh`` run.
 
 How each is checked (a command no checker knows fails the test, so a new kind of documented
 command needs a checker here):
@@ -47,18 +47,18 @@ import pytest
 import yaml
 from PIL import Image
 
-from star_jax.convert import __main__ as convert_cli
-from star_jax.evaluate import __main__ as evaluate_cli
-from star_jax.export import __main__ as export_cli
-from star_jax.flow import __main__ as flow_cli
-from star_jax.infer import __main__ as infer_cli
-from star_jax import showcase
+from star_jax.cli import convert as convert_cli
+from star_jax.cli import evaluate as evaluate_cli
+from star_jax.cli import export as export_cli
+from star_jax.cli import flow as flow_cli
+from star_jax.cli import infer as infer_cli
+from star_jax.cli import showcase as showcase_cli
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text())
 PARSERS = {"star_jax.infer": infer_cli.build_parser, "star_jax.evaluate": evaluate_cli.build_parser,
            "star_jax.export": export_cli.build_parser, "star_jax.flow": flow_cli.build_parser,
-           "star_jax.showcase": showcase.build_parser, "star_jax.convert": convert_cli.build_parser}
+           "star_jax.showcase": showcase_cli.build_parser, "star_jax.convert": convert_cli.build_parser}
 # A model of the widths of tests/fixtures/parity/V4_x4 (the weights the placeholders become).
 TINY_MODEL = ("--config.model.variant=V4", "--config.model.base_filter=16",
               "--config.model.feat=8", "--config.model.n_resblock=2")
@@ -94,8 +94,7 @@ def docstring_commands():
   tools: indented lines (with their continuations; ``#`` comments dropped) and ``inline``
   literals that start with ``python -m``."""
   files = sorted((REPO / "configs").glob("*.py")) + [
-      REPO / "star_jax" / "main.py", REPO / "star_jax" / "showcase.py",
-      *sorted((REPO / "star_jax").glob("*/__main__.py")),
+      *sorted((REPO / "star_jax" / "cli").glob("*.py")),
       *sorted(p for p in (REPO / "benchmarks").glob("*.py") if not p.name.startswith("__"))]
   for path in files:
     doc = ast.get_docstring(ast.parse(path.read_text())) or ""
@@ -167,7 +166,7 @@ def _substitute(tokens, inputs):
 DRIVER = r"""
 import json, os, sys, tempfile, traceback
 from absl import app
-from star_jax import main as entry
+from star_jax.cli import train as entry
 from star_jax.train import config_checks, data_setup, trainer  # what a dry run imports
 results = []
 for argv in json.loads(sys.stdin.read()):
@@ -326,7 +325,7 @@ def test_every_documented_command_works(inputs, capsys, monkeypatch):
       if len(tokens) > 3:  # the plan's own flag parser, config overrides applied (own process:
         argv = [t for t in tokens[2:] if not t.startswith(("[", "..."))]  # absl's flags are global)
         done = subprocess.run(
-            [sys.executable, "-c", "import sys; from star_jax.plan import __main__ as m; "
+            [sys.executable, "-c", "import sys; from star_jax.cli import plan as m; "
              "m.parse_flags(sys.argv[1:])", *argv], cwd=REPO, capture_output=True, text=True,
             timeout=300, check=False)
         assert done.returncode == 0, f"{line}: {done.stderr[-2000:]}"

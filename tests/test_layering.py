@@ -1,24 +1,25 @@
 """The package layering of star_jax: every import of one star_jax package by another goes
 down (to a lower layer), so there is no upward arrow and no cycle.
 
-Layers, lowest first: ``star_jax.pixels`` (the pixel conventions: NumPy and JAX only),
-``star_jax.files`` (outputs that appear only complete) and ``star_jax.errors`` (the one
-user-input error type), then
+Layers, lowest first: ``star_jax.errors`` (``UserInputError``, the one type of bad input),
+``star_jax.pixels`` (the pixel conventions: NumPy and JAX only) and ``star_jax.files``
+(outputs that appear only complete), then
 ``model`` and ``flow`` (independent of each other), ``data`` (its
 augmentation and flow cache use ``flow``), ``convert`` (release ``.pth`` <-> Flax) and
 ``video`` (media I/O: video files and frame folders, read and written; it reads frame files
 with ``data`` and knows nothing of the model), ``star_jax.weights`` (our checkpoint
 directory and the loader of either kind of weights), ``infer`` (the engine, and the runner
-that streams ``video``'s frames through it), ``evaluate``, then ``train``, ``export`` and ``accelerators`` (the platform a
-command runs on; apart: none imports another), then ``plan`` (ahead-of-time compiles of
-train's and infer's steps; beside ``cli``, neither imports the other). ``star_jax.cli`` (the
-command-line layer) and the entry points (``main``, ``showcase`` and every package's
-``__main__``) sit above them all; nothing in a package imports them.
+that streams ``video``'s frames through it), ``evaluate``, then ``train``, ``export``,
+``showcase`` and ``accelerators`` (the platform a command runs on; apart: none imports
+another), then ``plan`` (ahead-of-time compiles of train's and infer's steps), then
+``star_jax.cli`` (every command, one module each), then the entry points
+(``star_jax/main.py`` and every package's ``__main__.py``), which only call a command of
+``cli``; nothing imports them, and no library package imports ``cli``.
 
 ml_collections (the training config's ``ConfigDict``) is imported only by
-``train/config.py`` (the config) and the command-line readers of config files (``cli.py``,
-``main.py``, ``plan/__main__.py``): a model's configuration anywhere else is a
-``star_jax.model.ModelConfig``.
+``train/config.py`` (the config) and the command-line readers of config files
+(``cli/common.py``, ``cli/train.py``, ``cli/plan.py``): a model's configuration anywhere else
+is a ``star_jax.model.ModelConfig``.
 """
 
 import ast
@@ -26,21 +27,20 @@ import pathlib
 
 import star_jax
 
-LAYERS = {"pixels": 0, "files": 0, "errors": 0, "model": 1, "flow": 1, "data": 2, "convert": 3,
-          "video": 3, "weights": 4,
-          "infer": 5, "evaluate": 6, "train": 7, "export": 7, "accelerators": 7, "plan": 8,
-          "cli": 8,
-          "entry point": 9}
-ENTRY_POINTS = ("main", "showcase")
+LAYERS = {"errors": 0, "pixels": 1, "files": 1, "model": 2, "flow": 2, "data": 3, "convert": 4,
+          "video": 4, "weights": 5, "infer": 6, "evaluate": 7, "train": 8, "export": 8,
+          "showcase": 8, "accelerators": 8, "plan": 9, "cli": 10, "entry point": 11}
+ENTRY_POINTS = ("main",)
 # The training config and the command-line readers of config files.
-ML_COLLECTIONS_FILES = ("train/config.py", "cli.py", "main.py", "plan/__main__.py")
+ML_COLLECTIONS_FILES = ("train/config.py", "cli/common.py", "cli/train.py", "cli/plan.py")
 ROOT = pathlib.Path(star_jax.__file__).parent
 
 
 def _node(path: pathlib.Path) -> str:
-  """The layering node of a module file: its package, or 'entry point' / 'cli'."""
+  """The layering node of a module file: its package (or top-level module), or 'entry
+  point'."""
   parts = path.relative_to(ROOT).with_suffix("").parts
-  if parts[-1] == "__main__" or parts == ("main",) or parts == ("showcase",):
+  if parts[-1] == "__main__" or parts == ("main",):
     return "entry point"
   return parts[0] if parts != ("__init__",) else "star_jax"
 
@@ -105,8 +105,26 @@ def test_the_check_sees_imports():
   edges = import_edges()
   for edge in (("infer", "model"), ("evaluate", "infer"), ("data", "flow"), ("infer", "weights"),
                ("weights", "convert"), ("video", "data"), ("video", "files"), ("infer", "video"),
-               ("entry point", "cli"), ("cli", "infer"), ("plan", "train"), ("plan", "infer")):
+               ("entry point", "cli"), ("cli", "infer"), ("cli", "plan"), ("plan", "train"),
+               ("plan", "infer"), ("showcase", "evaluate"), ("video", "errors")):
     assert edge in edges, edge
+
+
+def _entry_point_files():
+  return sorted([ROOT / "main.py", *ROOT.glob("*/__main__.py")])
+
+
+def test_entry_points_only_call_a_command():
+  """``main.py`` and every ``__main__.py`` import one module of ``star_jax.cli`` and no other
+  star_jax module: the command lives in ``cli``, the entry point only calls it."""
+  files = _entry_point_files()
+  assert len(files) >= 8, files
+  for path in files:
+    imported = [name for node in ast.walk(ast.parse(path.read_text(), str(path)))
+                if isinstance(node, ast.ImportFrom) and node.module
+                and node.module.startswith("star_jax")
+                for name in [f"{node.module}.{alias.name}" for alias in node.names]]
+    assert len(imported) == 1 and imported[0].startswith("star_jax.cli."), (path, imported)
 
 
 def test_only_the_training_config_readers_import_ml_collections():

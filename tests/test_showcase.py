@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from star_jax import showcase
+from star_jax.cli import showcase as showcase_cli
 from star_jax.weights import load_weights, save_checkpoint
 from star_jax.data import demo, frames, vimeo
 from star_jax.video import reader
@@ -38,7 +39,7 @@ def checkpoint(tmp_path_factory, shared_dir):
 
 
 def _run(capsys, *args):
-  code = showcase.main([str(arg) for arg in args] + ["--no-progress"])
+  code = showcase_cli.main([str(arg) for arg in args] + ["--no-progress"])
   captured = capsys.readouterr()
   return code, captured.out, captured.err
 

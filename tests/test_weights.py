@@ -8,8 +8,8 @@ import pytest
 
 from star_jax import weights
 from star_jax.convert import release_to_variables, torch_io
-from star_jax.weights import load_checkpoint, save_checkpoint
 from star_jax.errors import UserInputError
+from star_jax.weights import load_checkpoint, save_checkpoint
 from star_jax.infer.inference_weights import load_inference_weights
 
 
@@ -60,7 +60,7 @@ def test_missing_variables_folder_is_named(checkpoint, tmp_path):
   copy = tmp_path / "novars"
   copy.mkdir()
   shutil.copy(checkpoint / weights.MODEL_CONFIG_FILE, copy)
-  with pytest.raises(FileNotFoundError, match="novars is not a star_jax checkpoint: variables/ missing"):
+  with pytest.raises(UserInputError, match="novars is not a star_jax checkpoint: variables/ missing"):
     load_checkpoint(copy)
 
 

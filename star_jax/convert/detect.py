@@ -4,6 +4,7 @@ from typing import Mapping
 
 import numpy as np
 
+from star_jax.errors import UserInputError
 from star_jax.model import ModelConfig
 from star_jax.model.blocks import PROJECTION_KSP
 
@@ -13,8 +14,8 @@ _VERSION_MARKERS = ("warp1", "t_net_hr", "t_net_lr")
 
 def _required(state_dict, key):
   if key not in state_dict:
-    raise ValueError(f"not a STARnet release checkpoint: key {key!r} is missing "
-                     f"(found {len(state_dict)} keys, e.g. {sorted(state_dict)[:3]})")
+    raise UserInputError(f"not a STARnet release checkpoint: key {key!r} is missing "
+                         f"(found {len(state_dict)} keys, e.g. {sorted(state_dict)[:3]})")
   return np.shape(state_dict[key])
 
 
@@ -31,13 +32,14 @@ def detect_model_config(state_dict: Mapping[str, np.ndarray]) -> ModelConfig:
   has_flow_net = any(k.startswith("flow_net.") for k in keys)
   has_wrapped_core = any(k.startswith("model.") for k in keys)
   if has_flow_net != has_wrapped_core:
-    raise ValueError("ambiguous checkpoint: an FR model has both 'model.*' and 'flow_net.*' "
-                     f"keys, this one has only {'flow_net' if has_flow_net else 'model'}.*")
+    raise UserInputError("ambiguous checkpoint: an FR model has both 'model.*' and 'flow_net.*' "
+                         f"keys, this one has only {'flow_net' if has_flow_net else 'model'}.*")
   core = "model." if has_wrapped_core else ""
   present = {m for m in _VERSION_MARKERS if any(k.startswith(f"{core}{m}.") for k in keys)}
   if "warp1" in present:
     if present != {"warp1"}:
-      raise ValueError(f"ambiguous checkpoint: V1's warp1 together with {sorted(present - {'warp1'})}")
+      raise UserInputError("ambiguous checkpoint: V1's warp1 together with "
+                           f"{sorted(present - {'warp1'})}")
     version = 1
   elif present == {"t_net_hr", "t_net_lr"}:
     version = 4
@@ -47,13 +49,13 @@ def detect_model_config(state_dict: Mapping[str, np.ndarray]) -> ModelConfig:
     version = 3
   else:
     _required(state_dict, f"{core}RBPN.feat0.conv.weight")
-    raise ValueError("cannot tell the STARnet version: none of warp1 (V1), t_net_hr (V2/V4), "
-                     "t_net_lr (V3/V4) is in the checkpoint")
+    raise UserInputError("cannot tell the STARnet version: none of warp1 (V1), t_net_hr (V2/V4), "
+                         "t_net_lr (V3/V4) is in the checkpoint")
 
   kernel = _required(state_dict, f"{core}RBPN.res_feat1.5.deconv.weight")[2]
   if kernel not in _SCALE_OF_KERNEL:
-    raise ValueError(f"projection kernel size {kernel} matches no scale "
-                     f"(known: {sorted(_SCALE_OF_KERNEL)})")
+    raise UserInputError(f"projection kernel size {kernel} matches no scale "
+                         f"(known: {sorted(_SCALE_OF_KERNEL)})")
   n_resblock = len({k[len(f"{core}interp_block."):].split(".")[0] for k in keys
                     if k.startswith(f"{core}interp_block.") and k.endswith(".conv1.weight")})
   return ModelConfig(

@@ -13,6 +13,7 @@ import flax
 import numpy as np
 
 from star_jax.convert.detect import detect_model_config
+from star_jax.errors import UserInputError
 from star_jax.model import ModelConfig, abstract_variables
 
 # (collection, flax leaf) -> torch leaf.
@@ -33,7 +34,7 @@ _FLAX_TO_TORCH_KERNEL = (3, 2, 0, 1)
 FlaxPath = Tuple[str, ...]
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(UserInputError):
   """A state dict that does not match the model: lists every offending key."""
 
   def __init__(self, missing=(), unexpected=(), mis_shaped=(), context=""):

@@ -11,6 +11,8 @@ from typing import Dict, List, Mapping
 
 import numpy as np
 
+from star_jax.errors import UserInputError
+
 DATA_PARALLEL_PREFIX = "module."
 
 
@@ -18,7 +20,8 @@ def _torch():
   try:
     import torch  # pylint: disable=import-outside-toplevel
   except ImportError as e:
-    raise ImportError("reading/writing .pth files needs PyTorch: pip install 'star_jax[torch]'") from e
+    raise UserInputError("reading/writing .pth files needs PyTorch: "
+                         "pip install 'star_jax[torch]'") from e
   return torch
 
 
@@ -46,21 +49,21 @@ def _pickled_globals(raw: bytes) -> List[str]:
     return []
 
 
-def _refusal(path: pathlib.Path, raw: bytes, error: Exception) -> ValueError:
+def _refusal(path: pathlib.Path, raw: bytes, error: Exception) -> UserInputError:
   """One line for a file torch.load(weights_only=True) refused."""
   found = _pickled_globals(raw) if "Weights only load failed" in str(error) else []
   if not found:
     reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     if "Weights only load failed" in reason:
       reason = "not a PyTorch zip checkpoint of tensors"
-    return ValueError(f"{path} is not a readable PyTorch checkpoint: {reason}")
+    return UserInputError(f"{path} is not a readable PyTorch checkpoint: {reason}")
   if any(name.startswith("torch.nn.modules.") for name in found):
-    return ValueError(  # the first global of the pickle is the class of the saved object
+    return UserInputError(  # the first global of the pickle is the class of the saved object
         f"{path} holds a pickled model ({found[0]}), not a state "
         "dict; save one with torch.save(model.state_dict(), path) (a pickled model is not "
         "loaded: unpickling it could run arbitrary code)")
   other = [n for n in found if not n.startswith(("torch.", "collections.", "__builtin__."))]
-  return ValueError(
+  return UserInputError(
       f"{path} holds Python objects besides tensors ({', '.join(sorted(set(other))[:3]) or found[0]}), "
       "which are not unpickled (that could run arbitrary code); save the weights alone with "
       "torch.save(model.state_dict(), path)")
@@ -88,11 +91,11 @@ def _unwrap(path: pathlib.Path, obj) -> Mapping:
   if isinstance(obj, Mapping):
     keys = sorted(map(str, obj))
     shown = ", ".join(repr(k) for k in keys[:8]) + (f", ... ({len(keys)} in all)" if len(keys) > 8 else "")
-    raise ValueError(f"{path} does not hold a state dict of tensors: its top-level keys{where} "
-                     f"are [{shown}] (expected parameter names, or the weights under one of "
-                     f"{', '.join(repr(k) for k in STATE_DICT_WRAPPERS)})")
-  raise ValueError(f"{path} does not hold a state dict of tensors: it holds a "
-                   f"{type(obj).__name__}{where}")
+    raise UserInputError(f"{path} does not hold a state dict of tensors: its top-level keys{where} "
+                         f"are [{shown}] (expected parameter names, or the weights under one of "
+                         f"{', '.join(repr(k) for k in STATE_DICT_WRAPPERS)})")
+  raise UserInputError(f"{path} does not hold a state dict of tensors: it holds a "
+                       f"{type(obj).__name__}{where}")
 
 
 def _as_numpy(torch, tensor) -> np.ndarray:
@@ -111,14 +114,14 @@ def load_state_dict(path) -> Dict[str, np.ndarray]:
   framework layouts (``STATE_DICT_WRAPPERS``) with a one-line notice.
 
   Raises:
-    FileNotFoundError: no such file.
-    ValueError: not a torch file; a pickled model or other objects (one line, saying how to
-      save a state dict); no state dict inside (names the top-level keys found).
+    UserInputError: no such file; not a torch file; a pickled model or other objects (one
+      line, saying how to save a state dict); no state dict inside (names the top-level keys
+      found).
   """
   torch = _torch()
   path = pathlib.Path(path)
   if not path.is_file():
-    raise FileNotFoundError(f"checkpoint {path} does not exist")
+    raise UserInputError(f"checkpoint {path} does not exist")
   raw = path.read_bytes()
   if raw[:2] == b"\x1f\x8b":
     raw = gzip.decompress(raw)
@@ -139,7 +142,7 @@ def load_release_state_dict(path) -> Dict[str, np.ndarray]:
   prefixed = [k.startswith(DATA_PARALLEL_PREFIX) for k in state_dict]
   if any(prefixed) and not all(prefixed):
     odd = [k for k, p in zip(state_dict, prefixed) if not p][:5]
-    raise ValueError(f"{path}: some keys have the 'module.' prefix and some do not, e.g. {odd}")
+    raise UserInputError(f"{path}: some keys have the 'module.' prefix and some do not, e.g. {odd}")
   strip = len(DATA_PARALLEL_PREFIX) if all(prefixed) and prefixed else 0
   return {k[strip:]: v for k, v in state_dict.items()}
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from star_jax.convert import mapping
 from star_jax.convert.torch_io import DATA_PARALLEL_PREFIX
+from star_jax.errors import UserInputError
 from star_jax.model import OUTPUT_NAMES, build_model
 
 AFTER_TRAIN_PREFIX = "after_train/"
@@ -54,15 +55,15 @@ def check_reference_matches(model_cfg, reference: Mapping[str, np.ndarray]) -> N
   weights = f"{model_cfg.variant} x{model_cfg.scale}"
   missing = [k for k in INPUT_KEYS if k not in reference]
   if missing:
-    raise ValueError(f"the reference lacks the inputs {missing} (has {sorted(reference)[:6]})")
+    raise UserInputError(f"the reference lacks the inputs {missing} (has {sorted(reference)[:6]})")
   im1 = np.shape(reference["im1"])
   if len(im1) != 4 or im1[1] != 3:
-    raise ValueError(f"the reference's im1 has shape {im1}, not (B, 3, H, W)")
+    raise UserInputError(f"the reference's im1 has shape {im1}, not (B, 3, H, W)")
   for key in INPUT_KEYS[1:]:
     want = im1[:1] + ((3,) if key == "im2" else (2,)) + im1[2:]
     if tuple(np.shape(reference[key])) != want:
-      raise ValueError(f"the reference's {key} has shape {np.shape(reference[key])}, but im1 "
-                       f"{im1} needs {want}")
+      raise UserInputError(f"the reference's {key} has shape {np.shape(reference[key])}, but im1 "
+                           f"{im1} needs {want}")
   height, width = im1[2:]
   for key in reference:
     parts = key.split("_")
@@ -74,19 +75,20 @@ def check_reference_matches(model_cfg, reference: Mapping[str, np.ndarray]) -> N
       continue
     if parts[1] in _HR_OUTPUTS and len(shape) == 4 and shape[2] % height == 0 and (
         shape[2] // height == shape[3] / width):
-      raise ValueError(f"the reference was made by a x{shape[2] // height} model (im1 "
-                       f"{width}x{height} -> {key} {shape[3]}x{shape[2]}) but the weights are "
-                       f"{weights}")
-    raise ValueError(f"the reference's {key} is {tuple(shape)}, but a {weights} model maps im1 "
-                     f"{width}x{height} to {width * factor}x{height * factor}")
+      raise UserInputError(f"the reference was made by a x{shape[2] // height} model (im1 "
+                           f"{width}x{height} -> {key} {shape[3]}x{shape[2]}) but the weights are "
+                           f"{weights}")
+    raise UserInputError(f"the reference's {key} is {tuple(shape)}, but a {weights} model maps im1 "
+                         f"{width}x{height} to {width * factor}x{height * factor}")
   fr_keys = sorted(k for k in reference if k in _FR_KEYS or k.startswith(AFTER_TRAIN_PREFIX))
   if fr_keys and not _fr_model(model_cfg):
-    raise ValueError(f"the reference holds flow-refinement outputs ({fr_keys[0]}, ... "
-                     f"{len(fr_keys)} in all) but the weights are {weights}, without flow "
-                     "refinement")
+    raise UserInputError(f"the reference holds flow-refinement outputs ({fr_keys[0]}, ... "
+                         f"{len(fr_keys)} in all) but the weights are {weights}, without flow "
+                         "refinement")
   if _fr_model(model_cfg) and not any(k in reference for k in _FR_KEYS):
-    raise ValueError(f"the weights are {weights} (flow refinement) but the reference has no "
-                     f"refined flows ({', '.join(_FR_KEYS)}): it was made by a model without it")
+    raise UserInputError(f"the weights are {weights} (flow refinement) but the reference has no "
+                         f"refined flows ({', '.join(_FR_KEYS)}): it was made by a model "
+                         "without it")
 
 
 def compare_to_reference(model_cfg, variables: Mapping[str, Any],

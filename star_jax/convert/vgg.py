@@ -13,6 +13,7 @@ from typing import Any, Dict, Mapping
 import numpy as np
 
 from star_jax.convert import torch_io
+from star_jax.errors import UserInputError
 from star_jax.model.vgg import VGG19_BLOCKS, vgg19_conv_names
 
 
@@ -66,7 +67,7 @@ def vgg19_variables_from_torch(state_dict: Mapping[str, Any],
   if misshaped:
     problems.append("mis-shaped keys: " + "; ".join(misshaped))
   if problems:
-    raise ValueError("not a torchvision VGG19 state dict -- " + " | ".join(problems))
+    raise UserInputError("not a torchvision VGG19 state dict -- " + " | ".join(problems))
 
   params: Dict[str, Dict[str, np.ndarray]] = {}
   for key, (name, leaf, _) in expected.items():
@@ -92,5 +93,5 @@ def load_vgg19_variables(path, param_dtype=np.float32) -> Dict[str, Dict]:
   """
   path = pathlib.Path(path)
   if not path.is_file():
-    raise FileNotFoundError(f"VGG19 weights {path} do not exist")
+    raise UserInputError(f"VGG19 weights {path} do not exist")
   return vgg19_variables_from_torch(torch_io.load_state_dict(path), param_dtype)

@@ -32,6 +32,7 @@ from tqdm import tqdm
 
 from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
+from star_jax.errors import UserInputError
 
 PathLike = Union[str, pathlib.Path]
 
@@ -88,18 +89,18 @@ def ensure_demo_dataset(root: PathLike, *, frame_size: Tuple[int, int] = (160, 1
                   num_train_septuplets=num_train_septuplets,
                   num_test_septuplets=num_test_septuplets, seed=seed)
   if spec.frame_width < 16 or spec.frame_height < 16:
-    raise ValueError(f"frame_size {frame_size} is too small (at least 16x16)")
+    raise UserInputError(f"frame_size {frame_size} is too small (at least 16x16)")
   root = pathlib.Path(root)
   marker = root / _MARKER
   if marker.is_file():
     existing = json.loads(marker.read_text())
     if existing == spec.to_json():
       return root
-    raise ValueError(f"{root} holds a demo dataset generated with {existing}, not "
-                     f"{spec.to_json()}; delete it or choose another root")
+    raise UserInputError(f"{root} holds a demo dataset generated with {existing}, not "
+                         f"{spec.to_json()}; delete it or choose another root")
   if vimeo.list_path(root, "triplet", "train").is_file():
-    raise ValueError(f"{root} already holds a Vimeo-layout dataset that is not a demo "
-                     f"dataset ({marker} is missing); refusing to overwrite it")
+    raise UserInputError(f"{root} already holds a Vimeo-layout dataset that is not a demo "
+                         f"dataset ({marker} is missing); refusing to overwrite it")
   _generate(root, spec, show_progress)
   return root
 

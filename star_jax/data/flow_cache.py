@@ -46,6 +46,7 @@ from tqdm import tqdm
 from star_jax import files, pixels
 from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
+from star_jax.errors import UserInputError
 from star_jax.flow.backends import FlowSettings
 from star_jax.flow.network_input import fr_targets, to_network_input
 
@@ -64,7 +65,7 @@ _READ_LOCK = threading.Lock()
 Frames = Tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
-class CorruptCacheError(ValueError):
+class CorruptCacheError(UserInputError):
   """A cache file that cannot be used (unreadable, lacking arrays, or holding NaN/Inf);
   ``path`` names it. Deleting it makes the next start recompute it."""
 
@@ -122,9 +123,9 @@ def check_settings(cache_dir: PathLike, settings: FlowSettings) -> None:
   cache_dir = pathlib.Path(cache_dir)
   recorded, meta = _recorded(cache_dir), _meta(settings)
   if recorded is not None and recorded != meta:
-    raise ValueError(f"{cache_dir / META_FILE} records {recorded}, but {meta} are asked for; "
-                     f"delete {cache_dir} or use another cache folder (cache_dir; "
-                     "data.flow_cache_dir in a training config)")
+    raise UserInputError(f"{cache_dir / META_FILE} records {recorded}, but {meta} are asked for; "
+                         f"delete {cache_dir} or use another cache folder (cache_dir; "
+                         "data.flow_cache_dir in a training config)")
 
 
 def _write_or_check_meta(cache_dir: pathlib.Path, settings: FlowSettings) -> None:
@@ -216,8 +217,8 @@ def build_flow_cache(clips: Iterable[str], load_frames: Callable[[str], Frames],
     for (clip, _), arrays in zip(group, results):
       bad = [key for key, value in arrays.items() if not np.all(np.isfinite(value))]
       if bad:
-        raise ValueError(f"{settings.backend} computed non-finite {bad} for clip {clip!r}; "
-                         "nothing was stored for it")
+        raise UserInputError(f"{settings.backend} computed non-finite {bad} for clip {clip!r}; "
+                             "nothing was stored for it")
       if clip in sources:
         arrays[SOURCE_KEY] = sources[clip]
       _save_atomic(clip_cache_path(cache_dir, clip), arrays)
@@ -346,8 +347,8 @@ def load_cached_flows(cache_dir, clip: str) -> Dict[str, np.ndarray]:
   """
   path = clip_cache_path(cache_dir, clip)
   if not path.exists():
-    raise FileNotFoundError(f"no cached flows for clip {clip!r} at {path}; build them with "
-                            "star_jax.data.flow_cache.ensure_flow_cache")
+    raise UserInputError(f"no cached flows for clip {clip!r} at {path}; build them with "
+                         "star_jax.data.flow_cache.ensure_flow_cache")
   try:
     with _READ_LOCK, np.load(path) as data:
       missing = [key for key in CACHE_KEYS if key not in data.files]

@@ -17,10 +17,11 @@ import numpy as np
 from PIL import ExifTags, Image
 
 from star_jax import files
+from star_jax.errors import UserInputError
 
 PathLike = Union[str, pathlib.Path]
 
-class FrameReadError(OSError):
+class FrameReadError(UserInputError, OSError):
   """A frame file that is missing or cannot be decoded; ``path`` names it."""
 
   def __init__(self, path: PathLike, reason: str):

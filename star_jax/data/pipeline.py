@@ -48,6 +48,7 @@ from star_jax.data import flow_cache
 from star_jax import pixels
 from star_jax.data import thread_safe_ast
 from star_jax.data import vimeo
+from star_jax.errors import UserInputError
 from star_jax.flow.backends import FlowSettings
 
 # The map threads parse .npy headers (np.load): on CPython < 3.11.8 / 3.12.2 parses must not
@@ -203,7 +204,7 @@ class _MakeSample(grain.transforms.RandomMap):
     flows = {key: np.asarray(flows[key], dtype=np.float32) for key in FLOW_KEYS}
     for key, flow in flows.items():
       if flow.shape != inputs.shape[1:3] + (2,):
-        raise ValueError(
+        raise UserInputError(
             f"cached {key} of clip {clip} in {self.flow_cache_dir} has shape {flow.shape} but "
             f"the input frames are {inputs.shape[1:3]}: the cache was built for other frames "
             "(scale / STAR-T-HR mode); rebuild it or point flow_cache_dir elsewhere")
@@ -386,7 +387,7 @@ def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.Iter
   cache_dir = config.flow_cache_dir or flow_cache.default_cache_dir(
       config.root, config.flow, config.scale, config.hr_input, config.lr_method)
   if not pathlib.Path(cache_dir).is_dir():
-    raise FileNotFoundError(
+    raise UserInputError(
         f"flow cache {cache_dir} does not exist; build it first with "
         "star_jax.data.flow_cache.ensure_flow_cache(root, split, ...)")
   flow_cache.check_settings(cache_dir, config.flow)
@@ -398,16 +399,16 @@ def make_dataset(config: Union[PipelineConfig, Mapping[str, Any]]) -> grain.Iter
   else:
     from star_jax.data import tfds_vimeo  # pylint: disable=g-import-not-at-top (heavy import)
     if not config.tfds_data_dir:
-      raise ValueError("source='tfds' needs tfds_data_dir (where tfds_vimeo.prepare built it)")
+      raise UserInputError("source='tfds' needs tfds_data_dir (where tfds_vimeo.prepare built it)")
     builder = tfds_vimeo.Vimeo90k(config=config.tfds_config, data_dir=config.tfds_data_dir)
     if builder.builder_config.kind != "triplet":
-      raise ValueError(f"tfds_config {config.tfds_config!r} is not a triplet config")
+      raise UserInputError(f"tfds_config {config.tfds_config!r} is not a triplet config")
     dataset = grain.MapDataset.source(builder.as_data_source(split=config.split))
     clips = None
     use_stored_lr = (builder.builder_config.lr_scale == config.scale and not config.hr_input
                      and config.lr_method == "pil")  # the stored LR frames are PIL's
   if len(dataset) == 0:
-    raise ValueError(f"split {config.split!r} of {config.root} has no clips")
+    raise UserInputError(f"split {config.split!r} of {config.root} has no clips")
   if config.shuffle:
     dataset = dataset.shuffle(seed=config.seed)
   dataset = dataset.repeat(config.num_epochs)

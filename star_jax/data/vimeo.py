@@ -24,6 +24,7 @@ from typing import List, Sequence, Union
 import numpy as np
 
 from star_jax.data import frames as frames_lib
+from star_jax.errors import UserInputError
 
 PathLike = Union[str, pathlib.Path]
 
@@ -41,7 +42,7 @@ FRAME_HEIGHT, FRAME_WIDTH = 256, 448
 TRIPLET_TRAIN_CLIPS = 51313
 
 
-class MissingClipError(FileNotFoundError):
+class MissingClipError(UserInputError, FileNotFoundError):
   """A clip named by a split list has no folder under ``sequences/``; ``path`` names it."""
 
   def __init__(self, path: PathLike, list_path: PathLike):
@@ -64,7 +65,7 @@ def read_clip_list(root: PathLike, kind: str, split: str) -> List[str]:
   ``septuplet_triplets`` each listed septuplet gives ``<clip>@1`` .. ``<clip>@5``."""
   path = list_path(root, kind, split)
   if not path.is_file():
-    raise FileNotFoundError(
+    raise UserInputError(
         f"Vimeo split list {path} does not exist (is {root} a Vimeo-90K "
         f"{'septuplet' if kind == 'septuplet_triplets' else kind} root?)")
   clips = [line.strip() for line in path.read_text().splitlines()]

@@ -59,11 +59,9 @@ def _require_files(paths) -> None:
 
 
 def _vimeo_layout(root: pathlib.Path) -> List[Triplet]:
-  try:
-    clips = vimeo.VimeoClips.open(root, "triplet", "test")
-    triplets = [Triplet(clip, tuple(clips.frame_paths(clip))) for clip in clips.clips]
-  except FileNotFoundError as error:  # a missing list or clip folder; the message names it
-    raise UserInputError(str(error)) from error
+  clips = vimeo.VimeoClips.open(root, "triplet", "test")  # a missing list or clip folder:
+  triplets = [Triplet(clip, tuple(clips.frame_paths(clip)))  # UserInputError naming it
+              for clip in clips.clips]
   for triplet in triplets:
     _require_files(triplet.paths)
   return triplets

@@ -22,10 +22,10 @@ from PIL import Image
 
 from star_jax import pixels
 from star_jax.data.frames import lr_from_hr, mod_crop
+from star_jax.errors import UserInputError
 from star_jax.evaluate import metrics
 from star_jax.evaluate.datasets import Triplet
 from star_jax.infer.engine import PairEngine
-from star_jax.errors import UserInputError
 
 TASKS = ("st", "s", "t")
 TASK_TITLES = {"st": "ST-SR (space x scale, time x2; ht)", "s": "S-SR (h1, h2)",

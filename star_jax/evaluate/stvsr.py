@@ -47,9 +47,9 @@ from PIL import Image
 
 from star_jax import pixels
 from star_jax.data.frames import FrameReadError, matlab_bicubic_downscale, mod_crop, read_frame
+from star_jax.errors import UserInputError
 from star_jax.evaluate import metrics
 from star_jax.infer.engine import PairEngine
-from star_jax.errors import UserInputError
 from star_jax.video.frame_folder import natural_sort_key
 
 VIMEO_SUBSETS = ("fast", "medium", "slow")

@@ -13,11 +13,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
+from star_jax.errors import UserInputError
 from star_jax.export import sidecar as sidecar_lib
 from star_jax.flow import FlowSettings
 from star_jax.infer import padding, tiling
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine
-from star_jax.errors import UserInputError
 from star_jax.model import ModelConfig
 
 

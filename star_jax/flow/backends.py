@@ -17,6 +17,7 @@ from typing import Any, Callable, Dict, Mapping
 import cv2
 import numpy as np
 
+from star_jax.errors import UserInputError
 from star_jax.flow.coarse2fine import Coarse2FineParams, coarse2fine_flow
 
 DIS_PRESETS = {
@@ -85,18 +86,18 @@ def resolved_params(backend: str, params: Dict) -> Dict:
   if backend == "opencv_dis":
     unknown = sorted(set(params) - {"preset"})
     if unknown:
-      raise ValueError(f"unknown opencv_dis parameters {unknown}; known: ['preset']")
+      raise UserInputError(f"unknown opencv_dis parameters {unknown}; known: ['preset']")
     preset = params.get("preset", "medium")
     if preset not in DIS_PRESETS:
-      raise ValueError(f"preset={preset!r} is not one of {sorted(DIS_PRESETS)}")
+      raise UserInputError(f"preset={preset!r} is not one of {sorted(DIS_PRESETS)}")
     return {"preset": preset}
   if backend == "opencv_farneback":
     unknown = sorted(set(params) - set(FARNEBACK_DEFAULTS))
     if unknown:
-      raise ValueError(f"unknown Farneback parameters {unknown}; "
-                       f"known: {sorted(FARNEBACK_DEFAULTS)}")
+      raise UserInputError(f"unknown Farneback parameters {unknown}; "
+                           f"known: {sorted(FARNEBACK_DEFAULTS)}")
     return {**FARNEBACK_DEFAULTS, **params}
-  raise ValueError(f"backend={backend!r} is not one of {sorted(BACKENDS)}")
+  raise UserInputError(f"backend={backend!r} is not one of {sorted(BACKENDS)}")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -152,7 +153,7 @@ def compute_flow(im1, im2, backend: str = "coarse2fine", **params) -> np.ndarray
   coarse2fine, ``preset`` for opencv_dis, ``FARNEBACK_DEFAULTS`` keys for opencv_farneback.
   """
   if backend not in BACKENDS:
-    raise ValueError(f"backend={backend!r} is not one of {sorted(BACKENDS)}")
+    raise UserInputError(f"backend={backend!r} is not one of {sorted(BACKENDS)}")
   if np.shape(im1) != np.shape(im2):
     raise ValueError(f"im1 has shape {np.shape(im1)} but im2 has shape {np.shape(im2)}")
   return np.asarray(BACKENDS[backend](im1, im2, **resolved_params(backend, params)), np.float32)

@@ -13,6 +13,7 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 
+from star_jax.errors import UserInputError
 from star_jax.flow import features, image_pyramid, linear_system, resample, sor, warp
 
 SOLVERS = {"exact": sor.solve_wavefront, "fast": sor.solve_red_black}
@@ -43,20 +44,20 @@ class Coarse2FineParams:
 
   def __post_init__(self):
     if self.mode not in SOLVERS:
-      raise ValueError(f"mode={self.mode!r} is not one of {sorted(SOLVERS)}")
+      raise UserInputError(f"mode={self.mode!r} is not one of {sorted(SOLVERS)}")
     if self.dtype not in DTYPES:
-      raise ValueError(f"dtype={self.dtype!r} is not one of {DTYPES}")
+      raise UserInputError(f"dtype={self.dtype!r} is not one of {DTYPES}")
     if self.col_type not in (0, 1):
-      raise ValueError(f"col_type={self.col_type!r} must be 0 (RGB) or 1 (BGR)")
+      raise UserInputError(f"col_type={self.col_type!r} must be 0 (RGB) or 1 (BGR)")
     if not self.alpha > 0:
-      raise ValueError(f"alpha={self.alpha!r} must be positive")
+      raise UserInputError(f"alpha={self.alpha!r} must be positive")
     if not 0 < self.ratio < 1:
-      raise ValueError(f"ratio={self.ratio!r} must lie in (0, 1)")
+      raise UserInputError(f"ratio={self.ratio!r} must lie in (0, 1)")
     if self.min_width < 1:
-      raise ValueError(f"min_width={self.min_width!r} must be at least 1")
+      raise UserInputError(f"min_width={self.min_width!r} must be at least 1")
     for name in ("n_outer_fp_iterations", "n_inner_fp_iterations", "n_sor_iterations"):
       if getattr(self, name) < 0:
-        raise ValueError(f"{name}={getattr(self, name)!r} must not be negative")
+        raise UserInputError(f"{name}={getattr(self, name)!r} must not be negative")
 
 
 class Coarse2FineResult(NamedTuple):

@@ -13,6 +13,7 @@ from typing import List, Tuple
 
 import jax.numpy as jnp
 
+from star_jax.errors import UserInputError
 from star_jax.flow import filters, resample
 
 
@@ -47,7 +48,7 @@ def plan_pyramid(height: int, width: int, ratio: float, min_width: int) -> Tuple
   n_levels = num_levels(width, ratio, min_width)
   if n_levels < 1:
     smallest = next(w for w in range(width, 10 ** 6) if num_levels(w, ratio, min_width) >= 1)
-    raise ValueError(
+    raise UserInputError(
         f"image width {width} px is too small for coarse2fine flow with min_width={min_width} "
         f"and ratio={ratio}: the pyramid would have {n_levels} levels, where pyflow is undefined "
         f"(out-of-bounds write or failed allocation); use a width of at least {smallest} px")
@@ -68,7 +69,7 @@ def plan_pyramid(height: int, width: int, ratio: float, min_width: int) -> Tuple
     src = levels[source]
     level = PyramidLevel(i, source, taps, scale, int(src.height * scale), int(src.width * scale))
     if level.height < 1 or level.width < 1:
-      raise ValueError(
+      raise UserInputError(
           f"image of {width}x{height} px (W x H) is too flat for coarse2fine flow: pyramid "
           f"level {i} would be {level.width}x{level.height} px")
     levels.append(level)

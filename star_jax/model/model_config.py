@@ -11,6 +11,7 @@ and the export. The training config keeps a ``ConfigDict`` of the same fields
 import dataclasses
 from typing import Any, Dict, Iterator, Mapping, Optional, Sequence, Tuple
 
+from star_jax.errors import UserInputError
 from star_jax.model.blocks import PROJECTION_KSP
 from star_jax.model.remat import REMAT_MODES
 
@@ -68,8 +69,8 @@ class ModelConfig(Mapping[str, Any]):
     for name, allowed in _ALLOWED.items():
       value = getattr(self, name)
       if value not in allowed:
-        raise ValueError(f"model.{name}={value!r} is not one of "
-                         f"{', '.join(map(str, allowed))}")
+        raise UserInputError(f"model.{name}={value!r} is not one of "
+                             f"{', '.join(map(str, allowed))}")
 
   @classmethod
   def from_mapping(cls, fields: Mapping[str, Any]) -> "ModelConfig":
@@ -83,7 +84,7 @@ class ModelConfig(Mapping[str, Any]):
     """
     unknown = set(dict(fields)) - set(cls.field_names())
     if unknown:
-      raise ValueError(f"unknown model config fields: {sorted(unknown)}")
+      raise UserInputError(f"unknown model config fields: {sorted(unknown)}")
     return cls(**dict(fields))
 
   @classmethod

@@ -29,6 +29,7 @@ import jax.numpy as jnp
 
 from star_jax import accelerators
 from star_jax.data import pipeline, vimeo
+from star_jax.errors import UserInputError
 from star_jax.infer import engine as engine_lib
 from star_jax.infer import padding
 from star_jax.model import ModelConfig, abstract_variables, build_model
@@ -230,8 +231,8 @@ def check_config(config, devices) -> None:
   config_checks.validate(checked, num_devices=len(devices),
                          num_processes=_num_processes(devices))
   if config.loss == "Lf":
-    raise ValueError("loss='Lf' cannot be planned yet (the VGG19 perceptual features are not "
-                     "built without their weights); plan with loss='Lr'")
+    raise UserInputError("loss='Lf' cannot be planned yet (the VGG19 perceptual features are not "
+                         "built without their weights); plan with loss='Lr'")
 
 
 def _abstract_batch(shapes: Dict[str, tuple], mesh) -> Dict[str, Any]:
@@ -354,9 +355,9 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
   """
   unknown = set(kinds) - set(STEP_KINDS)
   if unknown:
-    raise ValueError(f"unknown step kinds {sorted(unknown)} (one of {', '.join(STEP_KINDS)})")
+    raise UserInputError(f"unknown step kinds {sorted(unknown)} (one of {', '.join(STEP_KINDS)})")
   if "infer" in kinds and infer_size is None:
-    raise ValueError("planning the inference step needs infer_size (LR width, height)")
+    raise UserInputError("planning the inference step needs infer_size (LR width, height)")
   if {"train", "eval"} & set(kinds):
     check_config(config, devices)
   else:

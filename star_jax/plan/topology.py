@@ -33,6 +33,7 @@ import sys
 from typing import Dict, List, Optional, Tuple
 
 from star_jax import accelerators
+from star_jax.errors import UserInputError
 
 # Generation -> (Cloud accelerator-type prefix, TensorCores per chip in that name, rank of
 # the slice shape).
@@ -105,32 +106,33 @@ def parse_topology(text: str) -> Topology:
   if gpu:
     hosts, per_host = int(gpu.group(2) or 1), int(gpu.group(3))
     if min(hosts, per_host) < 1:
-      raise ValueError(f"topology {text!r}: hosts and GPUs per host must be at least 1")
+      raise UserInputError(f"topology {text!r}: hosts and GPUs per host must be at least 1")
     return Topology(gpu.group(1), (hosts, per_host))
   compiler = re.fullmatch(r"(v[0-9a-z]+):([0-9]+(?:x[0-9]+)*)", name)
   if compiler:
     generation = compiler.group(1)
     if generation not in GENERATIONS:
-      raise ValueError(f"topology {text!r}: unknown TPU generation {generation!r} (one of "
-                       f"{', '.join(GENERATIONS)})")
+      raise UserInputError(f"topology {text!r}: unknown TPU generation {generation!r} (one of "
+                           f"{', '.join(GENERATIONS)})")
     shape = tuple(int(side) for side in compiler.group(2).split("x"))
     rank = GENERATIONS[generation][2]
     if len(shape) != rank or min(shape) < 1:
-      raise ValueError(f"topology {text!r}: {generation} slices have {rank}-D shapes "
-                       f"(e.g. {Topology(generation, _shape_table(generation)[4]).compiler_name})")
+      example = Topology(generation, _shape_table(generation)[4]).compiler_name
+      raise UserInputError(f"topology {text!r}: {generation} slices have {rank}-D shapes "
+                           f"(e.g. {example})")
     return Topology(generation, shape)
   cloud = re.fullmatch(r"(v[0-9a-z]+)-([0-9]+)", name)
   if not cloud or cloud.group(1) not in _PREFIX_ALIASES:
-    raise ValueError(f"topology {text!r} is neither a compiler topology (v5p:2x2x1, v5e:4x4, "
-                     f"v6e:2x2, v4:2x2x1), a Cloud accelerator type (v5p-8, v5litepod-16, "
-                     f"v6e-8, v4-8) nor GPUs (h100:8, h200:4x8)")
+    raise UserInputError(f"topology {text!r} is neither a compiler topology (v5p:2x2x1, v5e:4x4, "
+                         f"v6e:2x2, v4:2x2x1), a Cloud accelerator type (v5p-8, v5litepod-16, "
+                         f"v6e-8, v4-8) nor GPUs (h100:8, h200:4x8)")
   generation = _PREFIX_ALIASES[cloud.group(1)]
   _, cores_per_chip, _ = GENERATIONS[generation]
   count = int(cloud.group(2))
   table = _shape_table(generation)
   if count % cores_per_chip or count // cores_per_chip not in table:
     sizes = ", ".join(Topology(generation, shape).accelerator_type for shape in table.values())
-    raise ValueError(f"topology {text!r}: no listed {generation} slice of that size ({sizes})")
+    raise UserInputError(f"topology {text!r}: no listed {generation} slice of that size ({sizes})")
   return Topology(generation, table[count // cores_per_chip])
 
 

@@ -18,17 +18,18 @@ from jax.experimental import multihost_utils
 import numpy as np
 import orbax.checkpoint as ocp
 
+from star_jax.errors import UserInputError
 from star_jax.model import COMPUTE_FIELDS, ModelConfig
 
 CHECKPOINT_DIR = "checkpoints"
 UNRESTORABLE_DIR = "unrestorable_checkpoints"  # beside CHECKPOINT_DIR
 
 
-class ModelMismatchError(ValueError):
+class ModelMismatchError(UserInputError):
   """A checkpoint holds another model than the config's (:func:`check_saved_model`)."""
 
 
-class NoRestorableCheckpointError(ValueError):
+class NoRestorableCheckpointError(UserInputError):
   """The workdir has checkpoints, and none of them restores (:func:`restore_latest`)."""
 
 

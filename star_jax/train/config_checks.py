@@ -20,6 +20,7 @@ from typing import Optional
 import jax
 
 from star_jax.data.frames import LR_METHODS
+from star_jax.errors import UserInputError
 from star_jax.model import ModelConfig, build_model, parse_variant
 from star_jax.train import data_setup, objectives, sharding
 from star_jax.train.profiling import parse_profile_steps
@@ -31,7 +32,7 @@ HR_INPUT_OBJECTIVE = "STAR-T-HR"
 
 def _one_of(name: str, value, allowed) -> None:
   if value not in allowed:
-    raise ValueError(f"{name}={value!r} is not one of {sorted(allowed)}")
+    raise UserInputError(f"{name}={value!r} is not one of {sorted(allowed)}")
 
 
 def validate(config, num_devices: Optional[int] = None,
@@ -49,7 +50,7 @@ def validate(config, num_devices: Optional[int] = None,
   num_processes = jax.process_count() if num_processes is None else num_processes
   d, m = config.data, config.model
   if not d.dir:
-    raise ValueError("config.data.dir is not set (the Vimeo-90K root)")
+    raise UserInputError("config.data.dir is not set (the Vimeo-90K root)")
   _one_of("objective", config.objective, objectives.OBJECTIVE_WEIGHTS)
   _one_of("loss", config.loss, objectives.LOSS_TYPES)
   _one_of("optimizer.name", config.optimizer.name, OPTIMIZERS)
@@ -58,46 +59,46 @@ def validate(config, num_devices: Optional[int] = None,
   try:
     data_setup.flow_settings(d)
   except ValueError as error:
-    raise ValueError(f"data.flow_backend={d.flow_backend!r} / data.flow_mode="
-                     f"{d.flow_mode!r}: {error}") from None
+    raise UserInputError(f"data.flow_backend={d.flow_backend!r} / data.flow_mode="
+                         f"{d.flow_mode!r}: {error}") from None
   build_model(ModelConfig.from_mapping(m))  # every model field (ModelConfig), then the module
   if not parse_variant(m.variant)[1] and (m.skip_refinement or m.flow_noise_std):
-    raise ValueError(f"model.skip_refinement={m.skip_refinement} / model.flow_noise_std="
-                     f"{m.flow_noise_std} need a flow-refinement variant (model.variant="
-                     f"'{m.variant}_REF'); model.variant={m.variant!r} has none")
+    raise UserInputError(f"model.skip_refinement={m.skip_refinement} / model.flow_noise_std="
+                         f"{m.flow_noise_std} need a flow-refinement variant (model.variant="
+                         f"'{m.variant}_REF'); model.variant={m.variant!r} has none")
   if (config.objective == HR_INPUT_OBJECTIVE) != bool(d.hr_input):
-    raise ValueError(f"objective={config.objective!r} with data.hr_input={d.hr_input}: "
-                     f"objective '{HR_INPUT_OBJECTIVE}' and data.hr_input=True go together")
+    raise UserInputError(f"objective={config.objective!r} with data.hr_input={d.hr_input}: "
+                         f"objective '{HR_INPUT_OBJECTIVE}' and data.hr_input=True go together")
   if config.loss == "Lf" and not config.vgg19_weights:
-    raise ValueError("loss 'Lf' needs config.vgg19_weights: torchvision's VGG19 ImageNet "
-                     "state dict (.pth)")
+    raise UserInputError("loss 'Lf' needs config.vgg19_weights: torchvision's VGG19 ImageNet "
+                         "state dict (.pth)")
   _one_of("data.clips", d.clips, ("triplet", "septuplet_triplets"))
   _one_of("data.lr_method", d.lr_method, LR_METHODS)
   if d.source == "tfds" and d.clips != "triplet":
-    raise ValueError(f"data.clips={d.clips!r} needs data.source='folder' (the TFDS builds "
-                     "hold triplet samples)")
+    raise UserInputError(f"data.clips={d.clips!r} needs data.source='folder' (the TFDS builds "
+                         "hold triplet samples)")
   if d.source == "tfds" and not d.tfds_data_dir:
-    raise ValueError("data.source='tfds' needs data.tfds_data_dir (where tfds_vimeo.prepare "
-                     "built it)")
+    raise UserInputError("data.source='tfds' needs data.tfds_data_dir (where tfds_vimeo.prepare "
+                         "built it)")
   if d.patch_size < 0:
-    raise ValueError(f"data.patch_size={d.patch_size} must be >= 0 (0 = whole frames)")
+    raise UserInputError(f"data.patch_size={d.patch_size} must be >= 0 (0 = whole frames)")
   data_axis, _, space_axis = sharding.mesh_axis_sizes(config.mesh_shape, num_devices)
   if space_axis > 1 and parse_variant(m.variant)[1]:
-    raise ValueError(f"model.variant={m.variant!r} cannot train on a 'space' mesh axis "
-                     f"(mesh_shape={tuple(config.mesh_shape)}): the flow-refinement UNet's "
-                     "gradients under a height split are not one device's; use "
-                     f"'{m.variant[:-4]}' or a mesh_shape without space")
+    raise UserInputError(f"model.variant={m.variant!r} cannot train on a 'space' mesh axis "
+                         f"(mesh_shape={tuple(config.mesh_shape)}): the flow-refinement UNet's "
+                         "gradients under a height split are not one device's; use "
+                         f"'{m.variant[:-4]}' or a mesh_shape without space")
   for name in ("batch_size", "eval_batch_size"):
     size = config[name]
     if size < 1 or size % num_processes or size % data_axis:
-      raise ValueError(f"{name}={size} must be a positive multiple of the {num_processes} "
-                       f"processes and of the mesh's data axis ({data_axis}, mesh_shape="
-                       f"{tuple(config.mesh_shape)})")
+      raise UserInputError(f"{name}={size} must be a positive multiple of the {num_processes} "
+                           f"processes and of the mesh's data axis ({data_axis}, mesh_shape="
+                           f"{tuple(config.mesh_shape)})")
   for name in ("log_every_steps", "eval_every_steps", "checkpoint_every_steps",
                "keep_checkpoints", "lost_process_timeout_seconds"):
     if config[name] < 1:
-      raise ValueError(f"{name}={config[name]} must be at least 1")
+      raise UserInputError(f"{name}={config[name]} must be at least 1")
   if not config.total_steps and config.num_epochs < 1:
-    raise ValueError(f"num_epochs={config.num_epochs} must be at least 1 when total_steps "
-                     "is not set")
+    raise UserInputError(f"num_epochs={config.num_epochs} must be at least 1 when total_steps "
+                         "is not set")
   parse_profile_steps(config.profile_steps)

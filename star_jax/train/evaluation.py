@@ -11,6 +11,7 @@ import numpy as np
 
 from star_jax import pixels
 from star_jax.data import pipeline
+from star_jax.errors import UserInputError
 from star_jax.evaluate import metrics as frame_metrics
 from star_jax.train import data_setup, objectives, sharding
 from star_jax.train import step as step_lib
@@ -67,7 +68,7 @@ def evaluate(config, state, mesh, eval_fn, writer, step: int) -> Dict[str, float
                                  "eval/ht_prediction": np.asarray(images["ht"])[:3],
                                  "eval/ht_ground_truth": np.asarray(images["ht_target"])[:3]})
   if count == 0:
-    raise ValueError(f"eval split {config.data.eval_split!r} produced no samples")
+    raise UserInputError(f"eval split {config.data.eval_split!r} produced no samples")
   result = {f"eval/psnr_{k}": v / count for k, v in psnr_sums.items()}
   if "ht" in psnr_sums:
     result["eval/ssim_ht"] = ssim_sum / count

@@ -17,6 +17,8 @@ from typing import Callable, Dict, Mapping, Optional
 
 import jax.numpy as jnp
 
+from star_jax.errors import UserInputError
+
 STAGE_WEIGHTS = (0.4, 1.0)
 OBJECTIVE_WEIGHTS = {
     "STAR": {"ht": 1.0, "h1": 0.5, "h2": 0.5, "l": 1.0},
@@ -34,7 +36,7 @@ LOSS_TYPES = ("Lr", "Lf")
 
 def objective_weights(objective: str) -> Dict[str, float]:
   if objective not in OBJECTIVE_WEIGHTS:
-    raise ValueError(f"objective must be one of {sorted(OBJECTIVE_WEIGHTS)}, got {objective!r}")
+    raise UserInputError(f"objective must be one of {sorted(OBJECTIVE_WEIGHTS)}, got {objective!r}")
   return OBJECTIVE_WEIGHTS[objective]
 
 
@@ -67,7 +69,7 @@ def star_loss(outputs: Mapping, batch: Mapping, objective: str, loss_type: str =
     {'pixel', 'flow' (FR only), 'perceptual' (Lf only), 'total'} scalars.
   """
   if loss_type not in LOSS_TYPES:
-    raise ValueError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
+    raise UserInputError(f"loss_type must be one of {LOSS_TYPES}, got {loss_type!r}")
   weights = objective_weights(objective)
   terms = {"pixel": sum(w * staged(l1, outputs[name], batch[TARGET_KEYS[name]])
                         for name, w in weights.items())}
@@ -78,7 +80,7 @@ def star_loss(outputs: Mapping, batch: Mapping, objective: str, loss_type: str =
     total = total + FLOW_WEIGHT * terms["flow"]
   if loss_type == "Lf":
     if features is None:
-      raise ValueError("loss_type 'Lf' needs the VGG19 feature extractor")
+      raise UserInputError("loss_type 'Lf' needs the VGG19 feature extractor")
     perceptual_mse = lambda p, t: mse(features(p), features(t))
     terms["perceptual"] = sum(w * staged(perceptual_mse, outputs[name], batch[TARGET_KEYS[name]])
                               for name, w in weights.items())

@@ -1,5 +1,5 @@
 """What a training run checks before it spends compute, each failure one line naming the file
-or config field (``ValueError``: exit status 2 under ``star_jax.main``):
+or config field (``star_jax.errors.UserInputError``: exit status 2 under ``star_jax.main``):
 
 * :func:`prepare_workdir`: the workdir can be created and written (``cannot create workdir
   /x: Read-only file system``); ``star_jax.main`` calls it before it opens ``train.log``.
@@ -36,13 +36,14 @@ from typing import Any, Dict, List, Mapping, Tuple
 
 from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
+from star_jax.errors import UserInputError
 
 LOCK_FILE = "run.lock"
 _PROBE_THREADS = 16  # image headers are I/O-bound; network file systems need parallel reads
 _HELD_LOCKS: Dict[pathlib.Path, int] = {}  # workdir -> open file descriptor holding the lock
 
 
-class WorkdirError(ValueError):
+class WorkdirError(UserInputError):
   """The workdir cannot be created or written, or another live run holds it."""
 
 
@@ -116,7 +117,7 @@ def clip_frame_sizes(clips: vimeo.VimeoClips, skip_corrupt: bool) -> Dict[str, T
   """{clip: (H, W)} of every clip's first frame, from image headers (no decoding).
 
   Raises:
-    ValueError: a clip folder or first frame missing or unreadable (named), unless
+    UserInputError: a clip folder or first frame missing or unreadable (named), unless
       ``skip_corrupt`` (then the clip is left out, as the pipeline skips it).
   """
 
@@ -126,7 +127,7 @@ def clip_frame_sizes(clips: vimeo.VimeoClips, skip_corrupt: bool) -> Dict[str, T
     except vimeo.UNREADABLE_CLIP as error:
       if skip_corrupt:
         return clip, None
-      raise ValueError(f"{error} (data.skip_corrupt=True skips such clips)") from None
+      raise UserInputError(f"{error} (data.skip_corrupt=True skips such clips)") from None
     return clip, (height, width)
 
   with concurrent.futures.ThreadPoolExecutor(_PROBE_THREADS) as pool:
@@ -144,9 +145,8 @@ def check_data(config) -> None:
   folder source (``data.source='folder'``) is read here.
 
   Raises:
-    FileNotFoundError: a split list is missing.
-    ValueError: an empty split, an unreadable clip, or frame sizes the config cannot use,
-      naming the clip, its sizes and the config field.
+    UserInputError: a split list is missing, an empty split, an unreadable clip, or frame
+      sizes the config cannot use, naming the clip, its sizes and the config field.
   """
   d = config.data
   if d.source != "folder":
@@ -155,12 +155,12 @@ def check_data(config) -> None:
   for field, split in (("data.train_split", d.train_split), ("data.eval_split", d.eval_split)):
     clips = vimeo.VimeoClips.open(d.dir, "triplet", split)
     if not clips.clips:
-      raise ValueError(f"split {split!r} ({field}) has no clips: "
-                       f"{vimeo.list_path(d.dir, 'triplet', split)} lists none")
+      raise UserInputError(f"split {split!r} ({field}) has no clips: "
+                           f"{vimeo.list_path(d.dir, 'triplet', split)} lists none")
     sizes = clip_frame_sizes(clips, d.skip_corrupt)
     if not sizes:
-      raise ValueError(f"split {split!r} ({field}) has no readable clips (every clip of "
-                       f"{vimeo.list_path(d.dir, 'triplet', split)} was skipped as unreadable)")
+      raise UserInputError(f"split {split!r} ({field}) has no readable clips (every clip of "
+                           f"{vimeo.list_path(d.dir, 'triplet', split)} was skipped as unreadable)")
     by_input = {}
     for clip, frame_hw in sizes.items():
       by_input.setdefault(_input_size(frame_hw, scale, hr_input), clip)
@@ -169,9 +169,9 @@ def check_data(config) -> None:
       small = min(by_input, key=min)
       if min(small) < d.patch_size:
         clip = by_input[small]
-        raise ValueError(f"data.patch_size={d.patch_size} is larger than the input frames of "
-                         f"{_describe(clip, sizes[clip], scale, hr_input)} in split "
-                         f"{split!r}; use data.patch_size <= {min(small)}")
+        raise UserInputError(f"data.patch_size={d.patch_size} is larger than the input frames of "
+                             f"{_describe(clip, sizes[clip], scale, hr_input)} in split "
+                             f"{split!r}; use data.patch_size <= {min(small)}")
     # Whole frames in one compiled train step must share a size (any batch size); held-out
     # batches of one sample may differ (the eval step compiles once per size).
     whole_frames = not d.patch_size if training else config.eval_batch_size > 1
@@ -180,11 +180,11 @@ def check_data(config) -> None:
       why = ("data.patch_size=0 trains on whole frames, which must all have one size"
              if training else f"eval_batch_size={config.eval_batch_size} stacks whole frames, "
              "which must then have one size")
-      raise ValueError(f"{why}, but in split {split!r} "
-                       f"{_describe(clip_a, sizes[clip_a], scale, hr_input)} and "
-                       f"{_describe(clip_b, sizes[clip_b], scale, hr_input)} differ"
-                       + ("; set data.patch_size" if training else
-                          "; use eval_batch_size=1 or clips of one size"))
+      raise UserInputError(f"{why}, but in split {split!r} "
+                           f"{_describe(clip_a, sizes[clip_a], scale, hr_input)} and "
+                           f"{_describe(clip_b, sizes[clip_b], scale, hr_input)} differ"
+                           + ("; set data.patch_size" if training else
+                              "; use eval_batch_size=1 or clips of one size"))
 
 
 def _decay_every(config, num_train_clips: int) -> int:

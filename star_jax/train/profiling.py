@@ -11,21 +11,24 @@ from typing import Any, Optional, Tuple
 
 import jax
 
+from star_jax.errors import UserInputError
+
 PROFILE_DIR = "profile"  # <workdir>/profile
 
 
 def parse_profile_steps(value) -> Optional[Tuple[int, int]]:
   """``config.profile_steps`` -> ``(first_step, num_steps)``, or None when profiling is off
-  (None or an empty tuple). Raises ValueError unless it is two integers, both >= 1."""
+  (None or an empty tuple). Raises UserInputError unless it is two integers, both >= 1."""
   if value is None or len(value) == 0:
     return None
   try:
     first, num = (int(v) for v in value)
   except (TypeError, ValueError):
-    raise ValueError(f"config.profile_steps must be (first_step, num_steps), got {value!r}") from None
+    raise UserInputError(f"config.profile_steps must be (first_step, num_steps), got "
+                         f"{value!r}") from None
   if first < 1 or num < 1:
-    raise ValueError(f"config.profile_steps must have first_step >= 1 and num_steps >= 1, "
-                     f"got {tuple(value)!r}")
+    raise UserInputError(f"config.profile_steps must have first_step >= 1 and num_steps >= 1, "
+                         f"got {tuple(value)!r}")
   return first, num
 
 

@@ -20,6 +20,7 @@ import jax
 import numpy as np
 from jax.sharding import AxisType, Mesh, NamedSharding, PartitionSpec as P
 
+from star_jax.errors import UserInputError
 from star_jax.train.state import path_name
 
 MESH_AXES = ("data", "model", "space")
@@ -38,17 +39,17 @@ def mesh_axis_sizes(mesh_shape: Sequence[int], num_devices: int) -> Tuple[int, i
   shape = [int(s) for s in mesh_shape]
   if (len(shape) not in (2, 3) or shape.count(-1) > 1
       or any(s < 1 and s != -1 for s in shape)):
-    raise ValueError(f"mesh_shape must be (data, model) or (data, model, space), positive "
-                     f"sizes with at most one -1, got {tuple(mesh_shape)}")
+    raise UserInputError(f"mesh_shape must be (data, model) or (data, model, space), positive "
+                         f"sizes with at most one -1, got {tuple(mesh_shape)}")
   shape += [1] * (3 - len(shape))
   known = int(np.prod([s for s in shape if s != -1]))
   if -1 in shape:
     if num_devices % known:
-      raise ValueError(f"mesh_shape {tuple(mesh_shape)} does not divide {num_devices} devices")
+      raise UserInputError(f"mesh_shape {tuple(mesh_shape)} does not divide {num_devices} devices")
     shape[shape.index(-1)] = num_devices // known
   if int(np.prod(shape)) != num_devices:
-    raise ValueError(f"mesh_shape {tuple(mesh_shape)} needs {int(np.prod(shape))} devices, "
-                     f"{num_devices} are present")
+    raise UserInputError(f"mesh_shape {tuple(mesh_shape)} needs {int(np.prod(shape))} devices, "
+                         f"{num_devices} are present")
   return tuple(shape)
 
 

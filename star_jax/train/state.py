@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
+from star_jax.errors import UserInputError
 from star_jax.model.layers import ConvTranspose2d
 
 
@@ -45,7 +46,7 @@ def make_optimizer(config, schedule: optax.Schedule) -> optax.GradientTransforma
   """
   o = config.optimizer
   if o.name not in OPTIMIZERS:
-    raise ValueError(f"optimizer.name must be one of {sorted(OPTIMIZERS)}, got {o.name!r}")
+    raise UserInputError(f"optimizer.name must be one of {sorted(OPTIMIZERS)}, got {o.name!r}")
   return OPTIMIZERS[o.name](schedule, b1=o.b1, b2=o.b2, eps=o.eps)
 
 
@@ -153,7 +154,7 @@ def create_state(model, tx, rng, sample_inputs, initial_variables=None,
   :func:`scale_kernels` says. Raises ValueError for another ``init_transposed``.
   """
   if init_transposed not in INIT_TRANSPOSED:
-    raise ValueError(f"init_transposed must be 'kaiming' or 'icnr', got {init_transposed!r}")
+    raise UserInputError(f"init_transposed must be 'kaiming' or 'icnr', got {init_transposed!r}")
   if initial_variables is not None:
     variables = initial_variables
   else:

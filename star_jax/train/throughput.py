@@ -18,6 +18,7 @@ import dataclasses
 import time
 from typing import Callable, Optional, Tuple
 
+from star_jax.errors import UserInputError
 from star_jax.train import chip_peaks
 
 
@@ -40,7 +41,7 @@ def resolve_peak(device_kind: str, compute_dtype: str,
   over the table in :mod:`star_jax.train.chip_peaks`. Raises ValueError for a peak <= 0."""
   if override is not None:
     if not override > 0:
-      raise ValueError(f"config.peak_flops_per_chip must be > 0 FLOP/s, got {override!r}")
+      raise UserInputError(f"config.peak_flops_per_chip must be > 0 FLOP/s, got {override!r}")
     return float(override), (f"MFU against config.peak_flops_per_chip = "
                              f"{override / 1e12:.4g} TFLOP/s per chip")
   peak = chip_peaks.peak_flops_per_chip(device_kind, compute_dtype)

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 
 from star_jax.data import pipeline
+from star_jax.errors import UserInputError
 from star_jax.model import SHAPE_FIELDS, ModelConfig, build_model, sample_inputs
 from star_jax.train import checkpoints, compiled_stats, config_checks, data_setup, evaluation
 from star_jax.train import preemption, preflight, profiling, sharding
@@ -66,21 +67,20 @@ def init_from_weights(config):
   checkpoint directory, ``star_jax.weights.load_weights``).
 
   Raises:
-    ValueError: the weights hold another model than ``config.model`` (its shape fields),
-      or cannot be read as STARnet weights.
-    FileNotFoundError: no such path, or a folder that is not a star_jax checkpoint (the
-      message names ``init_from``).
+    UserInputError: no such path, a folder that is not a star_jax checkpoint, weights that
+      cannot be read as STARnet weights (the message names ``init_from``), or weights of
+      another model than ``config.model`` (its shape fields).
   """
   try:
     model_cfg, variables = load_weights(config.init_from)
-  except FileNotFoundError as error:
-    raise FileNotFoundError(f"init_from: {error}") from error
+  except UserInputError as error:
+    raise UserInputError(f"init_from: {error}") from error
   wanted = ModelConfig.from_mapping(config.model)
   fields = model_cfg.differences(wanted, SHAPE_FIELDS)
   if fields:
-    raise ValueError(f"init_from {config.init_from} holds a different model: the weights are "
-                     f"{model_cfg.describe(fields)} but the config says "
-                     f"{wanted.describe(fields)}")
+    raise UserInputError(f"init_from {config.init_from} holds a different model: the weights are "
+                         f"{model_cfg.describe(fields)} but the config says "
+                         f"{wanted.describe(fields)}")
   return model_cfg, variables
 
 
@@ -230,11 +230,10 @@ def setup(config: TrainConfig, workdir: str) -> TrainSetup:
   Returns:
     a :class:`TrainSetup`.
   Raises:
-    ValueError: an unwritable or busy workdir (``preflight.WorkdirError``), an impossible
-      config (``config_checks.validate``), data the config cannot use
+    UserInputError: an unwritable or busy workdir (``preflight.WorkdirError``), an
+      impossible config (``config_checks.validate``), data the config cannot use
       (``preflight.check_data``), a flow cache made with other settings, a checkpoint or
-      ``init_from`` that holds another model.
-    FileNotFoundError: a missing dataset, split list or clip.
+      ``init_from`` that holds another model, a missing dataset, split list or clip.
   """
   workdir = preflight.prepare_workdir(workdir)
   if jax.process_index() == 0:
@@ -465,7 +464,7 @@ def train_and_evaluate(config: TrainConfig, workdir: str) -> TrainResult:
   Returns:
     a :class:`TrainResult`.
   Raises:
-    ValueError, FileNotFoundError: as :func:`setup`.
+    UserInputError: as :func:`setup`.
     NonFiniteLossError, CheckpointSaveError: as :func:`train_loop`.
   """
   try:

@@ -7,7 +7,7 @@ import torch
 
 from star_jax.convert import (CheckpointMismatchError, detect_model_config, release_to_variables,
                               torch_io, variables_to_state_dict)
-from star_jax.convert import __main__ as convert_cli
+from star_jax.cli import convert as convert_cli
 from star_jax.model import VARIANTS, ModelConfig, abstract_variables
 from star_jax.weights import save_checkpoint
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from star_jax.weights import load_weights
-from star_jax.convert import __main__ as convert_cli
+from star_jax.cli import convert as convert_cli
 from star_jax.convert.verify import compare_to_reference
 
 FOLDERS = ["V1_x4", "V2_x4", "V3_x4", "V4_x4", "V4_x2", "V4_x8", "V4_REF_x4"]

@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from star_jax.convert import mapping, release_to_variables, torch_io
-from star_jax.convert import __main__ as convert_cli
+from star_jax.cli import convert as convert_cli
 from star_jax.weights import load_checkpoint, save_checkpoint
 import starnet_torch
 

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from star_jax.convert import torch_io
-from star_jax.convert import __main__ as convert_cli
+from star_jax.cli import convert as convert_cli
 from star_jax.weights import load_weights
 
 

@@ -4,7 +4,7 @@ the shapes, before any forward."""
 import numpy as np
 import pytest
 
-from star_jax.convert import __main__ as convert_cli
+from star_jax.cli import convert as convert_cli
 from star_jax.convert import verify
 from star_jax.model import ModelConfig
 

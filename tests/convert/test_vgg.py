@@ -7,6 +7,7 @@ import torch
 
 from star_jax.convert.vgg import (load_vgg19_variables, torchvision_conv_layout,
                                   vgg19_variables_from_torch)
+from star_jax.errors import UserInputError
 from star_jax.model.vgg import VGG19Features
 from starnet_torch import VGG19Features as TorchVGG19Features
 
@@ -80,5 +81,5 @@ def test_load_vgg19_variables_reads_pth(torch_vgg, tmp_path):
   variables = load_vgg19_variables(path, param_dtype=jnp.bfloat16)
   assert variables["params"]["conv3_2"]["kernel"].shape == (3, 3, 256, 256)
   assert variables["params"]["conv3_2"]["kernel"].dtype == jnp.bfloat16
-  with pytest.raises(FileNotFoundError, match="absent.pth"):
+  with pytest.raises(UserInputError, match="absent.pth"):
     load_vgg19_variables(tmp_path / "absent.pth")

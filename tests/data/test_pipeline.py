@@ -14,6 +14,7 @@ from star_jax import pixels
 from star_jax.data import pipeline
 from star_jax.data import tfds_vimeo
 from star_jax.data import vimeo
+from star_jax.errors import UserInputError
 from star_jax.flow import FlowSettings
 
 # A fast flow backend: the pipeline only moves cached flows around, so any flow will do.
@@ -234,7 +235,7 @@ def test_flow_cache_build_skips_unreadable_clips(root_with_corrupt_clip):
 
 
 def test_missing_or_mismatched_flow_cache_is_reported(cached_root, tmp_path):
-  with pytest.raises(FileNotFoundError, match="ensure_flow_cache"):
+  with pytest.raises(UserInputError, match="ensure_flow_cache"):
     pipeline.make_dataset(_config(cached_root, flow=FlowSettings("opencv_farneback")))
   lr_cache_at_scale_4 = flow_cache.default_cache_dir(cached_root, FLOW, SCALE)
   mismatched = pipeline.make_dataset(_config(cached_root, split="test", scale=2,

@@ -6,6 +6,7 @@ import pytest
 from star_jax.data import frames
 from star_jax.data import tfds_vimeo
 from star_jax.data import vimeo
+from star_jax.errors import UserInputError
 
 
 @pytest.mark.parametrize("config", ["triplet", "septuplet", "triplet_x4"])
@@ -41,5 +42,5 @@ def test_missing_manual_dir_or_lists_are_reported(tmp_path):
   with pytest.raises(AssertionError, match="(?s)Manual directory .*missing.*Vimeo-90K cannot"):
     tfds_vimeo.prepare(tmp_path / "missing", tmp_path / "tfds", "triplet")
   (tmp_path / "no_lists" / "sequences").mkdir(parents=True)
-  with pytest.raises(FileNotFoundError, match="no_lists/tri_trainlist.txt"):
+  with pytest.raises(UserInputError, match="no_lists/tri_trainlist.txt"):
     tfds_vimeo.prepare(tmp_path / "no_lists", tmp_path / "tfds", "triplet")

@@ -7,6 +7,7 @@ import pytest
 
 from star_jax.data import frames
 from star_jax.data import vimeo
+from star_jax.errors import UserInputError
 
 
 def _tiny_root(tmp_path, clips=("00001/0001", "00001/0002"), size=(8, 12)):
@@ -24,7 +25,7 @@ def test_lists_ignore_blank_lines(tmp_path):
 
 
 def test_missing_list_error_names_it(tmp_path):
-  with pytest.raises(FileNotFoundError, match="sep_testlist.txt"):
+  with pytest.raises(UserInputError, match="sep_testlist.txt"):
     vimeo.VimeoClips.open(tmp_path, "septuplet", "test")
 
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from star_jax.evaluate.datasets import list_triplets
 from star_jax.errors import UserInputError
+from star_jax.evaluate.datasets import list_triplets
 
 
 def _png(path, value=0, size=(12, 8)):

@@ -13,8 +13,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from star_jax import flow as flow_lib
 from star_jax.weights import load_weights
-from star_jax.evaluate import __main__ as evaluate_cli
-from star_jax.evaluate.__main__ import main
+from star_jax.cli import evaluate as evaluate_cli
+from star_jax.cli.evaluate import main
 from star_jax.model import build_model
 
 MEAN = np.array([0.485, 0.456, 0.406], np.float32)

@@ -10,7 +10,7 @@ import subprocess
 import numpy as np
 from PIL import Image
 
-from star_jax.evaluate.__main__ import main
+from star_jax.cli.evaluate import main
 
 
 @contextlib.contextmanager

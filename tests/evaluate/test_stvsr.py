@@ -18,7 +18,7 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from star_jax import flow as flow_lib
 from star_jax.evaluate import stvsr
-from star_jax.evaluate.__main__ import main
+from star_jax.cli.evaluate import main
 from star_jax.model import build_model
 from star_jax.weights import load_weights
 

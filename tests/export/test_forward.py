@@ -2,7 +2,7 @@
 
 import pytest
 
-from star_jax.export import __main__ as export_cli
+from star_jax.cli import export as export_cli
 from star_jax.export.forward import parse_batch, parse_lr_size
 from star_jax.export.sidecar import DYNAMIC_BATCH
 

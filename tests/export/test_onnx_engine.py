@@ -6,9 +6,9 @@ import fractions
 import numpy as np
 import pytest
 
-from star_jax.export import __main__ as export_cli
-from star_jax.export.onnx_engine import OnnxPairEngine
+from star_jax.cli import export as export_cli
 from star_jax.errors import UserInputError
+from star_jax.export.onnx_engine import OnnxPairEngine
 from star_jax.video.reader import iter_video_frames, probe_video
 from star_jax.video.timeline import Timeline
 from star_jax.video.writer import VideoWriter

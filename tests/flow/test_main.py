@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from star_jax.flow import flo_io
-from star_jax.flow.__main__ import main
+from star_jax.cli.flow import main
 
 
 @pytest.fixture()

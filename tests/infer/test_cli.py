@@ -12,7 +12,7 @@ import pytest
 from av.sidedata.sidedata import Type as SideDataType
 from PIL import Image
 
-from star_jax.infer.__main__ import main
+from star_jax.cli.infer import main
 from star_jax.video import reader
 from star_jax.video.timeline import Timeline
 from star_jax.video.writer import VideoWriter

@@ -123,7 +123,7 @@ def test_compiled_step_stats_rates_mfu_and_profile(tiny_dataset, tmp_path):
 
 
 def test_console_filter_keeps_the_runs_lines_and_warnings_only():
-  from star_jax.main import ConsoleFilter  # pylint: disable=g-import-not-at-top
+  from star_jax.train.log_routing import ConsoleFilter  # pylint: disable=g-import-not-at-top
   def record(path, level, msg):
     return logging.LogRecord("absl", level, path, 1, msg, None, None)
   quiet, with_orbax = ConsoleFilter(False), ConsoleFilter(True)
@@ -180,7 +180,7 @@ def test_a_full_log_disk_is_one_warning_and_background_tracebacks_go_to_the_log(
   """train.log on a full disk (/dev/full answers every write with ENOSPC): one warning line,
   not a traceback per record; an exception printed from another thread (as tensorstore's
   callbacks print orbax's failed writes) becomes a log record, the main thread's is printed."""
-  from star_jax.main import LogFileHandler, _log_background_exception  # pylint: disable=g-import-not-at-top
+  from star_jax.train.log_routing import LogFileHandler, _log_background_exception  # pylint: disable=g-import-not-at-top
   handler = LogFileHandler("/dev/full")
   for message in ("one", "two", "three"):
     handler.handle(logging.LogRecord("absl", logging.INFO, __file__, 1, message, None, None))
@@ -209,7 +209,7 @@ def test_a_traceback_printed_by_another_thread_goes_to_the_log():
   """tensorstore's callbacks print 'Event loop is closed' tracebacks straight to stderr after
   a failed save: they become log records; other output passes through."""
   import io  # pylint: disable=g-import-not-at-top
-  from star_jax.main import BackgroundTracebackFilter  # pylint: disable=g-import-not-at-top
+  from star_jax.train.log_routing import BackgroundTracebackFilter  # pylint: disable=g-import-not-at-top
   console = io.StringIO()
   stderr = BackgroundTracebackFilter(console)
   records = []

@@ -1,18 +1,18 @@
-"""``star_jax.main``'s flag errors, in process: what :func:`star_jax.cli.flag_error` says for
+"""``star_jax.main``'s flag errors, in process: what :func:`star_jax.common.flag_error` says for
 each kind of bad command line (the exit status and the single line of a real run are
 tested in test_main.py and test_documented_commands.py)."""
 
 from absl import flags
 
-from star_jax import cli, main
+from star_jax.cli import common, train
 from tests.train.conftest import REPO
 
 DEMO = f"--config={REPO / 'configs' / 'demo.py'}"
 
 
 def _said(*args, error=None):
-  return cli.flag_error(error or ValueError("x"), ["star_jax.main", DEMO, "--workdir=w", *args],
-                        main.REQUIRED_FLAGS)
+  return common.flag_error(error or ValueError("x"), ["star_jax.main", DEMO, "--workdir=w", *args],
+                        train.REQUIRED_FLAGS)
 
 
 def test_unknown_config_fields_get_the_closest_known_name():
@@ -37,8 +37,8 @@ def test_groups_and_leaves_are_named():
 
 def test_config_files_and_flags():
   argv = ["star_jax.main", "--config=configs/nosuch.py", "--workdir=w"]
-  assert cli.flag_error(ValueError("x"), argv, main.REQUIRED_FLAGS) == "--config: no config file configs/nosuch.py"
-  assert cli.flag_error(ValueError("x"), ["star_jax.main", DEMO], main.REQUIRED_FLAGS) == (
+  assert common.flag_error(ValueError("x"), argv, train.REQUIRED_FLAGS) == "--config: no config file configs/nosuch.py"
+  assert common.flag_error(ValueError("x"), ["star_jax.main", DEMO], train.REQUIRED_FLAGS) == (
       "--workdir is required (where checkpoints, TensorBoard logs and the summary go)")
   unknown = flags.UnrecognizedFlagError("workdri")
   assert _said("--workdri=x", error=unknown) == "unknown flag --workdri (did you mean --workdir?)"
@@ -55,6 +55,6 @@ def test_config_files_and_flags():
 def test_a_config_file_that_does_not_load(tmp_path):
   bad = tmp_path / "bad.py"
   bad.write_text("def get_config(:\n")
-  said = cli.flag_error(ValueError("x"), ["star_jax.main", f"--config={bad}", "--workdir=w"],
-                        main.REQUIRED_FLAGS)
+  said = common.flag_error(ValueError("x"), ["star_jax.main", f"--config={bad}", "--workdir=w"],
+                        train.REQUIRED_FLAGS)
   assert said.startswith(f"--config: config file {bad} does not load (SyntaxError: ")

@@ -1,10 +1,5 @@
-"""``python -m star_jax.showcase``: a result a person can look at, from the embedded
-dataset and a checkpoint (e.g. the one ``make demo`` trains).
-
-Example::
-
-  python -m star_jax.showcase --weights workdir/demo/model \\
-      --data-dir workdir/demo_data --output workdir/showcase
+"""A result a person can look at, from the embedded dataset and a checkpoint (e.g. the one
+``make demo`` trains); ``python -m star_jax.showcase`` is its command (``star_jax.cli.showcase``).
 
 It takes one test septuplet (7 HR frames at times 0..6) of a Vimeo-layout root (the demo
 dataset, generated with its defaults if the folder is missing or empty), and writes
@@ -28,27 +23,25 @@ The model is fed the exact LR frames, not a decode of ``input_lr.mp4``: the vide
 (small) loss would otherwise be part of the measured PSNR.
 """
 
-import argparse
 import dataclasses
 import fractions
 import pathlib
 import sys
-from typing import List, Optional, Sequence, Tuple
+from typing import List, Sequence, Tuple
 
 import numpy as np
 import tqdm
 from PIL import Image, ImageDraw, ImageFont
 
-from star_jax import cli
 from star_jax.data import demo as demo_data
 from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
 from star_jax import pixels
+from star_jax.errors import UserInputError
 from star_jax.evaluate.metrics import grid_energy_ratio
 from star_jax.flow import FlowSettings
 from star_jax.infer import frame_schedule
 from star_jax.infer.engine import PairEngine
-from star_jax.errors import UserInputError
 from star_jax.infer.inference_weights import load_inference_weights
 from star_jax.video import atomic_output, timeline
 from star_jax.video.writer import VideoWriter, check_output
@@ -153,10 +146,7 @@ def open_septuplets(data_dir: pathlib.Path, progress: bool) -> vimeo.VimeoClips:
       demo_data.ensure_demo_dataset(data_dir, show_progress=progress)
     except (ValueError, OSError) as error:
       raise UserInputError(f"cannot create the demo dataset in {data_dir}: {error}") from error
-  try:
-    clips = vimeo.VimeoClips.open(data_dir, "septuplet", "test")
-  except FileNotFoundError as error:
-    raise UserInputError(str(error)) from error
+  clips = vimeo.VimeoClips.open(data_dir, "septuplet", "test")
   if not clips.clips:
     raise UserInputError(f"{vimeo.list_path(data_dir, 'septuplet', 'test')} lists no clips")
   return clips
@@ -279,57 +269,3 @@ def run_showcase(options: ShowcaseOptions) -> ShowcaseResult:
   grid = [grid_energy_ratio(np.stack([row.tiles[column] for row in rows]), truth, scale)
           for column in (1, 2)]  # HR frames are mod-cropped to the scale
   return ShowcaseResult(rows, scale, *grid)
-
-
-def build_parser() -> argparse.ArgumentParser:
-  parser = cli.new_parser(
-      "python -m star_jax.showcase",
-      "Enhance a short clip of the embedded demo dataset with a checkpoint and "
-      f"write {INPUT_VIDEO} (the LR input), {OUTPUT_VIDEO} (space-time output) "
-      f"and {STRIP_IMAGE} (input | bicubic | ours | ground truth at the "
-      "in-between times), printing the PSNR of bicubic and ours.")
-  cli.add_weights_argument(parser)
-  parser.add_argument("--data-dir", required=True, type=pathlib.Path,
-                      help="a Vimeo-layout root with sep_testlist.txt (used as is); if it has "
-                           "none, the demo dataset is generated there with its defaults")
-  parser.add_argument("--output", required=True, type=pathlib.Path,
-                      help="folder (created) for the three files")
-  parser.add_argument("--clip", type=int, default=0,
-                      help="which test septuplet (index into sep_testlist.txt)")
-  cli.add_flow_backend_argument(parser)
-  cli.add_overwrite_argument(parser, "replace existing files in --output (each only once the "
-                                     "new one is complete)")
-  cli.add_progress_argument(parser)
-  return parser
-
-
-def main(argv: Optional[List[str]] = None) -> int:
-  parser = build_parser()
-  args = parser.parse_args(argv)
-  options = ShowcaseOptions(weights=args.weights, data_dir=args.data_dir, output=args.output,
-                            clip=args.clip, flow_backend=args.flow_backend,
-                            overwrite=args.overwrite, progress=not args.no_progress)
-  result, code = cli.call_reporting_errors(lambda: run_showcase(options), "showcase failed",
-                                           debug=args.debug, options=cli.option_names(parser))
-  if code is not None:
-    return code
-  rows = result.rows
-  print("PSNR against the ground truth (dB), each output next to its baseline:")
-  for row in rows:
-    print(f"  time {row.time}: {row.baseline:>17} {row.psnr_bicubic:6.2f}  ours "
-          f"{row.psnr_ours:6.2f}  ({row.psnr_ours - row.psnr_bicubic:+.2f})")
-  for label, group in (("input times", [r for r in rows if not r.in_between]),
-                       ("in-between times", [r for r in rows if r.in_between])):
-    base = float(np.mean([row.psnr_bicubic for row in group]))
-    ours = float(np.mean([row.psnr_ours for row in group]))
-    print(f"  mean over the {label}: {group[0].baseline} {base:6.2f}  ours {ours:6.2f}  "
-          f"({ours - base:+.2f})")
-  print(f"  checkerboard measure (grid_energy_ratio, period {result.scale}, all 7 times; "
-        f"~1 = as bicubic): baseline {result.grid_bicubic:.2f}  ours {result.grid_ours:.2f}")
-  for name in (INPUT_VIDEO, OUTPUT_VIDEO, STRIP_IMAGE):
-    print(f"wrote {args.output / name}")
-  return 0
-
-
-if __name__ == "__main__":
-  sys.exit(main())

@@ -1,19 +1,19 @@
-"""The command-line layer: the options the tools share, their ``--help`` format, and the one
-error policy of every entry point.
+"""What the commands of ``star_jax.cli`` share: the options more than one of them takes,
+their ``--help`` format, the parsing of absl / ml_collections config flags, and the one
+error policy.
 
-Entry points: ``star_jax.main`` (training), ``star_jax.infer``, ``star_jax.evaluate``,
-``star_jax.flow``, ``star_jax.convert``, ``star_jax.export`` and ``star_jax.showcase``
-(each ``python -m NAME``). Every option that more than one of them takes (``--weights``,
-``--dtype``, the tiling options, ``--batch-size``, ``--flow-backend``, ``--mode`` /
-``--time-factor``, ``--scale``, ``--overwrite``, ``--no-progress``, ``--require-accelerator``,
-``--debug``) is defined here once, and so is the start of jax's backend with the platform
-line (:func:`start_platform`).
+Every option that more than one command takes (``--weights``, ``--dtype``, the tiling
+options, ``--batch-size``, ``--flow-backend``, ``--mode`` / ``--time-factor``, ``--scale``,
+``--overwrite``, ``--no-progress``, ``--require-accelerator``, ``--debug``) is defined here
+once, and so is the start of jax's backend with the platform line (:func:`start_platform`).
 
-Error policy (:func:`call_reporting_errors`; ``star_jax.main`` applies the same codes):
+Error policy, the same for every command (:func:`call_reporting_errors`,
+:func:`parse_config_flags`):
 
-* bad usage (argparse, absl flags) or bad input (a path, a file's content, a value that does
-  not fit the weights: :class:`~star_jax.errors.UserInputError` and the exception types
-  a tool names as its input errors) -> one ``error: ...`` line on stderr, exit status 2;
+* bad usage (argparse, absl flags, ml_collections config overrides) or bad input
+  (:class:`~star_jax.errors.UserInputError`, which library code raises for a path, a file's
+  content, a config field or a value that does not fit the weights) -> one ``error: ...``
+  line on stderr, exit status 2;
 * Ctrl-C -> ``error: interrupted...``, exit status 130;
 * anything else (a bug, a failed run) -> one ``error: <what failed> (<type>: <message>)``
   line, exit status 1;
@@ -25,9 +25,8 @@ larger than tile_overlap 8``) and lists them in ``UserInputError.parameters``; t
 says them as the options that set them (``--tile-size 8 must be larger than --tile-overlap
 8``).
 
-This module sits above the library packages (it imports ``model``, ``flow`` and ``infer``
-for choices and defaults, ``accelerators`` for the platform) and is imported only by entry
-points.
+It imports ``model``, ``flow`` and ``infer`` for choices and defaults and ``accelerators``
+for the platform.
 """
 
 import argparse
@@ -37,15 +36,15 @@ import pathlib
 import re
 import sys
 import traceback
-from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple, Type, TypeVar
+from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple, TypeVar
 
 from absl import flags
 import ml_collections
 
 from star_jax import accelerators
+from star_jax.errors import UserInputError
 from star_jax.flow import BACKENDS
 from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
-from star_jax.errors import UserInputError
 from star_jax.infer.frame_schedule import MODES
 from star_jax.model import COMPUTE_DTYPES
 
@@ -245,13 +244,11 @@ def with_option_names(message: str, parameters: Iterable[str], options: Dict[str
 
 
 def call_reporting_errors(action: Callable[[], T], failed: str, consequence: str = "", *,
-                          debug: bool = False,
-                          input_errors: Tuple[Type[BaseException], ...] = (),
-                          options: Optional[Dict[str, str]] = None
+                          debug: bool = False, options: Optional[Dict[str, str]] = None
                           ) -> Tuple[Optional[T], Optional[int]]:
   """``(action(), None)``, or ``(None, exit code)`` after printing one ``error:`` line to
-  stderr, by the module's error policy: 2 for a UserInputError or one of ``input_errors``
-  (its message as it is, parameters said as ``options`` names them), 130 for Ctrl-C, 1 for
+  stderr, by the module's error policy: 2 for a UserInputError (its message as it is,
+  parameters said as ``options`` names them), 130 for Ctrl-C, 1 for
   anything else (``failed`` and the exception's type and message). ``failed`` says what
   failed ("inference failed on clip.mp4"); ``consequence`` is appended ("; no output was
   written"). ``debug`` prints the traceback first."""
@@ -262,8 +259,6 @@ def call_reporting_errors(action: Callable[[], T], failed: str, consequence: str
   except UserInputError as error:
     caught, code = error, EXIT_USAGE
     line = with_option_names(str(error), error.parameters, options or {})
-  except input_errors as error:  # pylint: disable=catching-non-exception (a tuple of types)
-    caught, code, line = error, EXIT_USAGE, str(error)
   except Exception as error:  # pylint: disable=broad-except
     caught, code = error, EXIT_FAILURE
     line = f"{failed} ({type(error).__name__}: {error}){consequence}"

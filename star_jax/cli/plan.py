@@ -1,0 +1,167 @@
+r"""Plan a run before paying for it: compile the real train step, eval step and (with
+``--infer_size``) the inference engine's step for a TPU slice, on this machine's CPU, and
+print what the TPU compiler says: peak memory per chip against the chip's HBM, FLOPs, its
+estimated step time, implied MFU and samples/s, collectives. Nothing is run ("compiled, not
+run"); nothing needs a TPU (libtpu's compile-only devices: ``pip install -e '.[plan]'``).
+
+  python -m star_jax.plan --config=configs/star.py --topology=v5p-8 \
+      --config.batch_size=4 --config.eval_batch_size=4 [--config.x=y ...] \
+      [--infer_size=640x360] [--json=plan.json] [--sweep [--sweep_all_modes]]
+
+``--topology``: the compiler's names (``v5p:2x2x1``, ``v5e:4x4``, ``v6e:2x2``, ``v4:2x2x1``) or
+Cloud accelerator types (``v5p-8`` = 4 chips, ``v5litepod-16``, ``v6e-8``, ``v4-8`` = 4
+chips; ``star_jax.plan.topology``); GPUs ``h100:8``, ``h200:4x8`` (hosts x GPUs; XLA's GPU
+compiler gives memory but no FLOP count or time estimate); or ``cpu`` for this host's own
+devices (XLA:CPU: no HBM size, no time estimate). Flags and overrides as
+``star_jax.main``; ``--config.batch_size`` stays the global batch, split over the mesh's
+``data`` axis (``--config.mesh_shape``). The train batch is ``data.patch_size`` crops, or the
+dataset's whole frames when it is 0 (Vimeo-90K: LR 64x112 at x4); the eval batch whole
+frames. A step XLA:TPU refuses for lack of HBM is reported as not fitting, with the bytes
+its message names.
+
+libtpu's start-up lines and every log record go to ``--log_file``, not to the console.
+Errors follow ``star_jax.cli.common``'s policy: a bad flag, topology or config is one ``error:``
+line and exit status 2; a failed compile one line and status 1; Ctrl-C status 130.
+"""
+
+import json
+import logging
+import os
+import pathlib
+import re
+import sys
+
+# The plan runs the host's CPU only: never let jax probe for (or grab) an accelerator, and
+# let several plans share libtpu (compile-only devices touch no TPU). Explicit settings win.
+os.environ.setdefault("JAX_PLATFORMS", "cpu")
+os.environ.setdefault("ALLOW_MULTIPLE_LIBTPU_LOAD", "1")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
+from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
+
+from star_jax import accelerators  # pylint: disable=g-import-not-at-top
+from star_jax.cli import common  # pylint: disable=g-import-not-at-top
+from star_jax.errors import UserInputError  # pylint: disable=g-import-not-at-top
+from star_jax.plan import topology as topology_lib  # pylint: disable=g-import-not-at-top
+
+config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
+                                lock_config=True)
+flags.DEFINE_string("topology", None, "TPU slice: v5p:2x2x1, v5e:4x4, v6e:2x2, v4:2x2x1, or a "
+                    "Cloud accelerator type (v5p-8, v5litepod-16, v6e-8, v4-8); GPUs: h100:8, "
+                    "h200:4x8 (hosts x GPUs); 'cpu' = this host's devices.")
+flags.DEFINE_string("json", None, "Also write the plan as JSON to this file.")
+flags.DEFINE_string("infer_size", None, "Also plan the inference engine's step for LR frames "
+                    "of WIDTHxHEIGHT pixels (e.g. 640x360), one frame pair per chip.")
+flags.DEFINE_bool("sweep", False, "Also find, for the config's dtype and remat mode, the "
+                  "largest per-chip batch and (at batch 1) the largest LR crop whose train "
+                  "step fits (one compile per probe, at most four per answer: slow).")
+flags.DEFINE_bool("sweep_all_modes", False, "With --sweep: every dtype x remat mode, not only "
+                  "the config's (six times the compiles).")
+flags.DEFINE_list("steps", ["train", "eval"], "Steps to compile: train, eval, or none "
+                  "(--steps=); infer is added by --infer_size.")
+flags.DEFINE_string("log_file", "plan.log", "Where libtpu's output and all log records go.")
+flags.DEFINE_bool("debug", False, "Show the traceback of an error.")
+flags.mark_flags_as_required(["config", "topology"])
+FLAGS = flags.FLAGS
+
+
+def parse_flags(argv):
+  """``common.parse_config_flags`` (``star_jax.main``'s policy: help exits 0, a bad flag or
+  config is one ``error:`` line naming it, status 2) with ``--config`` and ``--topology``
+  required."""
+  return common.parse_config_flags(argv, ("config", "topology"))
+
+
+def parse_size(text: str):
+  """'640x360' -> (640, 360) (width, height); ValueError naming --infer_size otherwise."""
+  match = re.fullmatch(r"\s*([0-9]+)\s*[xX]\s*([0-9]+)\s*", text)
+  if not match or min(int(match.group(1)), int(match.group(2))) < 1:
+    raise UserInputError(f"--infer_size {text!r} must be WIDTHxHEIGHT in LR pixels, e.g. 640x360")
+  return int(match.group(1)), int(match.group(2))
+
+
+def _devices(name: str, log_path: str):
+  if name.strip().lower() == "cpu":
+    import jax  # pylint: disable=g-import-not-at-top
+    devices = jax.devices("cpu")
+    return devices, {"name": "cpu", "accelerator_type": None, "num_chips": len(devices),
+                     "device_kind": devices[0].device_kind}
+  topology = topology_lib.parse_topology(name)
+  devices = topology_lib.compile_only_devices(topology, log_path)
+  return devices, {"name": topology.compiler_name, "accelerator_type": topology.accelerator_type,
+                   "num_chips": topology.num_chips, "device_kind": devices[0].device_kind}
+
+
+def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log_path: str,
+        sweep_all_modes: bool = False):
+  """The plan: compiles, prints the table (and sweep), writes the JSON; returns its dict."""
+  from star_jax.plan import planner, report  # pylint: disable=g-import-not-at-top (heavy)
+  from star_jax.plan import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
+  devices, described = _devices(topology, log_path)
+  kinds = [kind for kind in steps if kind] + (["infer"] if infer_size else [])
+  if not kinds:
+    raise UserInputError("nothing to plan: --steps is empty and there is no --infer_size")
+  print(f"planning {', '.join(kinds)} on {described['name']} ({described['num_chips']} x "
+        f"{described['device_kind']}): compiled, not run; compiler output in {log_path}",
+        flush=True)
+  plans = planner.plan(config, devices, kinds, infer_size=infer_size, log_path=log_path)
+  print(report.table(plans), flush=True)
+  swept = None
+  if do_sweep:
+    modes = {} if sweep_all_modes else {"dtypes": [config.model.dtype],
+                                         "remats": [config.model.remat]}
+    swept = sweep_lib.sweep(config, devices, log_path=log_path, **modes,
+                            progress=lambda line: print(f"  sweep: {line}", flush=True))
+    for row in swept:
+      print(f"sweep {row['compute_dtype']}/{row['remat']}: largest per-chip batch "
+            f"{row['max_batch_per_chip']}, largest LR crop at batch 1: "
+            f"{row['max_crop_at_batch_1']}", flush=True)
+  result = report.plan_json(plans, described, config, swept)
+  if json_path:
+    pathlib.Path(json_path).write_text(json.dumps(result, indent=1) + "\n")
+    print(f"wrote {json_path}", flush=True)
+  print("every figure is compiled, not run: estimated_step_s is the TPU compiler's own "
+        "estimate", flush=True)
+  return result
+
+
+def main(argv):
+  del argv
+  log_path = str(pathlib.Path(FLAGS.log_file).absolute())
+  handler = logging.FileHandler(log_path)
+  handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(filename)s:%(lineno)d "
+                                         "%(message)s"))
+  root = logging.getLogger()
+  for existing in list(root.handlers):  # absl's console handler: records go to the file only
+    root.removeHandler(existing)
+  root.addHandler(handler)
+  root.setLevel(logging.INFO)
+  logging.captureWarnings(True)
+
+  def action():
+    infer_size = parse_size(FLAGS.infer_size) if FLAGS.infer_size else None
+    if FLAGS.topology.strip().lower() != "cpu" and topology_lib.parse_topology(
+        FLAGS.topology).is_gpu:
+      topology_lib.use_gpu_plugin()  # before jax's first look for plugins
+    # Imports (TensorFlow via clu) and libtpu print to the native stdout/stderr, which go to
+    # the log file; the console gets our own lines through a copy of the real stdout.
+    console = os.fdopen(os.dup(1), "w")
+    saved_stdout, sys.stdout = sys.stdout, console
+    try:
+      with accelerators.native_output_to(log_path):
+        return run(FLAGS.config, FLAGS.topology, FLAGS.steps, infer_size, FLAGS.sweep,
+                   FLAGS.json, log_path, FLAGS.sweep_all_modes)
+    finally:
+      sys.stdout = saved_stdout
+      console.close()
+
+  _, code = common.call_reporting_errors(action, "planning failed", debug=FLAGS.debug)
+  if code is not None:
+    sys.exit(code)
+
+
+def start() -> None:
+  """The command (``python -m star_jax.plan``): absl's ``app.run`` with :func:`parse_flags`."""
+  app.run(main, flags_parser=parse_flags)
