@@ -77,7 +77,12 @@ class BackgroundTracebackFilter:
   stderr goes to train.log (as a log record) instead of the console. tensorstore's callbacks
   print one per write still in flight when orbax closes the event loop of a failed save
   ("RuntimeError: Event loop is closed"), bypassing ``sys.excepthook``. Everything else
-  (the main thread's output, log lines, progress bars) passes through unchanged."""
+  (the main thread's output, log lines, progress bars) passes through unchanged.
+
+  Nothing is logged or written while the lock is held: logging the traceback can itself
+  write to stderr from this thread (train.log failing with "File too large" or "No space
+  left" prints ``LogFileHandler``'s warning), and a second ``write`` waiting for a lock its
+  own thread holds would hang the thread -- and the run's exit with it."""
 
   _HEADER = "Traceback (most recent call last):"
 
@@ -91,16 +96,20 @@ class BackgroundTracebackFilter:
       return self._console.write(text)
     ident = threading.get_ident()
     with self._lock:
-      block = self._blocks.get(ident)
+      block = self._blocks.pop(ident, None)
       if block is None and not text.startswith(self._HEADER):
-        return self._console.write(text)
-      block = (block or "") + text
-      last = block.rstrip("\n").rsplit("\n", 1)[-1]
-      if block.endswith("\n") and last and not last[0].isspace() and last != self._HEADER:
-        del self._blocks[ident]  # the exception's own line ends the traceback
-        logging.error("printed by thread %s:\n%s", threading.current_thread().name, block)
+        finished = None  # not part of a traceback: to the console, after the lock
       else:
-        self._blocks[ident] = block
+        block = (block or "") + text
+        last = block.rstrip("\n").rsplit("\n", 1)[-1]
+        if block.endswith("\n") and last and not last[0].isspace() and last != self._HEADER:
+          finished = block  # the exception's own line ends the traceback
+        else:
+          self._blocks[ident], finished = block, ""
+    if finished is None:
+      return self._console.write(text)
+    if finished:
+      logging.error("printed by thread %s:\n%s", threading.current_thread().name, finished)
     return len(text)
 
   def __getattr__(self, name):  # flush, fileno, isatty, encoding, ...: the console's

@@ -228,3 +228,41 @@ def test_a_traceback_printed_by_another_thread_goes_to_the_log():
   assert console.getvalue() == "step 3\nerror: training failed\n"
   assert [r.getMessage().splitlines()[1:] for r in records] == [
       "".join(pieces).splitlines()]
+
+
+_TRACEBACK_WHILE_THE_LOG_FAILS = """
+import logging, sys, threading, traceback
+from star_jax.train.log_routing import BackgroundTracebackFilter, LogFileHandler
+logging.getLogger().handlers[:] = [LogFileHandler("/dev/full")]  # every write fails: a full
+# disk (the only handler: absl's console handler, left out, would print the records)
+sys.stderr = BackgroundTracebackFilter(sys.stderr)
+
+def failed_callback():  # as tensorstore's callbacks print after a failed checkpoint save
+  try:
+    raise RuntimeError("Event loop is closed")
+  except RuntimeError:
+    traceback.print_exc()  # line by line
+  sys.stderr.write("Traceback (most recent call last):\\nValueError: in one write\\n")
+
+thread = threading.Thread(target=failed_callback)  # not a daemon: the exit waits for it
+thread.start()
+thread.join()
+print("done", flush=True)
+"""
+
+
+def test_a_traceback_printed_by_another_thread_while_the_log_file_fails_does_not_hang():
+  """The checkpoint save that fails because the disk is full (or a file size limit is
+  reached) also fails train.log: logging the traceback a tensorstore thread prints then
+  prints LogFileHandler's warning from that thread, inside BackgroundTracebackFilter.write.
+  That once waited forever for the filter's own lock (the run never exited); now the warning
+  is printed once and the thread ends."""
+  try:
+    result = subprocess.run([sys.executable, "-c", _TRACEBACK_WHILE_THE_LOG_FAILS], cwd=REPO,
+                            capture_output=True, text=True, timeout=60)
+  except subprocess.TimeoutExpired as hung:
+    raise AssertionError(f"hung (deadlock in BackgroundTracebackFilter): {hung.stderr}") from None
+  assert result.returncode == 0 and result.stdout == "done\n", result.stderr
+  assert result.stderr.count("warning: cannot write /dev/full (OSError: ") == 1, result.stderr
+  assert "Event loop is closed" not in result.stderr and "KeyError" not in result.stderr, (
+      result.stderr)
