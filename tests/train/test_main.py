@@ -13,6 +13,7 @@ import time
 
 import numpy as np
 import orbax.checkpoint as ocp
+import pytest
 
 from tests.train.conftest import REPO, command_env, main_command, run_main
 from tests.conftest import fake_device_flags
@@ -33,6 +34,7 @@ def _flat(tree, prefix=""):
     yield prefix, np.asarray(tree)
 
 
+@pytest.mark.slow
 def test_sigkill_and_resume_is_bitwise_identical(tiny_dataset, tmp_path):
   steps = ("--config.total_steps=6", "--config.checkpoint_every_steps=2")
   straight = run_main(tmp_path / "straight", tiny_dataset, *steps)

@@ -12,6 +12,7 @@ import subprocess
 import time
 
 import grain
+import pytest
 
 from tests.train.conftest import REPO, command_env, main_command, run_main
 from tests.conftest import fake_device_flags
@@ -137,6 +138,7 @@ def start_two(workdir, data_dir, *overrides):
       JAX_PROCESS_ID=str(process_id))) for process_id in range(2)]
 
 
+@pytest.mark.slow
 def test_two_processes_agree_on_the_step_to_save_and_name_a_lost_one(tiny_dataset, tmp_path):
   workdir = tmp_path / "multi"
   overrides = ("--config.total_steps=40", "--config.checkpoint_every_steps=1000",
