@@ -37,7 +37,8 @@ def tiny_dataset(tmp_path_factory) -> pathlib.Path:
 # otherwise compile again in every command (the SIGKILL test alone runs the same train step in
 # three). It lives in the run's base temporary folder (pytest removes old runs' folders); the
 # size limit turns on jax's file lock around each entry's write and read, so a process never
-# reads an entry another is still writing.
+# reads an entry another is still writing (one killed while writing leaves it partial: jax
+# then warns on stderr and compiles; the tests' kills come after their runs' compiles).
 _COMPILATION_CACHE = {}
 
 
