@@ -160,6 +160,17 @@ def device_peak_bytes(device) -> Optional[float]:
   return float(stats["peak_bytes_in_use"]) if "peak_bytes_in_use" in stats else None
 
 
+@functools.lru_cache(maxsize=None)
+def random_variables(cfg: ModelConfig) -> Dict[str, Any]:
+  """The random initial variables of ``cfg``'s model (its init with key 0, as NumPy arrays on
+  the host), made once per process: the rows share them (give them the config of
+  ``sizes.model``: the variables do not depend on the compute dtype or the remat mode), since
+  the release architecture's init takes as long as a smoke row's compile. A row copies them to
+  its device (a train step donates its state)."""
+  return jax.device_get(build_model(cfg).init(
+      {"params": jax.random.key(0), "noise": jax.random.key(0)}, *sample_inputs()))
+
+
 def jax_train_step(sizes: Sizes, dtype: str, remat: str = "none"):
   """(model config, model, optimiser, train step function) of the suite's training rows:
   the STAR objective, L_r loss and the release's Adamax, ``model.dtype=dtype``,
@@ -189,7 +200,9 @@ def star_jax_train(sizes: Sizes, dtype: str, device, remat: str = "none") -> Dic
   (``compiled_stats``) beside the allocator's measured high-water mark."""
   cfg, model, tx, step_fn = jax_train_step(sizes, dtype, remat)
   with jax.default_device(device):
-    state = create_state(model, tx, jax.random.key(0), sample_inputs())
+    state = create_state(model, tx, jax.random.key(0), sample_inputs(),
+                         initial_variables=jax.device_put(
+                             random_variables(ModelConfig(**sizes.model)), device))
   batch = jax.device_put(
       harness.train_batch(sizes.train_batch, *sizes.train_lr, int(cfg["scale"])), device)
 
@@ -285,10 +298,8 @@ def inference(sizes: Sizes, dtype: str) -> Dict[str, Any]:
   """Space-time x4 inference of a synthetic clip: first (compiling) run on a 2-pair clip
   apart, then output frames/s of ``sizes.infer_frames`` input frames, flows included."""
   cfg = ModelConfig(**sizes.model)
-  model = build_model(cfg)
-  variables = model.init({"params": jax.random.key(0), "noise": jax.random.key(0)},
-                         *sample_inputs())
-  engine = PairEngine(cfg, variables, compute_dtype=dtype, batch_size=sizes.infer_batch,
+  engine = PairEngine(cfg, random_variables(cfg), compute_dtype=dtype,
+                      batch_size=sizes.infer_batch,
                       devices=jax.local_devices()[:1])
   clip = synthetic_clip(sizes.infer_frames, *sizes.infer_lr)
 

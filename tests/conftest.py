@@ -41,3 +41,10 @@ def shared_dir() -> pathlib.Path:
         f"ground-truth folder {root} lacks parity/ or flow/fixtures/; "
         "unset STAR_JAX_SHARED to use the repository's tests/fixtures")
   return root
+
+
+def pytest_collection_modifyitems(items):
+  """Tests marked ``slow`` run first (each keeps its place among them): xdist's workers then
+  start the longest tests early and finish together, instead of one worker running a long
+  test alone at the end of the run."""
+  items.sort(key=lambda item: item.get_closest_marker("slow") is None)

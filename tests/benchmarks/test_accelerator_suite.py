@@ -8,6 +8,8 @@ import pathlib
 import subprocess
 import sys
 
+import pytest
+
 from benchmarks import accelerator_suite
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -30,6 +32,7 @@ def test_mfu_of_a_known_flop_count_on_a_known_chip():
   assert unknown["mfu"] is None and "unknown device kind 'cpu'" in unknown["mfu_note"]
 
 
+@pytest.mark.slow
 def test_isolated_rows_come_back_from_their_processes(tmp_path):
   # --isolate (the default on a GPU): each row measured in a fresh process, its result
   # merged into the parent's report and table.
@@ -46,6 +49,7 @@ def test_isolated_rows_come_back_from_their_processes(tmp_path):
   assert completed.stdout.count("\n| flow |") == 2
 
 
+@pytest.mark.slow
 def test_smoke_run_writes_every_row_and_the_table(tmp_path):
   out = tmp_path / "smoke.json"
   completed = subprocess.run(

@@ -2,7 +2,6 @@
 run stopping cleanly, and two local processes under jax.distributed."""
 
 import logging
-import os
 import pathlib
 import re
 import signal
@@ -14,8 +13,9 @@ import time
 
 import numpy as np
 import orbax.checkpoint as ocp
+import pytest
 
-from tests.train.conftest import REPO, main_command, run_main
+from tests.train.conftest import REPO, command_env, main_command, run_main
 from tests.conftest import fake_device_flags
 
 
@@ -34,6 +34,7 @@ def _flat(tree, prefix=""):
     yield prefix, np.asarray(tree)
 
 
+@pytest.mark.slow
 def test_sigkill_and_resume_is_bitwise_identical(tiny_dataset, tmp_path):
   steps = ("--config.total_steps=6", "--config.checkpoint_every_steps=2")
   straight = run_main(tmp_path / "straight", tiny_dataset, *steps)
@@ -45,7 +46,8 @@ def test_sigkill_and_resume_is_bitwise_identical(tiny_dataset, tmp_path):
 
   workdir = tmp_path / "killed"
   proc = subprocess.Popen(main_command(workdir, tiny_dataset, *steps), cwd=REPO,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                          env=command_env(), stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
   deadline = time.time() + 900
   while not (workdir / "checkpoints" / "2" / "state").is_dir():  # finalised, not *.tmp
     assert proc.poll() is None and time.time() < deadline, "run ended before checkpoint 2"
@@ -89,7 +91,7 @@ def test_two_processes_with_two_devices_each(tiny_dataset, tmp_path):
   workdir = tmp_path / "multi"
   procs = []
   for process_id in range(2):
-    env = dict(os.environ, XLA_FLAGS=fake_device_flags(2),
+    env = command_env(XLA_FLAGS=fake_device_flags(2),
                JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
                JAX_PROCESS_ID=str(process_id))
     procs.append(subprocess.Popen(

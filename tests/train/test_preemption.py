@@ -4,7 +4,6 @@ there (one process, and two under jax.distributed agreeing on the step); a lost 
 named by the survivor in one line; a damaged newest checkpoint is passed over for the
 newest one that restores; a run restarts onto another device count and mesh."""
 
-import os
 import pathlib
 import re
 import signal
@@ -13,21 +12,22 @@ import subprocess
 import time
 
 import grain
+import pytest
 
-from tests.train.conftest import REPO, main_command, run_main
+from tests.train.conftest import REPO, command_env, main_command, run_main
 from tests.conftest import fake_device_flags
 
 TIMEOUT = 900
 
 
 def start_main(workdir, data_dir, *overrides, env=None, name=None):
-  """``python -m star_jax.main`` in the background, its stderr (the log lines) in
-  ``<workdir>.<name>.stderr``."""
+  """``python -m star_jax.main`` in the background (``env``: variables set over
+  :func:`command_env`'s), its stderr (the log lines) in ``<workdir>.<name>.stderr``."""
   log = pathlib.Path(f"{workdir}.{name or 'main'}.stderr")
   log.parent.mkdir(parents=True, exist_ok=True)
   err = open(log, "w")  # pylint: disable=consider-using-with (closed by wait_for_exit)
   proc = subprocess.Popen(main_command(workdir, data_dir, *overrides), cwd=REPO, text=True,
-                          stdout=subprocess.PIPE, stderr=err, env=env)
+                          stdout=subprocess.PIPE, stderr=err, env=command_env(**(env or {})))
   proc.log, proc.err_file = log, err
   return proc
 
@@ -133,11 +133,12 @@ def start_two(workdir, data_dir, *overrides):
   """Two local processes under jax.distributed, two fake CPU devices each."""
   port = _free_port()
   return [start_main(workdir, data_dir, *overrides, name=f"p{process_id}", env=dict(
-      os.environ, XLA_FLAGS=fake_device_flags(2),
+      XLA_FLAGS=fake_device_flags(2),
       JAX_COORDINATOR_ADDRESS=f"127.0.0.1:{port}", JAX_NUM_PROCESSES="2",
       JAX_PROCESS_ID=str(process_id))) for process_id in range(2)]
 
 
+@pytest.mark.slow
 def test_two_processes_agree_on_the_step_to_save_and_name_a_lost_one(tiny_dataset, tmp_path):
   workdir = tmp_path / "multi"
   overrides = ("--config.total_steps=40", "--config.checkpoint_every_steps=1000",
