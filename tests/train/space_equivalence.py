@@ -18,8 +18,9 @@ its own relative difference reflects float summation order (3e-4 at space=2 for 
 narrow V4, where every output is within 4e-6). The FR models' flow UNet's gradients are
 reported apart (``grads_flow_net``): under a space split they are NOT one device's (0.92
 of their largest entry off for V4_REF at LR 10x8 and 0.88 at 32x32 on 4 devices, while
-outputs and losses agree within 1e-5), which is why training refuses an FR model on a
-'space' axis (``config_checks``).
+outputs and losses agree within 1e-5; an XLA Shardy partitioner bug on the UNet's 2-row
+levels, ``shardy_grad_repro.py``), which is why training refuses an FR model on a 'space'
+axis (``config_checks``).
 """
 
 import json

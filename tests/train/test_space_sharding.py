@@ -44,7 +44,7 @@ def test_outputs_losses_and_gradients_match_one_device(variant, height, width, m
   result = _run(variant, str(height), str(width), *meshes)
   assert sorted(result) == sorted(meshes)
   # FR models: forward only (outputs, losses); their training gradients under a split are
-  # not one device's, and training refuses them (test below, space_equivalence.py).
+  # not one device's (an XLA Shardy bug, test below), and training refuses them.
   keys = ("outputs", "losses") if variant.endswith("_REF") else ("outputs", "losses", "grads")
   for mesh, diffs in result.items():
     for key in keys:
@@ -66,6 +66,20 @@ def test_space_axis_splits_the_activations():
   assert result["all_gathers_split"] == []
   # measured 12.9 vs 75.4 MiB (0.17x; XLA:CPU, narrow V4, LR 64x32, one sample)
   assert result["temp_bytes_split"] <= 0.35 * result["temp_bytes_1"], result
+
+
+@pytest.mark.xfail(strict=True, reason="XLA Shardy partitioner (jax 0.10.2): a convolution's "
+                   "gradients on a map of fewer rows than the devices' split are not one "
+                   "device's; why the FR models' flow-UNet gradients differ on a 'space' axis")
+def test_shardy_gradients_of_a_small_map_match_one_device():
+  """The cause of the FR refusal, minimal (``shardy_grad_repro.py``): fails while the XLA bug
+  stands; when it passes, the refusal and the FR exception above can go."""
+  env = dict(os.environ, PYTHONPATH=str(HERE.parents[1]))
+  proc = subprocess.run([sys.executable, str(HERE / "shardy_grad_repro.py")], env=env,
+                        capture_output=True, text=True, timeout=300)
+  assert proc.returncode == 0, proc.stderr[-3000:]
+  diffs = json.loads(proc.stdout.strip().splitlines()[-1])
+  assert max(diffs.values()) <= TOLERANCE, diffs
 
 
 def test_training_refuses_a_flow_refinement_model_on_a_space_axis():
