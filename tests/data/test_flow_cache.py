@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from star_jax.data import flow_cache as cache
+from star_jax.errors import UserInputError
 from star_jax.flow import FlowSettings, compute_flow, fr_targets, to_network_input
 
 
@@ -68,7 +69,7 @@ def test_coarse2fine_cache_is_batched_on_device(tmp_path):
 
 
 def test_errors_name_the_problem(tmp_path):
-  with pytest.raises(FileNotFoundError, match="00009/0001"):
+  with pytest.raises(UserInputError, match="00009/0001"):
     cache.load_cached_flows(tmp_path, "00009/0001")
   with pytest.raises(ValueError, match="relative path"):
     cache.clip_cache_path(tmp_path, "../escape")

@@ -53,7 +53,7 @@ def test_rendered_jobset_wires_the_distributed_variables(kind, resource, count):
 
 
 def test_main_reads_the_variables_the_manifests_set():
-  source = (ROOT / "star_jax" / "main.py").read_text()
+  source = (ROOT / "star_jax" / "cli" / "train.py").read_text()
   for name in DISTRIBUTED_ENV:
     assert f'env("{name}"' in source
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from star_jax.errors import UserInputError
 from starnet_torch import build_model, load_release_state_dict
 
 FOLDERS = ["V1_x4", "V2_x4", "V3_x4", "V4_x4", "V4_x2", "V4_x8", "V4_REF_x4"]
@@ -75,5 +76,5 @@ def test_build_model_accepts_release_names_and_rejects_unknown():
 
 def test_load_release_state_dict_names_missing_file(tmp_path):
   missing = tmp_path / "nope.pth"
-  with pytest.raises(FileNotFoundError, match="nope.pth"):
+  with pytest.raises(UserInputError, match="nope.pth"):
     load_release_state_dict(missing)
