@@ -1,7 +1,7 @@
 """``python -m benchmarks <tool> [options]``: every benchmark tool, from the repository root.
 
 ``python -m benchmarks <tool> --help`` gives a tool's options. Each tool is a module of this
-package with ``parse_args(argv)`` and ``main(argv)``; results are in ``benchmarks/RESULTS.md``.
+package with ``parse_args(argv)`` and ``main(argv)``; results are in ``benchmarks/results/``.
 """
 
 import importlib

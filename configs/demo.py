@@ -10,7 +10,7 @@ checkerboard measure (``grid_energy_ratio``: ~1 = no grid beyond bicubic's).
 dataset and its flow cache go to ``data.dir`` (default ``workdir/demo_data``); the final
 weights to ``<workdir>/model``.
 
-Choices, each measured on this 2-core machine (benchmarks/RESULTS.md): widths 16/8 and one
+Choices, each measured on this 2-core machine (benchmarks/results/training_cpu.md): widths 16/8 and one
 residual block; 16-px LR patches in batches of 4 (the eval uses whole 40x32 frames; 24- or
 32-px patches in smaller batches learn less per step at the same cost); Adam 1e-3 instead
 of the paper's Adamax 1e-4 (after 300 steps ht 20.7 dB vs 20.3 for Adamax 3e-3, 19.8 for
@@ -23,7 +23,7 @@ the decay) it loses only 0.47 dB (``benchmarks/archive/demo_diagnostics.py --wei
 
 Not the release's network (``convert to-torch`` refuses the result): the outputs are
 predicted over bicubic (``model.residual_bicubic``), and the transposed convolutions start
-checkerboard-free (``init_transposed='icnr'``). After 200 steps (benchmarks/RESULTS.md,
+checkerboard-free (``init_transposed='icnr'``). After 200 steps (benchmarks/results/training_cpu.md,
 "Session 3") the release form was 4.4 dB below bicubic on h1 with a grid measure of 9.2 on
 ht; over bicubic h1 is +0.45 dB above it, ht +0.20 dB above bicubic + average, grid 1.3.
 After the 1000 steps: h1 +1.01 dB, ht +2.41 dB, grid 1.14 on ht.

@@ -17,8 +17,8 @@
 # lost worker: the others stop within config.lost_process_timeout_seconds, 30 s) up to
 # MAX_RESTARTS [5] times, RETRY_DELAY [10] s apart; every rerun resumes from the last
 # checkpoint. Grace: GCE gives a preempted (spot) VM 30 s between its SIGTERM and the stop;
-# the save on SIGTERM must fit: measured at full width on CPU in benchmarks/RESULTS.md
-# ("Preemption and recovery"). A VM that is gone needs recreating (e.g. a queued resource);
+# the save on SIGTERM must fit: measured at full width on CPU in
+# benchmarks/results/preemption.md. A VM that is gone needs recreating (e.g. a queued resource);
 # running this command again then resumes.
 #
 # Plan first, on your laptop, before creating the slice (compiles the steps for it, runs

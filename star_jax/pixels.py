@@ -190,7 +190,7 @@ def baseline_predictions(im1, im2, scale: int) -> Dict[str, jax.Array]:
   showcase alike: ``jax.image.resize`` rather than PIL, because it runs inside the jitted
   eval step, batched and on any device, and it is the bicubic the model's
   ``residual_bicubic`` path adds to. PIL's BICUBIC has the same kernel but rounds
-  differently (the effect on the showcase's numbers is measured in benchmarks/RESULTS.md,
+  differently (the effect on the showcase's numbers is measured in benchmarks/results/fidelity.md,
   "Pixel conventions").
   """
   up1, up2 = bicubic_upscale(im1, scale), bicubic_upscale(im2, scale)

@@ -1,5 +1,5 @@
 """Short training runs of the demo under named config changes, for the ablation table in
-RESULTS.md: held-out metrics against their baselines, and what a train step costs.
+benchmarks/results/training_cpu.md: held-out metrics against their baselines, and what a train step costs.
 
 Usage (one process; the runs share one demo dataset and its flow cache):
   python benchmarks/archive/demo_ablation.py --steps 200 --workdir workdir/ablation \\

@@ -18,7 +18,7 @@
 # 143, a lost one makes the others exit 1 within config.lost_process_timeout_seconds; the
 # new pods resume from the last checkpoint), GRACE_SECONDS [180] (terminationGracePeriod:
 # time between SIGTERM and SIGKILL; it must cover the save, measured in
-# benchmarks/RESULTS.md, "Preemption and recovery"),
+# benchmarks/results/preemption.md),
 # WORKING_DIR [/app], SHARED_CLAIM [star-data] and SHARED_MOUNT [/data] (a ReadWriteMany
 # volume every pod sees, for WORKDIR and the data). TPU: TPU_ACCELERATOR
 # [tpu-v5-lite-podslice], TPU_TOPOLOGY [2x4], CHIPS_PER_HOST [4]. GPU: GPU_ACCELERATOR

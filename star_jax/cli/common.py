@@ -127,7 +127,7 @@ def add_dtype_argument(parser: argparse.ArgumentParser) -> None:
       "--dtype", choices=COMPUTE_DTYPES, default="float32",
       help="compute precision of convolutions and activations; bfloat16 is mixed precision "
            "(parameters, BatchNorm, flows and outputs stay float32); its measured "
-           "difference from float32 is in benchmarks/RESULTS.md")
+           "difference from float32 is in benchmarks/results/training_cpu.md")
 
 
 def add_video_io_arguments(parser: argparse.ArgumentParser) -> None:

@@ -151,7 +151,7 @@ def matmul_overlap_add(x, kernel, n: int, s: int):
   and the kernel gradient (``x.T @ g``, contracting the pixel axis in place) are single
   matmuls. Autodiff of the forward instead builds that matrix as a sum of n*n zero-padded
   copies and transposes it before the kernel-gradient dot, which on XLA:CPU made the
-  transposed convolution's backward ~2x PyTorch's (``benchmarks/RESULTS.md``).
+  transposed convolution's backward ~2x PyTorch's (``benchmarks/results/model.md``).
   """
   b, h, w, c_in = x.shape
   blocks = jnp.dot(x, kernel, preferred_element_type=jnp.float32).reshape(b, h, w, n, n, s, s, -1)

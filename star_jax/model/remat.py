@@ -17,18 +17,19 @@ activations need little more than their sign masks), and the full-width V4_REF f
 step at LR 112x64, batch 10, compiled to the same 120.47 GiB as 'none' with it.
 ``dots_saveable`` would moreover keep each transposed convolution's matmul output, 4-9
 times the layer's output, in float32. Measured on XLA:CPU, the committed policy does not
-lower the compiled peak either (``benchmarks/RESULTS.md``). The TPU compiler schedules for
+lower the compiled peak either (``benchmarks/results/training_cpu.md``). The TPU compiler schedules for
 memory: there (``star_jax.plan``, full-width V4_REF, v5p, 1 sample per chip, bfloat16)
 ``'blocks'`` cuts the peak from 12.5 to 5.35 GiB per chip for 28 % more model FLOPs;
 ``'full'`` reaches 4.10 GiB for 67 % more; ``dots_saveable`` in the units gives 6.47 GiB
 for 1 % more (and an 8 % shorter compiler estimate than ``nothing_saveable``); offloading
 dot outputs to host (``offload_dot_with_no_batch_dims``) compiles to the same program as
 ``nothing_saveable`` (every conv output has a batch dimension). The rule "lowest peak for
-at most ~30 % more FLOPs" keeps ``nothing_saveable`` (``benchmarks/RESULTS.md``, session 8).
+at most ~30 % more FLOPs" keeps ``nothing_saveable`` (``benchmarks/results/plan.md``, session 8).
 
 Parameter and batch-stat paths are the same in every mode (lifted transforms keep the
 module names), so release checkpoints convert alike. Numbers per mode (peak memory,
-FLOPs of the full-width train step) are in ``benchmarks/RESULTS.md``.
+FLOPs of the full-width train step) are in ``benchmarks/results/training_cpu.md`` (XLA:CPU)
+and ``benchmarks/results/plan.md`` (TPU).
 """
 
 import functools

@@ -35,7 +35,7 @@ GIB = 2**30
 
 def advice(step: StepPlan) -> List[str]:
   """What would lower the peak of a step that does not fit, most effective first as
-  measured on the full-width model (benchmarks/RESULTS.md): bfloat16, remat, a smaller
+  measured on the full-width model (benchmarks/results/plan.md): bfloat16, remat, a smaller
   per-chip batch, FSDP; for inference, tiling. Empty when the step fits or HBM is unknown."""
   if step.fits is not False:
     return []

@@ -44,7 +44,7 @@ HBM (device memory) of one chip, :data:`HBM_BYTES_PER_CHIP`, for ahead-of-time p
 v4, v5e, v5p, v6e): TPU v4 "HBM2 capacity 32 GiB"; v5e "HBM2 capacity 16 GB"; v5p "HBM2e
 capacity 95 GB"; v6e "HBM capacity per chip 32 GB". The pages write GiB for v4 and GB for
 the others; GB means GiB here: libtpu's compiler itself says a v5e has 15.75 GiB available
-(its RESOURCE_EXHAUSTED message, ``benchmarks/RESULTS.md``), above 16 x 10^9 bytes, 16 GiB
+(its RESOURCE_EXHAUSTED message, ``benchmarks/results/plan.md``), above 16 x 10^9 bytes, 16 GiB
 less what the runtime keeps. GPUs: the NVIDIA H100 (80 GB HBM3) and H200 (141 GB HBM3e)
 Tensor Core GPU datasheets, read as 10^9 bytes (an 80 GB H100 reports 79.1 GiB).
 

@@ -21,7 +21,7 @@ def compiled_step_stats(compiled, lowered=None, require_flops: bool = True) -> D
       on it. Its count is the program as written and the same on every backend (within 1 %
       of XLA:CPU's compiled count), while XLA:GPU's compiled count leaves out the
       convolutions it hands to cuDNN (0.17 of 60 TFLOP for a full-width float32 step on an
-      H200, ``benchmarks/RESULTS.md``). Counting the lowered program of a partitioned
+      H200, ``benchmarks/results/accelerator_suite.md``). Counting the lowered program of a partitioned
       (multi-device) step gives the whole step's FLOPs; it is divided by the number of
       devices here, so both counts are per device.
 

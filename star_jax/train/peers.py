@@ -19,7 +19,7 @@ Here, instead:
   handler) keeps the console (:func:`route_native_stderr`).
 
 The time from a loss to the survivors' exit is at most ``timeout`` plus one heartbeat
-interval (measured in ``benchmarks/RESULTS.md``).
+interval (measured in ``benchmarks/results/preemption.md``).
 
 When process 0 (which hosts the coordination service) dies, jaxlib's client in every other
 process notices within seconds and aborts from C++ (SIGABRT) before this watch can speak;

@@ -91,7 +91,7 @@ def test_every_field_is_there_and_positive(planned):
     assert set(plan[kind]) == set(STEP_FIELDS), kind
   # XLA:TPU 0.0.42.1 gives this narrow V1 train step a negative optimal_seconds (-65 s; it
   # gives a positive one for the inference step here and for the full-width V4_REF train
-  # step, benchmarks/RESULTS.md): then the estimate and what derives from it are null.
+  # step, benchmarks/results/plan.md): then the estimate and what derives from it are null.
   estimate = ("estimated_step_s", "implied_mfu", "samples_per_s")
   assert all(plan["train"][field] is None for field in estimate)
   for kind in ("train", "infer"):  # compiled: every other field is known

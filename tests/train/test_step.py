@@ -15,7 +15,7 @@ from star_jax.train.state import create_state, path_name
 from tests.model.test_remat import NARROW, SCALE, _batch
 
 # Bounds set before measurement (the test did not finish on the loaded machine in its
-# session; see benchmarks/RESULTS.md); tighten them to measured values with margin.
+# session; see benchmarks/results/training_cpu.md); tighten them to measured values with margin.
 LOSS_REL_BOUND = 1e-2
 GRAD_COSINE_BOUND = 0.99
 GRAD_NORM_REL_BOUND = 5e-2
