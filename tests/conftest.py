@@ -13,6 +13,12 @@ if "xla_backend_optimization_level" not in os.environ.get("XLA_FLAGS", ""):
   os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
                              " --xla_backend_optimization_level=0").strip()
 
+# PyTorch's (OpenMP) threads spin-wait for each other; beside a second xdist worker on a 2-core
+# machine a 2-thread torch step ran 3-10x slower than a 1-thread one, for 3x the CPU
+# (benchmarks/results/ci_time.md). One thread per test process; inherited by the commands
+# tests run. Set OMP_NUM_THREADS to choose another.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 REPO_ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
