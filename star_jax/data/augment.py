@@ -12,6 +12,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from star_jax.errors import UserInputError
 from star_jax.flow import transforms as flow_transforms
 
 
@@ -73,7 +74,7 @@ def draw_patch(rng: np.random.Generator, height: int, width: int,
   if patch_size <= 0:
     return None
   if patch_size > min(height, width):
-    raise ValueError(f"patch_size {patch_size} exceeds the input frame size {height}x{width}")
+    raise UserInputError(f"patch_size {patch_size} exceeds the input frame size {height}x{width}")
   return int(rng.integers(0, height - patch_size + 1)), int(rng.integers(0, width - patch_size + 1))
 
 

@@ -284,7 +284,7 @@ def lr_from_hr(hr_uint8: np.ndarray, scale: int, method: str = "pil") -> np.ndar
   hr = mod_crop(hr_uint8, scale)
   height, width = hr.shape[:2]
   if height < scale or width < scale:
-    raise ValueError(f"frame {hr_uint8.shape} is smaller than the scale {scale}")
+    raise UserInputError(f"frame {hr_uint8.shape} is smaller than the scale {scale}")
   if method == "matlab":
     return matlab_bicubic_downscale(np.ascontiguousarray(hr), scale)
   image = Image.fromarray(np.ascontiguousarray(hr))

@@ -94,10 +94,10 @@ def frame_schedule(num_frames: int) -> List[Tuple[Tuple[int, int], Dict[int, str
   output of each pair becomes which frame: ``[((a, b), {frame: 'h1'|'ht'|'h2'}), ...]``.
 
   Inputs are the even indices (1-based odd frames); see the module docstring for the rule.
-  Every frame appears exactly once. Raises ValueError for fewer than 3 frames.
+  Every frame appears exactly once. Raises UserInputError for fewer than 3 frames.
   """
   if num_frames < 3:
-    raise ValueError(f"a clip needs at least 3 frames, got {num_frames}")
+    raise UserInputError(f"a clip needs at least 3 frames, got {num_frames}")
   schedule = []
   last_input = (num_frames - 1) // 2 * 2
   for first in range(0, last_input, 2):

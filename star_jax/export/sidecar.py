@@ -21,6 +21,8 @@ import json
 import pathlib
 from typing import Any, Dict, Mapping, Sequence, Union
 
+from star_jax.errors import UserInputError
+
 PathLike = Union[str, pathlib.Path]
 SIDECAR_FILE = "model.json"
 STABLEHLO_FILE = "model.stablehlo"
@@ -78,16 +80,16 @@ def write_sidecar(directory: PathLike, sidecar: Mapping[str, Any]) -> pathlib.Pa
 
 
 def read_sidecar(directory: PathLike, expected_format: str) -> Dict[str, Any]:
-  """The sidecar of an export directory; ``ValueError`` naming the directory when it is
+  """The sidecar of an export directory; ``UserInputError`` naming the directory when it is
   missing, unreadable or of another format than ``expected_format``."""
   path = pathlib.Path(directory) / SIDECAR_FILE
   if not path.is_file():
-    raise ValueError(f"{directory} is not a star_jax export: {SIDECAR_FILE} is missing")
+    raise UserInputError(f"{directory} is not a star_jax export: {SIDECAR_FILE} is missing")
   try:
     sidecar = json.loads(path.read_text())
   except (OSError, json.JSONDecodeError) as error:
-    raise ValueError(f"cannot read {path}: {error}") from error
+    raise UserInputError(f"cannot read {path}: {error}") from error
   if sidecar.get("format") != expected_format:
-    raise ValueError(f"{directory} holds a {sidecar.get('format')!r} export, not "
-                     f"{expected_format!r}")
+    raise UserInputError(f"{directory} holds a {sidecar.get('format')!r} export, not "
+                         f"{expected_format!r}")
   return sidecar

@@ -6,6 +6,8 @@ from typing import Union
 
 import numpy as np
 
+from star_jax.errors import UserInputError
+
 FLO_TAG = 202021.25
 
 
@@ -26,9 +28,10 @@ def read_flo(path: Union[str, os.PathLike]) -> np.ndarray:
   with open(path, "rb") as f:
     data = f.read()
   if len(data) < 12 or np.frombuffer(data[:4], "<f4")[0] != FLO_TAG:
-    raise ValueError(f"{path} is not a Middlebury .flo file (missing 'PIEH' tag)")
+    raise UserInputError(f"{path} is not a Middlebury .flo file (missing 'PIEH' tag)")
   width, height = (int(x) for x in np.frombuffer(data[4:12], "<i4"))
   expected = 12 + width * height * 2 * 4
   if len(data) != expected:
-    raise ValueError(f"{path} should have {expected} bytes for {width}x{height}, has {len(data)}")
+    raise UserInputError(f"{path} should have {expected} bytes for {width}x{height}, "
+                         f"has {len(data)}")
   return np.frombuffer(data[12:], "<f4").reshape(height, width, 2).copy()

@@ -243,12 +243,14 @@ def _abstract_batch(shapes: Dict[str, tuple], mesh) -> Dict[str, Any]:
 
 @dataclasses.dataclass
 class _Call:
-  """A jitted step, its abstract arguments, the input frame size and the batch."""
+  """A jitted step, its abstract arguments, the input frame size, the batch and the size of
+  the 'space' axis each sample's height is split over."""
   jitted: Any
   args: Tuple[Any, ...]
   frame: Tuple[int, int]
   global_batch: int
   batch_per_chip: int
+  space: int
 
 
 def _train_or_eval_call(kind: str, config, devices) -> _Call:
@@ -268,7 +270,8 @@ def _train_or_eval_call(kind: str, config, devices) -> _Call:
   batch = _abstract_batch(
       pipeline.batch_shapes(batch_size, *frame, int(config.model.scale), config.data.hr_input),
       mesh)
-  return _Call(jitted, (state, batch), frame, batch_size, batch_size // mesh.shape["data"])
+  return _Call(jitted, (state, batch), frame, batch_size, batch_size // mesh.shape["data"],
+               mesh.shape["space"])
 
 
 def infer_frame_size(model_cfg, height: int, width: int) -> Tuple[int, int]:
@@ -293,7 +296,7 @@ def _infer_call(config, devices, width: int, height: int) -> _Call:
   batch = len(devices) // space
   frames = jax.ShapeDtypeStruct((batch, *frame, 3), jnp.float32, sharding=batch_sharding)
   flows = jax.ShapeDtypeStruct((batch, *frame, 2), jnp.float32, sharding=batch_sharding)
-  return _Call(forward, (variables, frames, frames, flows, flows), frame, batch, 1)
+  return _Call(forward, (variables, frames, frames, flows, flows), frame, batch, 1, space)
 
 
 def _call(kind: str, config, devices, infer_size) -> _Call:
@@ -336,9 +339,8 @@ def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] 
                       frame=call.frame, log_path=log_path)
   if model_flops:
     # A 'space' axis splits each sample's work over its chips (heights; halos aside).
-    space = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))[2]
     step.model_flops_per_chip = model_flops_per_chip(kind, config, call.batch_per_chip,
-                                                     infer_size) / space
+                                                     infer_size) / call.space
   return step
 
 

@@ -7,6 +7,7 @@ import pytest
 
 from star_jax import flow
 from star_jax.data import augment
+from star_jax.errors import UserInputError
 from star_jax.data import frames
 from star_jax import pixels
 from star_jax.data import vimeo
@@ -86,3 +87,8 @@ def test_patch_crop_selects_the_matching_hr_region():
   assert lr_patch.shape == (3, 6, 6, 3) and hr_patch.shape == (3, 24, 24, 3)
   np.testing.assert_array_equal(hr_patch, hr[:, 20:44, 36:60])
   np.testing.assert_array_equal(augment.crop_patch(lr, None, 6), lr)
+
+
+def test_a_patch_larger_than_the_frame_is_bad_input():
+  with pytest.raises(UserInputError, match="patch_size 40 exceeds the input frame size 32x48"):
+    augment.draw_patch(np.random.default_rng(0), 32, 48, 40)

@@ -17,6 +17,7 @@ from skimage.color import rgb2ycbcr
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from star_jax import flow as flow_lib
+from star_jax.errors import UserInputError
 from star_jax.evaluate import stvsr
 from star_jax.cli.evaluate import main
 from star_jax.model import build_model
@@ -165,3 +166,8 @@ def test_protocol_errors_are_one_line(datasets, tmp_path, capsys, shared_dir):
                 + argv)
     err = capsys.readouterr().err.strip().splitlines()
     assert code == 2 and len(err) == 1 and message in err[0], (argv, err)
+
+
+def test_a_clip_of_two_frames_is_bad_input():
+  with pytest.raises(UserInputError, match="at least 3 frames, got 2"):
+    stvsr.frame_schedule(2)

@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from star_jax.errors import UserInputError
 from star_jax.flow import flo_io
 
 
@@ -23,5 +24,5 @@ def test_bad_inputs(tmp_path):
     flo_io.write_flo(tmp_path / "x.flo", np.zeros((3, 5)))
   bad = tmp_path / "bad.flo"
   bad.write_bytes(b"NOPE" + bytes(8))
-  with pytest.raises(ValueError, match="PIEH"):
+  with pytest.raises(UserInputError, match="PIEH"):
     flo_io.read_flo(bad)
