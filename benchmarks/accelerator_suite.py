@@ -66,8 +66,7 @@ import jax  # pylint: disable=wrong-import-position
 import optax  # pylint: disable=wrong-import-position
 
 from star_jax import flow as flow_lib  # pylint: disable=wrong-import-position
-from star_jax.infer import frame_schedule, padding  # pylint: disable=wrong-import-position
-from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine  # pylint: disable=wrong-import-position
+from star_jax.infer import EngineOptions, JaxNetwork, PairEngine, frame_schedule  # pylint: disable=wrong-import-position
 from star_jax.model import COMPUTE_DTYPES, ModelConfig, build_model, sample_inputs  # pylint: disable=wrong-import-position
 from star_jax.train import chip_peaks, compiled_stats, objectives, throughput  # pylint: disable=wrong-import-position
 from star_jax.train import step as step_lib  # pylint: disable=wrong-import-position
@@ -298,9 +297,8 @@ def inference(sizes: Sizes, dtype: str) -> Dict[str, Any]:
   """Space-time x4 inference of a synthetic clip: first (compiling) run on a 2-pair clip
   apart, then output frames/s of ``sizes.infer_frames`` input frames, flows included."""
   cfg = ModelConfig(**sizes.model)
-  engine = PairEngine(cfg, random_variables(cfg), compute_dtype=dtype,
-                      batch_size=sizes.infer_batch,
-                      devices=jax.local_devices()[:1])
+  network = JaxNetwork(cfg, random_variables(cfg), dtype=dtype, devices=jax.local_devices()[:1])
+  engine = PairEngine(network, options=EngineOptions(batch_size=sizes.infer_batch))
   clip = synthetic_clip(sizes.infer_frames, *sizes.infer_lr)
 
   def run(frames):
@@ -315,11 +313,10 @@ def inference(sizes: Sizes, dtype: str) -> Dict[str, Any]:
   # the first run compiles flow and forward at the clip's batch shape
   _, first_s, _ = harness.timed(lambda: run(clip[:engine.batch_size + 1]))
   frames_out, seconds, _ = harness.timed(lambda: run(clip))
-  padded = padding.padded_size(*padding.padded_size(*sizes.infer_lr, 1, MIN_FLOW_INPUT_SIDE),
-                               engine.multiple)
+  padded = engine.planner.padded_frame_size(*sizes.infer_lr)
   return dict(first_run_s=first_s, seconds=seconds, input_frames=len(clip),
               output_frames=frames_out, output_fps=frames_out / seconds,
-              tiles_per_pair=len(engine.tile_plan(*padded)), batch_size=engine.batch_size)
+              tiles_per_pair=len(engine.planner.tile_plan(*padded)), batch_size=engine.batch_size)
 
 
 def flow_rate(size, batch: int, steps: int, mode: str, device) -> Dict[str, Any]:

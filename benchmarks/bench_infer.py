@@ -24,8 +24,8 @@ import numpy as np
 from star_jax import flow as flow_lib
 from star_jax.model import COMPUTE_DTYPES, abstract_variables
 from star_jax.weights import load_weights
-from star_jax.infer import padding
-from star_jax.infer.engine import MIN_FLOW_INPUT_SIDE, PairEngine
+from star_jax.infer import EngineOptions, JaxNetwork, PairEngine
+from star_jax.infer.network import ALL_OUTPUT_NAMES
 from star_jax.model import ModelConfig
 
 from . import harness
@@ -73,12 +73,10 @@ def main(argv=None):
   else:
     model_cfg = ModelConfig(variant=args.variant)
     variables = random_variables(model_cfg)
-  engine = PairEngine(model_cfg, variables, compute_dtype=args.dtype,
-                      flow=flow_lib.FlowSettings(args.flow_backend), tile_size=args.tile_size,
-                      tile_overlap=args.tile_overlap)
-  padded = padding.padded_size(*padding.padded_size(height, width, 1, MIN_FLOW_INPUT_SIDE),
-                               engine.multiple)
-  tiles = engine.tile_plan(*padded)
+  network = JaxNetwork(model_cfg, variables, dtype=args.dtype)
+  engine = PairEngine(network, flow_lib.FlowSettings(args.flow_backend),
+                      EngineOptions(tile_size=args.tile_size, tile_overlap=args.tile_overlap))
+  tiles = engine.planner.tile_plan(*engine.planner.padded_frame_size(height, width))
   tile_h, tile_w = tiles[0].height, tiles[0].width
   rng = np.random.default_rng(0)
   frames = rng.random((2, height, width, 3)).astype(np.float32)
@@ -89,23 +87,22 @@ def main(argv=None):
   flow_s = timed(flow_call)
 
   batch = engine.batch_size
-  image = jax.device_put(rng.standard_normal((batch, tile_h, tile_w, 3)).astype(np.float32),
-                         engine._batch_sharding)  # pylint: disable=protected-access
-  flow = jax.device_put((0.01 * rng.standard_normal((batch, tile_h, tile_w, 2))).astype(
-      np.float32), engine._batch_sharding)  # pylint: disable=protected-access
-  forward = lambda: engine._forward(engine.variables, image, image, flow, flow)  # pylint: disable=protected-access
+  image, flow = network.place([
+      rng.standard_normal((batch, tile_h, tile_w, 3)).astype(np.float32),
+      (0.01 * rng.standard_normal((batch, tile_h, tile_w, 2))).astype(np.float32)])
+  forward = lambda: network.forward([image, image, flow, flow], ALL_OUTPUT_NAMES)
   forward_compile_s = timed(forward)
   forward_s = timed(forward)
   per_tile_s = forward_s / batch
   per_pair_s = flow_s + len(tiles) * per_tile_s
   report = {
-      "device": str(jax.devices()[0]), "devices": len(engine.devices),
+      "device": str(jax.devices()[0]), "devices": len(network.devices),
       "variant": model_cfg.variant, "scale": model_cfg.scale,
       "base_filter": model_cfg.base_filter, "feat": model_cfg.feat, "dtype": args.dtype,
       "input": f"{width}x{height}",
       "output": f"{width * model_cfg.scale}x{height * model_cfg.scale}",
       "tiles": len(tiles), "tile": f"{tile_w}x{tile_h}", "tile_overlap": args.tile_overlap,
-      "est_bytes_per_lr_pixel": engine.forward_bytes_per_lr_pixel(),
+      "est_bytes_per_lr_pixel": network.bytes_per_lr_pixel(),
       "flow_pair_s": round(flow_s, 3), "flow_compile_s": round(flow_compile_s, 3),
       "forward_per_tile_s": round(per_tile_s, 3),
       "forward_compile_s": round(forward_compile_s, 3),

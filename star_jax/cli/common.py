@@ -5,7 +5,9 @@ error policy.
 Every option that more than one command takes (``--weights``, ``--dtype``, the tiling
 options, ``--batch-size``, ``--flow-backend``, ``--mode`` / ``--time-factor``, ``--scale``,
 ``--overwrite``, ``--no-progress``, ``--require-accelerator``, ``--debug``) is defined here
-once, and so is the start of jax's backend with the platform line (:func:`start_platform`).
+once, and so are what the engine options make of them (:func:`engine_options`,
+:func:`flow_settings`) and the start of jax's backend with the platform line
+(:func:`start_platform`).
 
 Error policy, the same for every command (:func:`call_reporting_errors`,
 :func:`parse_config_flags`):
@@ -30,6 +32,7 @@ for the platform.
 """
 
 import argparse
+import dataclasses
 import difflib
 import importlib.util
 import pathlib
@@ -43,8 +46,8 @@ import ml_collections
 
 from star_jax import accelerators
 from star_jax.errors import UserInputError
-from star_jax.flow import BACKENDS
-from star_jax.infer.engine import DEFAULT_TILE_OVERLAP
+from star_jax.flow import BACKENDS, FlowSettings
+from star_jax.infer.planner import DEFAULT_TILE_OVERLAP, EngineOptions
 from star_jax.infer.frame_schedule import MODES
 from star_jax.model import COMPUTE_DTYPES
 
@@ -182,6 +185,25 @@ def add_flow_backend_argument(parser: argparse.ArgumentParser, option: str = "--
   """``--flow-backend`` (``star_jax.flow.BACKENDS``, default coarse2fine); the flow tool
   names it ``--backend``."""
   parser.add_argument(option, default="coarse2fine", choices=sorted(BACKENDS), help=help_text)
+
+
+def engine_options(args: argparse.Namespace) -> EngineOptions:
+  """The ``EngineOptions`` of the tiling and batch options a command took
+  (:func:`add_tiling_arguments`, :func:`add_batch_size_argument`: their dests are its field
+  names); a field whose option the command lacks keeps its default.
+
+  Raises:
+    UserInputError: a value out of range (``EngineOptions``' check), naming its field.
+  """
+  return EngineOptions(**{field.name: getattr(args, field.name)
+                          for field in dataclasses.fields(EngineOptions)
+                          if hasattr(args, field.name)})
+
+
+def flow_settings(args: argparse.Namespace) -> FlowSettings:
+  """The ``FlowSettings`` of ``--flow-backend`` (:func:`add_flow_backend_argument`), with
+  the backend's default settings."""
+  return FlowSettings(args.flow_backend)
 
 
 def add_overwrite_argument(parser: argparse.ArgumentParser,

@@ -28,7 +28,8 @@ from star_jax.errors import UserInputError
 from star_jax.evaluate import report, stvsr
 from star_jax.evaluate.datasets import DATASETS, DISPLAY_NAMES, list_triplets
 from star_jax.evaluate.evaluator import evaluate_triplets, parse_tasks, summarise
-from star_jax.infer.engine import load_engine
+from star_jax.infer.engine import PairEngine
+from star_jax.infer.network import JaxNetwork
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -125,11 +126,10 @@ def writable_output_dir(args: argparse.Namespace, dataset: str) -> pathlib.Path:
   return output_dir
 
 
-def _engine(args: argparse.Namespace):
-  return load_engine(args.weights, scale=args.scale, dtype=args.dtype,
-                     flow_backend=args.flow_backend, batch_size=args.batch_size,
-                     tile_size=args.tile_size, tile_overlap=args.tile_overlap,
-                     memory_budget_gb=args.memory_budget_gb)
+def _engine(args: argparse.Namespace) -> PairEngine:
+  options = common.engine_options(args)  # checked before the weights load
+  network = JaxNetwork.from_weights(args.weights, scale=args.scale, dtype=args.dtype)
+  return PairEngine(network, common.flow_settings(args), options)
 
 
 def _check_limit(args: argparse.Namespace) -> None:
@@ -165,17 +165,17 @@ def run_stvsr(args: argparse.Namespace) -> str:
                                      progress=not args.no_progress))
   summary = stvsr.summarise(scores)
   params = stvsr.parameter_count(engine)
-  method = f"{engine.model_cfg['variant']} x{engine.scale} ({args.weights.name})"
+  method = f"{engine.network.model_cfg.variant} x{engine.scale} ({args.weights.name})"
   table = stvsr.format_table(summary, method, engine.scale, params, timer.frames_per_second)
   report.write_rows(output_dir / "clips.csv", scores, stvsr.ClipScore)
   report.write_text(output_dir / "table.txt", table + "\n")
   report.write_json(output_dir / "summary.json", {
-      "protocol": "stvsr", "weights": str(args.weights), "model": dict(engine.model_cfg),
+      "protocol": "stvsr", "weights": str(args.weights), "model": dict(engine.network.model_cfg),
       "vimeo_dir": str(args.vimeo_dir) if args.vimeo_dir else None,
       "vid4_dir": str(args.vid4_dir) if args.vid4_dir else None,
       "sets": summary, "params": params, "output_frames": timer.frames,
       "engine_seconds": timer.seconds, "output_frames_per_second": timer.frames_per_second,
-      "devices": [str(device) for device in engine.devices], "dtype": args.dtype,
+      "devices": [str(device) for device in engine.network.devices], "dtype": args.dtype,
       "flow_backend": args.flow_backend, "seconds": time.perf_counter() - started,
       "definitions": {
           "lr": "MATLAB imresize(hr, 1/scale, 'bicubic'), antialiased, of the mod-cropped HR",
@@ -214,14 +214,14 @@ def run(args: argparse.Namespace) -> str:
   report.write_csv(output_dir / "metrics.csv", scores)
   report.write_json(output_dir / "summary.json", {
       "dataset": args.dataset, "data_dir": str(args.data_dir), "weights": str(args.weights),
-      "model": dict(engine.model_cfg), "samples": len(triplets), "tasks": summary,
+      "model": dict(engine.network.model_cfg), "samples": len(triplets), "tasks": summary,
       "dtype": args.dtype, "seconds": time.perf_counter() - started,
       "metric_definitions": {
           "psnr": "10 log10(255^2 / MSE), 8-bit RGB, whole frame",
           "ssim": "Wang et al. 2004: 11x11 Gaussian window sigma 1.5, K1 0.01, K2 0.03, "
                   "L 255, valid positions, mean over positions and RGB channels",
           "ie": "mean absolute 8-bit RGB difference"}})
-  method = f"{engine.model_cfg['variant']} x{engine.scale} ({args.weights.name})"
+  method = f"{engine.network.model_cfg.variant} x{engine.scale} ({args.weights.name})"
   return report.format_tables(summary, DISPLAY_NAMES[args.dataset], method) + (
       f"\n\nwrote {output_dir / 'metrics.csv'} and {output_dir / 'summary.json'}")
 

@@ -80,20 +80,13 @@ def _export(args) -> pathlib.Path:
 
 
 def _run(args):
-  from star_jax.export.onnx_engine import OnnxPairEngine  # pylint: disable=g-import-not-at-top
-  from star_jax.flow import FlowSettings  # pylint: disable=g-import-not-at-top
+  from star_jax.export.onnx_network import OnnxNetwork  # pylint: disable=g-import-not-at-top
   from star_jax.infer.runner import InferenceOptions, run_inference  # pylint: disable=g-import-not-at-top
-  options = InferenceOptions(weights=args.model, input=args.input, output=args.output,
-                             mode=args.mode, time_factor=args.time_factor,
-                             batch_size=args.batch_size, tile_overlap=args.tile_overlap,
-                             flow_backend=args.flow_backend, overwrite=args.overwrite,
+  options = InferenceOptions(input=args.input, output=args.output, mode=args.mode,
+                             time_factor=args.time_factor, flow=common.flow_settings(args),
+                             engine=common.engine_options(args), overwrite=args.overwrite,
                              progress=not args.no_progress)
-
-  def load(opts):
-    return OnnxPairEngine(opts.weights, flow=FlowSettings(opts.flow_backend),
-                          batch_size=opts.batch_size, tile_overlap=opts.tile_overlap)
-
-  return run_inference(options, engine_loader=load)
+  return run_inference(options, lambda: OnnxNetwork(args.model))
 
 
 def main(argv: Optional[List[str]] = None) -> int:

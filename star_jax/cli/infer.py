@@ -18,7 +18,8 @@ import sys
 from typing import List, Optional
 
 from star_jax.cli import common
-from star_jax.infer.runner import InferenceOptions, load_jax_engine, run_inference
+from star_jax.infer.network import JaxNetwork
+from star_jax.infer.runner import InferenceOptions, run_inference
 from star_jax.infer.frame_schedule import DEFAULT_PREFETCH
 
 
@@ -81,23 +82,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Optional[List[str]] = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
-  options = InferenceOptions(
-      weights=args.weights, input=args.input, output=args.output, mode=args.mode,
-      time_factor=args.time_factor, dtype=args.dtype, tile_size=args.tile_size,
-      tile_overlap=args.tile_overlap, memory_budget_gb=args.memory_budget_gb,
-      batch_size=args.batch_size, prefetch=args.prefetch, flow_backend=args.flow_backend,
-      fps=args.fps, scale=args.scale, overwrite=args.overwrite, progress=not args.no_progress,
-      pix_fmt=args.pix_fmt, keep_audio=not args.no_audio)
 
-  def engine_on_platform(checked_options):  # once the input and output are checked
+  def load_network():  # once the input and output are checked
     platform = common.start_platform(args.require_accelerator)
-    engine = load_jax_engine(checked_options)
+    network = JaxNetwork.from_weights(args.weights, scale=args.scale, dtype=args.dtype)
     print(platform, file=sys.stderr)
-    return engine
+    return network
+
+  def run():
+    options = InferenceOptions(
+        input=args.input, output=args.output, mode=args.mode, time_factor=args.time_factor,
+        flow=common.flow_settings(args), engine=common.engine_options(args),
+        prefetch=args.prefetch, fps=args.fps, overwrite=args.overwrite,
+        progress=not args.no_progress, pix_fmt=args.pix_fmt, keep_audio=not args.no_audio)
+    return run_inference(options, load_network)
 
   summary, code = common.call_reporting_errors(
-      lambda: run_inference(options, engine_on_platform), f"inference failed on {args.input}",
-      "; no output was written", debug=args.debug, options=common.option_names(parser))
+      run, f"inference failed on {args.input}", "; no output was written", debug=args.debug,
+      options=common.option_names(parser))
   if code is not None:
     return code
   print(f"wrote {args.output}: {summary.output_frames} frames {summary.output_width}x"
@@ -105,4 +107,3 @@ def main(argv: Optional[List[str]] = None) -> int:
         f"{summary.input_frames} input frames in {summary.seconds:.1f} s "
         f"({summary.output_frames / max(summary.seconds, 1e-9):.2f} frames/s)")
   return 0
-

@@ -42,7 +42,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
   options = ShowcaseOptions(weights=args.weights, data_dir=args.data_dir, output=args.output,
-                            clip=args.clip, flow_backend=args.flow_backend,
+                            clip=args.clip, flow=common.flow_settings(args),
                             overwrite=args.overwrite, progress=not args.no_progress)
   result, code = common.call_reporting_errors(lambda: run_showcase(options), "showcase failed",
                                               debug=args.debug, options=common.option_names(parser))

@@ -230,7 +230,7 @@ def summarise(scores: Sequence[ClipScore]) -> Dict[str, Dict[str, float]]:
 def parameter_count(engine: PairEngine) -> int:
   """Trainable parameters of the engine's model (BatchNorm statistics excluded)."""
   return sum(int(math.prod(leaf.shape))
-             for leaf in jax.tree_util.tree_leaves(engine.variables["params"]))
+             for leaf in jax.tree_util.tree_leaves(engine.network.variables["params"]))
 
 
 def format_table(summary: Dict[str, Dict[str, float]], method: str, scale: int, params: int,

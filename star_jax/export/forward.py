@@ -3,11 +3,11 @@ and its sidecar.
 
 The exported function is ``f(weights, im1, im2, flow_f, flow_b) -> (ht, h1, h2, l)`` where
 ``weights`` is the flat list of the model's variables (``jax.tree_util`` leaf order): the
-computation is exactly ``star_jax.infer.engine.eval_forward``, which the video engine jits.
-ONNX closes over the weights (they become initializers); StableHLO keeps them an argument,
-saved beside the module, because folding them in as constants lets XLA reorder arithmetic
-(measured: not bit-exact for V4_REF on CPU) while passing them keeps the function
-bit-identical to the engine's.
+computation is exactly ``star_jax.infer.network.eval_forward``, which the video engine's
+``JaxNetwork`` jits. ONNX closes over the weights (they become initializers); StableHLO
+keeps them an argument, saved beside the module, because folding them in as constants lets
+XLA reorder arithmetic (measured: not bit-exact for V4_REF on CPU) while passing them keeps
+the function bit-identical to the engine's.
 """
 
 import dataclasses
@@ -23,7 +23,7 @@ import star_jax
 from star_jax.pixels import IMAGENET_MEAN, IMAGENET_STD
 from star_jax.export import sidecar as sidecar_lib
 from star_jax.flow.network_input import MAX_FLOW_PX
-from star_jax.infer.engine import eval_forward
+from star_jax.infer.network import eval_forward
 from star_jax.infer.padding import lr_side_multiple
 from star_jax.infer.inference_weights import load_inference_weights
 from star_jax.model import COMPUTE_DTYPES, OUTPUT_NAMES, ModelConfig

@@ -9,6 +9,9 @@ Padding is added at the bottom and right only, by edge replication: a replicated
 looks like continued content to the convolutions (zero or reflect padding would add an edge
 or mirrored motion to the flows), and keeping the top-left corner fixed makes the crop back
 to ``scale x input size`` a plain slice.
+
+Frames smaller than ``MIN_FLOW_INPUT_SIDE`` are edge-padded before their flows are computed
+(:func:`flow_input_size`), and stay so padded through the network (:func:`network_input_size`).
 """
 
 import math
@@ -17,6 +20,11 @@ from typing import Tuple
 import numpy as np
 
 from star_jax.model import parse_variant
+
+# Frames smaller than this are edge-padded before flow: coarse2fine with STARnet's
+# parameters (minWidth 20, ratio 0.75) needs a width of at least 27 px and a pyramid whose
+# coarsest level is not empty; 32 on both sides satisfies both with margin.
+MIN_FLOW_INPUT_SIDE = 32
 
 
 def lr_side_multiple(variant: str, scale: int) -> int:
@@ -34,6 +42,18 @@ def round_up(value: int, multiple: int) -> int:
 def padded_size(height: int, width: int, multiple: int, minimum: int = 1) -> Tuple[int, int]:
   """The smallest (H, W) at least ``minimum`` and divisible by ``multiple``."""
   return (round_up(max(height, minimum), multiple), round_up(max(width, minimum), multiple))
+
+
+def flow_input_size(height: int, width: int) -> Tuple[int, int]:
+  """The (H, W) an LR frame of ``height x width`` is edge-padded to before its flows are
+  computed: at least ``MIN_FLOW_INPUT_SIDE`` a side."""
+  return padded_size(height, width, 1, MIN_FLOW_INPUT_SIDE)
+
+
+def network_input_size(height: int, width: int, multiple: int) -> Tuple[int, int]:
+  """The (H, W) an untiled LR frame of ``height x width`` enters a network at:
+  :func:`flow_input_size`, then up to the network's side ``multiple``."""
+  return padded_size(*flow_input_size(height, width), multiple)
 
 
 def pad_bottom_right(array: np.ndarray, height: int, width: int) -> np.ndarray:

@@ -10,28 +10,26 @@ from typing import Callable, Optional
 
 import tqdm
 
+from star_jax.flow import FlowSettings
 from star_jax.infer import frame_schedule
-from star_jax.infer.engine import DEFAULT_TILE_OVERLAP, PairEngine, load_engine
+from star_jax.infer.engine import PairEngine
+from star_jax.infer.network import Network
+from star_jax.infer.planner import EngineOptions
 from star_jax.video import atomic_output, sources, timeline, writer
 
 
 @dataclasses.dataclass
 class InferenceOptions:
-  """Command-line options (see ``python -m star_jax.infer --help``)."""
-  weights: pathlib.Path
+  """Command-line options (see ``python -m star_jax.infer --help``) apart from the network's
+  (weights, scale, dtype: what ``run_inference``'s ``load_network`` loads)."""
   input: pathlib.Path
   output: pathlib.Path
   mode: str = "space-time"
   time_factor: Optional[int] = None  # default: 2, or 1 in space mode
-  dtype: str = "float32"
-  tile_size: Optional[int] = None
-  tile_overlap: int = DEFAULT_TILE_OVERLAP
-  memory_budget_gb: Optional[float] = None
-  batch_size: Optional[int] = None
+  flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
+  engine: EngineOptions = dataclasses.field(default_factory=EngineOptions)
   prefetch: int = frame_schedule.DEFAULT_PREFETCH
-  flow_backend: str = "coarse2fine"
   fps: Optional[fractions.Fraction] = None  # frame rate of a frame-folder input
-  scale: Optional[int] = None  # expected model scale, checked against the weights
   overwrite: bool = False
   progress: bool = True
   pix_fmt: str = writer.DEFAULT_PIX_FMT  # of a video output
@@ -48,22 +46,13 @@ class InferenceSummary:
   seconds: float
 
 
-def load_jax_engine(options: InferenceOptions) -> PairEngine:
-  """The JAX model of ``options.weights`` with the options' precision, flows and tiling."""
-  return load_engine(options.weights, scale=options.scale, dtype=options.dtype,
-                     flow_backend=options.flow_backend, batch_size=options.batch_size,
-                     tile_size=options.tile_size, tile_overlap=options.tile_overlap,
-                     memory_budget_gb=options.memory_budget_gb)
-
-
-def run_inference(options: InferenceOptions,
-                  engine_loader: Callable[[InferenceOptions], PairEngine] = load_jax_engine
+def run_inference(options: InferenceOptions, load_network: Callable[[], Network]
                   ) -> InferenceSummary:
   """Runs the model over ``options.input`` and writes ``options.output``.
 
-  ``engine_loader`` makes the engine from the options once the input and output are checked
-  (default: the JAX model from ``options.weights``; ``star_jax.export`` passes an
-  onnxruntime one).
+  ``load_network`` makes the network once the input and output are checked (``python -m
+  star_jax.infer``: ``JaxNetwork.from_weights``; ``star_jax.export run``: an
+  ``OnnxNetwork``); the engine runs it with ``options.flow`` and ``options.engine``.
 
   Raises ``UserInputError`` (one line, naming the input) for anything wrong with the input,
   the output path or the options; no output is left behind on any failure.
@@ -76,7 +65,8 @@ def run_inference(options: InferenceOptions,
     writer.check_pix_fmt(options.output, options.pix_fmt)
   source = sources.open_source(options.input, options.fps)
 
-  engine = engine_loader(options)
+  engine = PairEngine(load_network(), options.flow, options.engine)
+  model_cfg = engine.network.model_cfg
   factor = frame_schedule.output_size_factor(options.mode, engine.scale)
   width, height = source.width * factor, source.height * factor
   times = timeline.output_timeline(source.timeline, options.mode, time_factor)
@@ -86,8 +76,8 @@ def run_inference(options: InferenceOptions,
   print(f"{source.name}: {source.width}x{source.height} at {float(source.fps):.3f} fps"
         f"{rate_kind} -> "
         f"{options.output}: {width}x{height} at {float(fps):.3f} fps ({options.mode}, "
-        f"{engine.model_cfg['variant']} x{engine.scale}, {options.dtype}, "
-        f"{len(engine.devices)} device(s))", file=sys.stderr)
+        f"{model_cfg.variant} x{engine.scale}, {model_cfg.dtype}, "
+        f"{len(engine.network.devices)} device(s))", file=sys.stderr)
 
   started = time.perf_counter()
   with atomic_output.atomic_destination(options.output, options.overwrite) as partial:

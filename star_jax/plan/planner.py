@@ -6,7 +6,7 @@ What is compiled is what training and inference build, from the same functions:
 shardings from ``config.param_sharding``), ``sharding.make_mesh`` (``config.mesh_shape``),
 ``trainer.jit_train_step`` (batch sharded on 'data', heights on 'space', state donated),
 ``evaluation.jit_eval_step`` and the inference engine's forward
-(``infer.engine.engine_forward`` on its ('batch', 'space') mesh, ``engine_shardings``, the
+(``infer.network.engine_forward`` on its ('batch', 'space') mesh, ``engine_shardings``, the
 'space' size taken from ``config.mesh_shape``). Only the
 inputs are abstract (``jax.ShapeDtypeStruct`` with their shardings): nothing is computed or
 run, so the devices may be compile-only TPU devices (``star_jax.plan.topology``) on a CPU host.
@@ -30,8 +30,8 @@ import jax.numpy as jnp
 from star_jax import accelerators
 from star_jax.data import pipeline, vimeo
 from star_jax.errors import UserInputError
-from star_jax.infer import engine as engine_lib
 from star_jax.infer import padding
+from star_jax.infer.network import engine_forward, engine_shardings
 from star_jax.model import ModelConfig, abstract_variables, build_model
 from star_jax.plan import hlo_collectives
 from star_jax.train import chip_peaks, checkpoints, compiled_stats, config_checks, evaluation
@@ -274,25 +274,18 @@ def _train_or_eval_call(kind: str, config, devices) -> _Call:
                mesh.shape["space"])
 
 
-def infer_frame_size(model_cfg, height: int, width: int) -> Tuple[int, int]:
-  """The (H, W) the inference engine runs an untiled ``height x width`` LR frame at:
-  edge-padded to the flow's minimum side, then to the model's side multiple."""
-  multiple = padding.lr_side_multiple(model_cfg["variant"], int(model_cfg["scale"]))
-  flow_h, flow_w = padding.padded_size(height, width, 1, engine_lib.MIN_FLOW_INPUT_SIDE)
-  return padding.padded_size(flow_h, flow_w, multiple)
-
-
 def _infer_call(config, devices, width: int, height: int) -> _Call:
   # The engine's ('batch', 'space') mesh: the config mesh's 'space' size, every other device
   # on 'batch' (inference replicates the variables: no 'model' axis).
   space = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))[2]
   model_cfg = ModelConfig.from_mapping(config.model)
-  replicated, batch_sharding, split = engine_lib.engine_shardings(devices, space)
-  forward = engine_lib.engine_forward(model_cfg, split if space > 1 else None)
+  replicated, batch_sharding, split = engine_shardings(devices, space)
+  forward = engine_forward(model_cfg, split if space > 1 else None)
   variables = jax.tree_util.tree_map(
       lambda leaf: jax.ShapeDtypeStruct(leaf.shape, leaf.dtype, sharding=replicated),
       abstract_variables(model_cfg))
-  frame = infer_frame_size(model_cfg, height, width)
+  frame = padding.network_input_size(
+      height, width, padding.lr_side_multiple(model_cfg.variant, int(model_cfg.scale)))
   batch = len(devices) // space
   frames = jax.ShapeDtypeStruct((batch, *frame, 3), jnp.float32, sharding=batch_sharding)
   flows = jax.ShapeDtypeStruct((batch, *frame, 2), jnp.float32, sharding=batch_sharding)

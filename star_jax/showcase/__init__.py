@@ -43,6 +43,7 @@ from star_jax.flow import FlowSettings
 from star_jax.infer import frame_schedule
 from star_jax.infer.engine import PairEngine
 from star_jax.infer.inference_weights import load_inference_weights
+from star_jax.infer.network import JaxNetwork
 from star_jax.video import atomic_output, timeline
 from star_jax.video.writer import VideoWriter, check_output
 
@@ -192,7 +193,7 @@ class ShowcaseOptions:
   data_dir: pathlib.Path
   output: pathlib.Path
   clip: int = 0
-  flow_backend: str = "coarse2fine"
+  flow: FlowSettings = dataclasses.field(default_factory=FlowSettings)
   overwrite: bool = False
   progress: bool = True
 
@@ -240,7 +241,7 @@ def run_showcase(options: ShowcaseOptions) -> ShowcaseResult:
   check_output(input_path, input_times, lr_width, lr_height)
   check_output(output_path, output_times, lr_width * scale, lr_height * scale)
 
-  engine = PairEngine(model_cfg, variables, flow=FlowSettings(options.flow_backend))
+  engine = PairEngine(JaxNetwork(model_cfg, variables), options.flow)
   source_name = f"test septuplet {clips.clips[options.clip]}"
   print(f"{source_name} of {clips.root}: {len(inputs)} LR frames "
         f"{inputs[0].shape[1]}x{inputs[0].shape[0]} -> {model_cfg.variant} x{scale}",

@@ -13,7 +13,7 @@ import pytest
 from star_jax.export.forward import source_from_variables
 from star_jax.export.onnx_export import OPSET, export_onnx
 from star_jax.export.sidecar import INPUT_NAMES
-from star_jax.infer.engine import eval_forward
+from star_jax.infer.network import eval_forward
 from star_jax.model import OUTPUT_NAMES, ModelConfig, build_model
 from tests.export.conftest import export_source, parity_io
 

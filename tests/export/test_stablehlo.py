@@ -14,7 +14,7 @@ from star_jax.weights import load_weights
 from star_jax.export.forward import load_export_source
 from star_jax.export.loader import load_stablehlo
 from star_jax.export.stablehlo import export_stablehlo
-from star_jax.infer.engine import eval_forward
+from star_jax.infer.network import eval_forward
 from star_jax.model import OUTPUT_NAMES
 from tests.conftest import REPO_ROOT
 from tests.export.conftest import export_source, parity_io

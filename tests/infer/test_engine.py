@@ -1,5 +1,6 @@
-"""PairEngine: exact padding/cropping, tiles (batched) against untiled, memory-chosen tiles,
-bfloat16, several devices, outputs in [0, 1] or uint8.
+"""PairEngine over a JaxNetwork: exact padding/cropping, tiles (batched) against untiled,
+memory-chosen tiles, bfloat16, several devices, outputs in [0, 1] or uint8; EngineOptions'
+checks.
 
 The engine returns RGB clamped to [0, 1]; the comparisons below are made after
 ``pixels.normalize`` (in the network's normalised units, as the tolerances were chosen),
@@ -18,12 +19,20 @@ from star_jax.weights import load_weights
 from star_jax import pixels
 from star_jax.pixels import normalize, to_float
 from star_jax.infer import padding
-from star_jax.infer.engine import PairEngine, engine_forward
+from star_jax.infer.engine import PairEngine
+from star_jax.infer.network import JaxNetwork, engine_forward
+from star_jax.infer.planner import EngineOptions
 from star_jax.errors import UserInputError
 from star_jax.model import ModelConfig, build_model
 from tests.conftest import fake_device_flags
 
 ALL_OUTPUTS = ("ht", "h1", "h2", "l")
+
+
+def _engine(model, dtype="float32", **options):
+  """A PairEngine of the (model config, variables) ``model`` at ``dtype`` with
+  ``EngineOptions(**options)``, the release's flow."""
+  return PairEngine(JaxNetwork(*model, dtype=dtype), options=EngineOptions(**options))
 
 
 def _normalised(results):
@@ -54,7 +63,7 @@ def test_outputs_match_the_model_at_an_odd_size_that_needs_padding(release_weigh
   exactly 90x70."""
   model_cfg, variables = load_weights(release_weights("V4_x2"))
   first, second = (to_float(f) for f in frames_factory(2, 45, 35))
-  engine = PairEngine(model_cfg, variables)
+  engine = _engine((model_cfg, variables))
   raw = engine.run([(first, second)], ALL_OUTPUTS)[0]
   assert all(value.dtype == np.float32 and value.min() >= 0 and value.max() <= 1
              for value in raw.values())
@@ -72,7 +81,7 @@ def test_outputs_match_the_model_at_an_odd_size_that_needs_padding(release_weigh
 
 def test_frames_below_the_flow_minimum_are_padded_for_the_flow(v4_x4, frames_factory):
   first, second = (to_float(f) for f in frames_factory(2, 29, 21))
-  result = _normalised(PairEngine(*v4_x4).run([(first, second)], ("ht", "l")))[0]
+  result = _normalised(_engine(v4_x4).run([(first, second)], ("ht", "l")))[0]
   assert result["ht"].shape == (84, 116, 3) and result["l"].shape == (21, 29, 3)
   padded = [padding.pad_bottom_right(f, 32, 32) for f in (first, second)]
   expected = _direct(*v4_x4, *padded, (32, 32))
@@ -86,9 +95,9 @@ def test_tiles_equal_untiled(v4_x4, frames_factory):
   align_corners=True, whose sample positions depend on the input size."""
   frames = [to_float(f) for f in frames_factory(3, 100, 40)]
   pairs = list(zip(frames[:-1], frames[1:]))
-  untiled = _normalised(PairEngine(*v4_x4).run(pairs, ALL_OUTPUTS))
-  engine = PairEngine(*v4_x4, tile_size=56, batch_size=4)
-  assert len(engine.tile_plan(40, 100)) == 3
+  untiled = _normalised(_engine(v4_x4).run(pairs, ALL_OUTPUTS))
+  engine = _engine(v4_x4, tile_size=56, batch_size=4)
+  assert len(engine.planner.tile_plan(40, 100)) == 3
   tiled = _normalised(engine.run(pairs, ALL_OUTPUTS))
   for one_tiled, one_untiled in zip(tiled, untiled):
     for name in ALL_OUTPUTS:
@@ -100,23 +109,23 @@ def test_tiles_equal_untiled(v4_x4, frames_factory):
 
 
 def test_tile_size_follows_the_memory_budget(v4_x4):
-  engine = PairEngine(*v4_x4, tile_overlap=8)
-  per_pixel = engine.forward_bytes_per_lr_pixel()
+  engine = _engine(v4_x4, tile_overlap=8)
+  per_pixel = engine.network.bytes_per_lr_pixel()
   assert per_pixel > 0
-  assert len(engine.tile_plan(40, 48)) == 1  # the machine's budget holds a small frame
-  small = PairEngine(*v4_x4, tile_overlap=8, memory_budget_bytes=int(per_pixel * 30 * 30))
-  tiles = small.tile_plan(40, 48)
+  assert len(engine.planner.tile_plan(40, 48)) == 1  # the machine's budget holds a small frame
+  small = _engine(v4_x4, tile_overlap=8, memory_budget_gb=per_pixel * 30 * 30 / 2**30)
+  tiles = small.planner.tile_plan(40, 48)
   assert len(tiles) > 1
   assert all(t.height * t.width <= 30 * 30 for t in tiles)
-  tiny = PairEngine(*v4_x4, tile_overlap=8, memory_budget_bytes=int(per_pixel * 12 * 12))
+  tiny = _engine(v4_x4, tile_overlap=8, memory_budget_gb=per_pixel * 12 * 12 / 2**30)
   with pytest.raises(UserInputError, match="memory budget"):
-    tiny.tile_plan(40, 48)
+    tiny.planner.tile_plan(40, 48)
 
 
 def test_bfloat16_stays_close_to_float32(v4_x4, frames_factory):
   pair = tuple(to_float(f) for f in frames_factory(2, 40, 32))
-  reference = normalize(PairEngine(*v4_x4).run([pair], ("ht",))[0]["ht"])
-  low = PairEngine(*v4_x4, compute_dtype="bfloat16").run([pair], ("ht",))[0]["ht"]
+  reference = normalize(_engine(v4_x4).run([pair], ("ht",))[0]["ht"])
+  low = _engine(v4_x4, dtype="bfloat16").run([pair], ("ht",))[0]["ht"]
   assert low.dtype == np.float32
   error = np.abs(normalize(low) - reference).max()
   assert 0 < error < 0.25
@@ -127,7 +136,7 @@ def test_batched_equals_unbatched_with_a_partial_last_batch(v4_x4, frames_factor
   pair per batch: the same flows and outputs."""
   frames = [to_float(f) for f in frames_factory(5, 40, 32)]
   pairs = list(zip(frames[:-1], frames[1:]))
-  single, batched = PairEngine(*v4_x4, batch_size=1), PairEngine(*v4_x4, batch_size=3)
+  single, batched = _engine(v4_x4, batch_size=1), _engine(v4_x4, batch_size=3)
   for a, b in zip(single.prepare(pairs).arrays, batched.prepare(pairs).arrays):
     np.testing.assert_allclose(a, b, atol=1e-6)
   one = _normalised(single.run(pairs, ALL_OUTPUTS))
@@ -141,7 +150,18 @@ def test_batched_equals_unbatched_with_a_partial_last_batch(v4_x4, frames_factor
 
 def test_prepare_refuses_no_pairs(v4_x4):
   with pytest.raises(ValueError, match="at least one frame pair"):
-    PairEngine(*v4_x4).prepare([])
+    _engine(v4_x4).prepare([])
+
+
+@pytest.mark.parametrize("fields, message", [
+    (dict(tile_size=8, tile_overlap=8), "tile_size 8 must be larger than tile_overlap 8"),
+    (dict(tile_overlap=-1), "tile_overlap must be >= 0, got -1"),
+    (dict(batch_size=0), "batch_size must be >= 1, got 0"),
+    (dict(memory_budget_gb=0.0), "memory_budget_gb must be > 0, got 0.0")])
+def test_engine_options_name_the_bad_field(fields, message):
+  with pytest.raises(UserInputError, match=message) as caught:
+    EngineOptions(**fields)
+  assert caught.value.parameters[0] in fields
 
 
 _MULTI_DEVICE_SCRIPT = """
@@ -151,16 +171,17 @@ sys.path.insert(0, sys.argv[2])
 from conftest import moving_frames
 from star_jax.weights import load_weights
 from star_jax.pixels import normalize, to_float
-from star_jax.infer.engine import PairEngine
+from star_jax.infer import EngineOptions, JaxNetwork, PairEngine
 cfg, variables = load_weights(sys.argv[1])
 frames = [to_float(f) for f in moving_frames(4, 40, 32)]
 pairs = list(zip(frames[:-1], frames[1:]))  # 3 pairs: the second batch of 2 is partial
-both = PairEngine(cfg, variables)
-single = PairEngine(cfg, variables, devices=jax.local_devices()[:1], batch_size=2)
+both = PairEngine(JaxNetwork(cfg, variables))
+single = PairEngine(JaxNetwork(cfg, variables, devices=jax.local_devices()[:1]),
+                    options=EngineOptions(batch_size=2))
 flows = [np.abs(x - y).max() for x, y in zip(both.prepare(pairs).arrays[2:],
                                              single.prepare(pairs).arrays[2:])]
 a, b = both.run(pairs, ("ht",)), single.run(pairs, ("ht",))
-print(json.dumps({"devices": len(both.devices), "batch": both.batch_size,
+print(json.dumps({"devices": len(both.network.devices), "batch": both.batch_size,
                   "flow_diff": float(max(flows)),
                   "diff": max(float(np.abs(normalize(x["ht"]) - normalize(y["ht"])).max())
                               for x, y in zip(a, b))}))
@@ -197,23 +218,26 @@ from conftest import moving_frames
 from star_jax.model import ModelConfig, build_model, sample_inputs
 from star_jax.pixels import normalize, to_float
 from star_jax.flow import FlowSettings
-from star_jax.infer.engine import ALL_OUTPUT_NAMES, PairEngine
+from star_jax.infer import EngineOptions, JaxNetwork, PairEngine
+from star_jax.infer.network import ALL_OUTPUT_NAMES
 cfg = ModelConfig(variant="V4", scale=2, base_filter=8, feat=4, n_resblock=1)
 variables = build_model(cfg).init(jax.random.key(0), *sample_inputs())
 frames = [to_float(f) for f in moving_frames(4, 48, 42)]
 pairs = list(zip(frames[:-1], frames[1:]))  # 3 pairs: 2 per step, the second step partial
-kw = dict(flow=FlowSettings("opencv_dis"))
-whole = PairEngine(cfg, variables, devices=jax.local_devices()[:1], memory_budget_bytes=2**40, **kw)
+flow = FlowSettings("opencv_dis")
+network = JaxNetwork(cfg, variables)
+whole = PairEngine(JaxNetwork(cfg, variables, devices=jax.local_devices()[:1]), flow,
+                   EngineOptions(memory_budget_gb=1024))
 height, width = whole.prepare(pairs[:1]).arrays[0].shape[1:3]
-frame_bytes = whole.forward_bytes_per_lr_pixel() * height * width
-split = PairEngine(cfg, variables, memory_budget_bytes=int(frame_bytes / 1.5), **kw)
-tiled = PairEngine(cfg, variables, memory_budget_bytes=int(frame_bytes / 6), tile_overlap=4, **kw)
+frame_gb = whole.network.bytes_per_lr_pixel() * height * width / 2**30
+split = PairEngine(network, flow, EngineOptions(memory_budget_gb=frame_gb / 1.5))
+tiled = PairEngine(network, flow, EngineOptions(memory_budget_gb=frame_gb / 6, tile_overlap=4))
 a, b = whole.run(pairs, ALL_OUTPUT_NAMES), split.run(pairs, ALL_OUTPUT_NAMES)
 print(json.dumps({
-    "height": height, "split": split.frame_split(height, width),
-    "split_tiles": len(split.tile_plan(height, width)),
-    "tiled_split": tiled.frame_split(height, width),
-    "tiled_tiles": len(tiled.tile_plan(height, width)),
+    "height": height, "split": split.planner.frame_split(height, width),
+    "split_tiles": len(split.planner.tile_plan(height, width)),
+    "tiled_split": tiled.planner.frame_split(height, width),
+    "tiled_tiles": len(tiled.planner.tile_plan(height, width)),
     "diff": max(float(np.abs(normalize(x[n]) - normalize(y[n])).max())
                 for x, y in zip(a, b) for n in ALL_OUTPUT_NAMES),
     "scale": max(float(np.abs(normalize(x[n])).max()) for x in a for n in ALL_OUTPUT_NAMES)}))

@@ -7,13 +7,13 @@ import pytest
 
 from star_jax.pixels import to_float, to_uint8
 from star_jax.infer import frame_schedule
-from star_jax.infer.engine import PairEngine
+from star_jax.infer import EngineOptions, JaxNetwork, PairEngine
 from star_jax.errors import UserInputError
 
 
 @pytest.fixture(scope="module")
 def engine(v4_x4):
-  return PairEngine(*v4_x4)
+  return PairEngine(JaxNetwork(*v4_x4))
 
 
 @pytest.fixture(scope="module")
@@ -87,9 +87,10 @@ def test_batched_prefetched_stream_equals_one_pair_at_a_time(v4_x4, frames_facto
   """5 frames = 4 pairs in batches of 3 (the last batch partial, filled up), two chunks
   prefetched, against batch 1 without a prefetch thread: the same frames."""
   frames = frames_factory(5, 40, 32)
-  single = _run(PairEngine(*v4_x4, batch_size=1), frames, "space-time", 2, pairs_per_step=1,
-                prefetch=0)
-  batched_engine = PairEngine(*v4_x4, batch_size=3)
+  network = JaxNetwork(*v4_x4)
+  single = _run(PairEngine(network, options=EngineOptions(batch_size=1)), frames, "space-time",
+                2, pairs_per_step=1, prefetch=0)
+  batched_engine = PairEngine(network, options=EngineOptions(batch_size=3))
   batched = _run(batched_engine, frames, "space-time", 2,
                  pairs_per_step=batched_engine.batch_size, prefetch=2)
   assert len(single) == len(batched) == 9

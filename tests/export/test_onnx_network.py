@@ -1,5 +1,6 @@
-"""The ``run`` consumer: a small generated clip through the ONNX export in onnxruntime,
-tiled at the exported LR size, written through the project's video writer."""
+"""The ``run`` consumer: a small generated clip through the ONNX export in onnxruntime (an
+``OnnxNetwork`` in the inference engine), tiled at the exported LR size, written through the
+project's video writer."""
 
 import fractions
 
@@ -8,7 +9,8 @@ import pytest
 
 from star_jax.cli import export as export_cli
 from star_jax.errors import UserInputError
-from star_jax.export.onnx_engine import OnnxPairEngine
+from star_jax.export.onnx_network import OnnxNetwork
+from star_jax.infer import EngineOptions, PairEngine
 from star_jax.video.reader import iter_video_frames, probe_video
 from star_jax.video.timeline import Timeline
 from star_jax.video.writer import VideoWriter
@@ -42,15 +44,20 @@ def test_run_enhances_a_clip_in_space_and_time(v4_onnx_export, tmp_path, capsys)
 
 
 def test_engine_tiles_at_the_exported_size(v4_onnx_export):
-  engine = OnnxPairEngine(v4_onnx_export, tile_overlap=4)
-  assert engine.lr_size == (12, 20) and engine.batch_size == 1
-  assert engine.padded_frame_size(5, 7) == (12, 20)
-  tiles = engine.tile_plan(*engine.padded_frame_size(32, 32))
+  network = OnnxNetwork(v4_onnx_export)
+  engine = PairEngine(network, options=EngineOptions(tile_overlap=4))
+  assert network.fixed_lr_size == (12, 20) and engine.batch_size == 1
+  assert engine.planner.frame_split(32, 32) == 1
+  tiles = engine.planner.tile_plan(*engine.planner.padded_frame_size(5, 7))  # 32x32: the flow's
   assert {(t.height, t.width) for t in tiles} == {(12, 20)} and len(tiles) == 8  # 4 x 2
 
 
-def test_engine_refuses_bad_models_and_overlaps(v4_onnx_export, tmp_path):
+def test_engine_refuses_bad_models_and_options(v4_onnx_export, tmp_path):
   with pytest.raises(UserInputError, match="model.json is missing"):
-    OnnxPairEngine(tmp_path)
-  with pytest.raises(UserInputError, match="tile_overlap 12"):
-    OnnxPairEngine(v4_onnx_export, tile_overlap=12)
+    OnnxNetwork(tmp_path)
+  network = OnnxNetwork(v4_onnx_export)
+  with pytest.raises(UserInputError, match="tile_overlap 12 must be smaller than"):
+    PairEngine(network, options=EngineOptions(tile_overlap=12))
+  with pytest.raises(UserInputError, match="tile_size does not apply") as caught:
+    PairEngine(network, options=EngineOptions(tile_size=64))
+  assert caught.value.parameters == ("tile_size",)
