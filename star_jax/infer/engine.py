@@ -3,9 +3,10 @@
 :class:`PairEngine` is composed of a network (``network``: a ``JaxNetwork``, or an ONNX
 export's ``star_jax.export.onnx_network.OnnxNetwork``), the flow method
 (``star_jax.flow.FlowSettings``) and its options (``planner.EngineOptions``: tiles, batch,
-memory budget; their plan is ``planner.Planner``'s). It turns pairs of frames (float RGB in [0, 1], any
-size) into the network's outputs at exactly ``scale x`` (ht, h1, h2) or ``1 x`` (l) the input
-size, as RGB clamped to [0, 1] (float32) or, on request, uint8 (``star_jax.pixels``):
+memory budget; their plan is ``planner.Planner``'s). It turns pairs of frames (float RGB in
+[0, 1], any size) into the network's outputs at exactly ``scale x`` (ht, h1, h2) or ``1 x``
+(l) the input size, as RGB clamped to [0, 1] (float32) or, on request, uint8
+(``star_jax.pixels``):
 
 * flows: computed on the whole (unpadded) frames in the release's convention (flow of
   frames in [0, 1], then ``-clip(f, +-150) / 150``); tiles take crops of the full-frame
