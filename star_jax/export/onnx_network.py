@@ -43,10 +43,7 @@ class OnnxNetwork:
   def __init__(self, model_path, providers: Sequence[str] = ("CPUExecutionProvider",)):
     import onnxruntime  # pylint: disable=g-import-not-at-top (optional extra)
     self.directory = export_directory(model_path)
-    try:
-      sidecar = sidecar_lib.read_sidecar(self.directory, "onnx")
-    except ValueError as error:
-      raise UserInputError(str(error)) from error
+    sidecar = sidecar_lib.read_sidecar(self.directory, "onnx")
     onnx_path = self.directory / sidecar_lib.ONNX_FILE
     if not onnx_path.is_file():
       raise UserInputError(f"ONNX export {self.directory} lacks {sidecar_lib.ONNX_FILE}")
