@@ -94,6 +94,17 @@ def constrain_batch(batch, mesh: Mesh):
       lambda x: jax.lax.with_sharding_constraint(x, split) if x.ndim == 4 else x, batch)
 
 
+def on_mesh(step, mesh: Mesh):
+  """``step(state, batch)`` as a function to jit for ``mesh``: it traces under ``mesh``
+  (``jax.sharding.use_abstract_mesh``, what ``star_jax.model.layers.replicated_if_short``
+  reads, so the FR UNet's maps of fewer rows than 'space' are not split) and splits the
+  batch first (:func:`constrain_batch`)."""
+  def stepped(state, batch):
+    with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
+      return step(state, constrain_batch(batch, mesh))
+  return stepped
+
+
 def param_shardings(tree, mesh: Mesh, rules: Sequence[Tuple[str, Sequence[Any]]]):
   """NamedShardings for a (shape) tree: the first rule whose regex fully matches the
   '/'-joined path gives the PartitionSpec; a dim that the mesh axis does not divide, or no
