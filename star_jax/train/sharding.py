@@ -9,7 +9,9 @@ spans several devices and the result equals a one-device run up to float summati
 A height that ``space`` does not divide is not padded (padding the frame would change
 what the border convolutions see): such an array enters split over 'data' only and the
 step splits it over 'space' inside (:func:`constrain_batch`), where XLA pads the last
-shard internally and masks it out, so the result is still exact.
+shard internally and masks it out, so the result is still exact. The steps trace under
+their mesh (:func:`on_mesh`), where the model keeps maps of fewer rows than 'space'
+unsplit (``star_jax.model.layers.replicated_if_short``, an XLA work-around).
 """
 
 import logging
