@@ -13,6 +13,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.sharding import NamedSharding, PartitionSpec as P
 
 Dtype = Any
 
@@ -297,3 +298,22 @@ def upsample_bilinear_align_corners(x, factor: int):
   mw = jnp.asarray(_align_corners_matrix(w, w * factor))
   y = jnp.einsum("pw,bowc->bopc", mw, y, precision=jax.lax.Precision.HIGHEST)
   return y.astype(x.dtype)
+
+
+def replicated_if_short(x):
+  """``x`` (NHWC) constrained to an unsplit height when it has fewer rows than the 'space'
+  axis of the mesh in context (``jax.sharding.get_abstract_mesh``; the sharded train, eval
+  and inference steps trace under their mesh), else ``x`` itself: a no-op without a mesh,
+  without a 'space' axis, or on one device.
+
+  A work-around for an XLA Shardy partitioner bug (jax 0.10.2): a convolution on a map of
+  fewer rows than the devices splitting its height, with replicated kernels, gets wrong
+  gradients (``tests/train/shardy_grad_repro.py``); the flow UNet's deepest levels are such
+  maps. Only the height is constrained; batch, width and channels stay the partitioner's.
+  """
+  mesh = jax.sharding.get_abstract_mesh()
+  space = dict(mesh.shape).get("space", 1)
+  if space == 1 or x.shape[1] >= space:
+    return x
+  return jax.lax.with_sharding_constraint(
+      x, NamedSharding(mesh, P(P.UNCONSTRAINED, None, P.UNCONSTRAINED, P.UNCONSTRAINED)))

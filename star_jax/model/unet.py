@@ -10,7 +10,8 @@ from typing import Any, Tuple
 import flax.linen as nn
 import jax.numpy as jnp
 
-from star_jax.model.layers import BatchNorm2d, conv2d, upsample_bilinear_align_corners
+from star_jax.model.layers import (BatchNorm2d, conv2d, replicated_if_short,
+                                   upsample_bilinear_align_corners)
 from star_jax.model.remat import unit
 
 Dtype = Any
@@ -89,17 +90,18 @@ class FlowUNet(nn.Module):
   @nn.compact
   def __call__(self, x, train: bool = False):
     kw = dict(dtype=self.dtype, param_dtype=self.param_dtype, remat=self.remat)
-    skips = [_DoubleConvAt(64, ("conv",), name="inc", **kw)(x, train)]
+    skips = [replicated_if_short(_DoubleConvAt(64, ("conv",), name="inc", **kw)(x, train))]
     for i, features in enumerate((128, 256, 512, 1024, 1024), start=1):
       # window_shape by keyword: jax2onnx (star_jax.export) replaces nn.max_pool while it
       # traces with a function that accepts only keyword arguments after the input.
       pooled = nn.max_pool(skips[-1], window_shape=(2, 2), strides=(2, 2), padding="VALID")
-      skips.append(_DoubleConvAt(features, ("mpconv", "1"), name=f"down{i}", **kw)(pooled, train))
+      skips.append(replicated_if_short(
+          _DoubleConvAt(features, ("mpconv", "1"), name=f"down{i}", **kw)(pooled, train)))
     x = skips.pop()
     for i, features in enumerate((512, 256, 128, 64, 64), start=1):
       skip = skips.pop()
       up = _pad_to(upsample_bilinear_align_corners(x, 2), skip)
-      x = _DoubleConvAt(features, ("conv",), name=f"up{i}", **kw)(
-          jnp.concatenate([skip, up], axis=-1), train)
+      x = replicated_if_short(_DoubleConvAt(features, ("conv",), name=f"up{i}", **kw)(
+          jnp.concatenate([skip, up], axis=-1), train))
     return nn.sigmoid(_OutConv(self.out_channels, name="outc", dtype=self.dtype,
                                param_dtype=self.param_dtype)(x))

@@ -112,14 +112,10 @@ def summary_line(eval_metrics: Dict[str, float]) -> str:
 def jit_eval_step(model, scale: int, mesh, state_shardings):
   """:func:`eval_step_with_baseline` compiled for ``mesh``: state as ``state_shardings``,
   the batch as ``sharding.global_batch`` places it (samples on 'data', image heights on
-  'space', ``sharding.constrain_batch``), outputs replicated (so every process sums the
+  'space', split inside and traced under the mesh: ``sharding.on_mesh``), outputs replicated (so every process sums the
   same values)."""
   step = functools.partial(eval_step_with_baseline, model=model, scale=scale)
-
-  def eval_step(state, batch):
-    return step(state, sharding.constrain_batch(batch, mesh))
-
-  return jax.jit(eval_step, in_shardings=(state_shardings, None),
+  return jax.jit(sharding.on_mesh(step, mesh), in_shardings=(state_shardings, None),
                  out_shardings=sharding.replicated(mesh))
 
 

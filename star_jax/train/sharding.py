@@ -9,7 +9,9 @@ spans several devices and the result equals a one-device run up to float summati
 A height that ``space`` does not divide is not padded (padding the frame would change
 what the border convolutions see): such an array enters split over 'data' only and the
 step splits it over 'space' inside (:func:`constrain_batch`), where XLA pads the last
-shard internally and masks it out, so the result is still exact.
+shard internally and masks it out, so the result is still exact. The steps trace under
+their mesh (:func:`on_mesh`), where the model keeps maps of fewer rows than 'space'
+unsplit (``star_jax.model.layers.replicated_if_short``, an XLA work-around).
 """
 
 import logging
@@ -92,6 +94,17 @@ def constrain_batch(batch, mesh: Mesh):
   split = NamedSharding(mesh, P("data", "space"))
   return jax.tree_util.tree_map(
       lambda x: jax.lax.with_sharding_constraint(x, split) if x.ndim == 4 else x, batch)
+
+
+def on_mesh(step, mesh: Mesh):
+  """``step(state, batch)`` as a function to jit for ``mesh``: it traces under ``mesh``
+  (``jax.sharding.use_abstract_mesh``, what ``star_jax.model.layers.replicated_if_short``
+  reads, so the FR UNet's maps of fewer rows than 'space' are not split) and splits the
+  batch first (:func:`constrain_batch`)."""
+  def stepped(state, batch):
+    with jax.sharding.use_abstract_mesh(mesh.abstract_mesh):
+      return step(state, constrain_batch(batch, mesh))
+  return stepped
 
 
 def param_shardings(tree, mesh: Mesh, rules: Sequence[Tuple[str, Sequence[Any]]]):

@@ -131,16 +131,12 @@ def build_program(config, mesh, steps_per_epoch: int) -> TrainProgram:
 def jit_train_step(config, model, tx, schedule, mesh, state_shardings, features=None):
   """The train step compiled for ``mesh``: the batch as ``sharding.global_batch`` places it
   (samples on 'data', image heights on 'space', split there inside the step when 'space'
-  does not divide them: ``sharding.constrain_batch``), state as ``state_shardings``,
+  does not divide them, traced under the mesh: ``sharding.on_mesh``), state as ``state_shardings``,
   metrics replicated, the old state's buffers donated."""
   step = functools.partial(step_lib.train_step, model=model, tx=tx, seed=config.seed,
                            objective=config.objective, loss_type=config.loss,
                            schedule=schedule, features=features)
-
-  def train_step(state, batch):
-    return step(state, sharding.constrain_batch(batch, mesh))
-
-  return jax.jit(train_step, in_shardings=(state_shardings, None),
+  return jax.jit(sharding.on_mesh(step, mesh), in_shardings=(state_shardings, None),
                  out_shardings=(state_shardings, sharding.replicated(mesh)),
                  donate_argnums=(0,))
 

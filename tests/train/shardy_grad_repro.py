@@ -1,6 +1,7 @@
 """Run by test_space_sharding.py in a fresh process with 4 fake CPU devices: the smallest
 program found whose gradients under a height split are not one device's (jax/jaxlib 0.10.2,
-Shardy partitioner), the cause of the FR models' wrong flow-UNet gradients on a 'space' axis.
+Shardy partitioner), which put the FR models' flow-UNet gradients 0.9 off on a 'space' axis
+until the model worked around it.
 
 A UNet skeleton of plain convolutions on an LR 8-row map split over 4 devices: two strided
 height slices down to 2 rows, a convolution at 2 rows, two row repeats back to 8 and a
@@ -10,8 +11,10 @@ line: the largest relative differences of the input's and the first kernel's gra
 from one device's (measured 0.94 and 1.0; 1e-7 with the kernels' sharding left to the
 partitioner, with the GSPMD partitioner, or at 16 rows; also wrong for 8 rows over 8 devices).
 Constraining the 2-row convolution's output to replicated before the repeats gives one
-device's gradients (1e-7), its input instead does not (2.1): a candidate work-around for the
-UNet's deepest levels, not applied (the model does not know the mesh).
+device's gradients (1e-7), its input instead does not (2.1): the work-around the flow UNet
+applies to its maps of fewer rows than the 'space' axis (``star_jax.model.layers.
+replicated_if_short``, under the mesh the sharded steps trace with); this program keeps the
+bug visible without it.
 """
 
 import json

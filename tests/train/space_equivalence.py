@@ -33,10 +33,12 @@ os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") +
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
 import jax  # pylint: disable=g-import-not-at-top,wrong-import-position
+import jax.numpy as jnp  # pylint: disable=g-import-not-at-top,wrong-import-position
 import numpy as np  # pylint: disable=g-import-not-at-top,wrong-import-position
 
 from star_jax.data import pipeline  # pylint: disable=wrong-import-position
-from star_jax.model import build_model, sample_inputs  # pylint: disable=wrong-import-position
+from star_jax.model import build_model, parse_variant, sample_inputs  # pylint: disable=wrong-import-position
+from star_jax.model.unet import FlowUNet  # pylint: disable=wrong-import-position
 from star_jax.train import checkpoints, evaluation, objectives, sharding, trainer  # pylint: disable=wrong-import-position
 from star_jax.train import step as step_lib  # pylint: disable=wrong-import-position
 from star_jax.train.config import base_config  # pylint: disable=wrong-import-position
@@ -60,12 +62,12 @@ def narrow_config(variant):
   return config
 
 
-def outputs_loss_grads(config, model, variables, batch, mesh):
-  """(training-mode outputs, loss terms, parameter gradients) of the train step's loss,
-  jitted for ``mesh`` the way the train step is (batch as ``global_batch`` places it,
-  split inside by ``constrain_batch``), results gathered to the host."""
+def outputs_loss_grads(config, model, variables, batches, mesh):
+  """Per batch of ``batches``: (training-mode outputs, loss terms, parameter gradients) of
+  the train step's loss, jitted once for ``mesh`` the way the train step is (batch as
+  ``global_batch`` places it, split inside and traced under the mesh by ``on_mesh``),
+  results gathered to the host."""
   def fn(variables, batch):
-    batch = sharding.constrain_batch(batch, mesh)
     def loss_fn(params):
       apply_vars = dict(variables, params=params)
       if "batch_stats" in variables:
@@ -78,9 +80,11 @@ def outputs_loss_grads(config, model, variables, batch, mesh):
     grads, (outputs, terms) = jax.grad(loss_fn, has_aux=True)(variables["params"])
     return outputs, terms, grads
   replicated = sharding.replicated(mesh)
-  jitted = jax.jit(fn, in_shardings=(replicated, None), out_shardings=replicated)
-  return jax.device_get(jitted(jax.device_put(variables, replicated),
-                               sharding.global_batch(batch, mesh)))
+  jitted = jax.jit(sharding.on_mesh(fn, mesh), in_shardings=(replicated, None),
+                   out_shardings=replicated)
+  variables = jax.device_put(variables, replicated)
+  return [jax.device_get(jitted(variables, sharding.global_batch(batch, mesh)))
+          for batch in batches]
 
 
 def real_steps(config, model, batches, mesh):
@@ -138,7 +142,41 @@ def compiled_split(variant, h, w, space):
   return compiled.memory_analysis().temp_size_in_bytes, gathers
 
 
+def flow_unet_gradients(x, ct, mesh):
+  """The FR flow UNet alone (release widths, BatchNorm on its running statistics): its
+  parameters' and input's gradients for input ``x`` and output cotangent ``ct``, jitted
+  for ``mesh`` as the train step is (``on_mesh``), gathered to the host."""
+  net = FlowUNet()
+  variables = net.init(jax.random.key(0), x[:1, :8, :8], False)
+
+  def fn(params, batch):
+    loss = lambda p, x: jnp.sum(net.apply(dict(variables, params=p), x, False) * batch["ct"])
+    return jax.grad(loss, argnums=(0, 1))(params, batch["x"])
+  replicated = sharding.replicated(mesh)
+  jitted = jax.jit(sharding.on_mesh(fn, mesh), in_shardings=(replicated, None),
+                   out_shardings=replicated)
+  return jax.device_get(jitted(jax.device_put(variables["params"], replicated),
+                               sharding.global_batch({"x": x, "ct": ct}, mesh)))
+
+
 def main():
+  if sys.argv[1] == "--flow-unet":  # --flow-unet HEIGHT WIDTH MESH [MESH ...]
+    h, w = map(int, sys.argv[2:4])
+    meshes = [tuple(int(s) for s in m.split(",")) for m in sys.argv[4:]]
+    rng = np.random.default_rng(0)
+    size = max(m[0] for m in meshes)
+    x = rng.normal(size=(size, h, w, 8)).astype(np.float32)
+    ct = rng.normal(size=(size, h, w, 2)).astype(np.float32)
+    reference = flow_unet_gradients(x, ct, sharding.make_mesh((1, 1, 1), jax.devices()[:1]))
+    result = {}
+    for shape in meshes:
+      grads = flow_unet_gradients(x, ct, sharding.make_mesh(shape,
+                                                            jax.devices()[:int(np.prod(shape))]))
+      result[",".join(map(str, shape))] = {
+          "params": max_abs_diff(grads[0], reference[0]) / max_abs(reference[0]),
+          "input": max_abs_diff(grads[1], reference[1]) / max_abs(reference[1])}
+    json.dump(result, sys.stdout)
+    return
   if sys.argv[1] == "--memory":  # --memory VARIANT HEIGHT WIDTH SPACE
     variant, h, w, space = sys.argv[2], *map(int, sys.argv[3:6])
     one, split = compiled_split(variant, h, w, 1), compiled_split(variant, h, w, space)
@@ -162,13 +200,19 @@ def main():
   if with_steps:
     reference_steps = real_steps(config, model, batches, one)
   else:
-    reference = outputs_loss_grads(config, model, variables, batches[0], one)
+    # FR models: also one device's gradients at inputs moved by 1e-7 relative, the scale
+    # of float rounding: how far summation order alone can move the flow UNet's gradients.
+    nudged = jax.tree_util.tree_map(
+        lambda x: x * (1 + 1e-7 * rng.standard_normal(x.shape)).astype(np.float32), batches[0])
+    reference, *nudged_result = outputs_loss_grads(
+        config, model, variables, [batches[0], nudged][:2 if parse_variant(variant)[1] else 1],
+        one)
   result = {}
   for shape in meshes:
     mesh = sharding.make_mesh(shape, devices[:int(np.prod(shape))])
     entry = {}
     if not with_steps:
-      outputs, terms, grads = outputs_loss_grads(config, model, variables, batches[0], mesh)
+      (outputs, terms, grads), = outputs_loss_grads(config, model, variables, batches[:1], mesh)
       core, flow_net = split_flow_net(grads)
       ref_core, ref_flow_net = split_flow_net(reference[2])
       entry = {"outputs": max_rel_diff(outputs, reference[0]),
@@ -177,6 +221,9 @@ def main():
                "grads_per_leaf": max_rel_diff(grads, reference[2])}
       if flow_net:
         entry["grads_flow_net"] = max_abs_diff(flow_net, ref_flow_net) / max_abs(ref_flow_net)
+        entry["grads_flow_net_nudged_inputs"] = (
+            max_abs_diff(split_flow_net(nudged_result[0][2])[1], ref_flow_net)
+            / max_abs(ref_flow_net))
     else:
       losses, metrics, params, psnr, images = real_steps(config, model, batches, mesh)
       ref_losses, ref_metrics, ref_params, ref_psnr, ref_images = reference_steps
