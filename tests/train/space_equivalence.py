@@ -16,11 +16,14 @@ Gradients are compared relative to the largest gradient (``grads``, the conventi
 bounded: a PReLU slope's gradient is a sum over every pixel with heavy cancellation, so
 its own relative difference reflects float summation order (3e-4 at space=2 for the
 narrow V4, where every output is within 4e-6). The FR models' flow UNet's gradients are
-reported apart (``grads_flow_net``): under a space split they are NOT one device's (0.92
-of their largest entry off for V4_REF at LR 10x8 and 0.88 at 32x32 on 4 devices, while
-outputs and losses agree within 1e-5; an XLA Shardy partitioner bug on the UNet's 2-row
-levels, ``shardy_grad_repro.py``), which is why training refuses an FR model on a 'space'
-axis (``config_checks``).
+reported apart (``grads_flow_net``), beside one device's at inputs moved by 1e-7 relative
+(``grads_flow_net_nudged_inputs``: what float rounding alone moves them by). Measured for
+V4_REF at LR 10x8 (``benchmarks/results/space_axis.md``): with
+``layers.replicated_if_short`` (the work-around for an XLA Shardy partitioner bug,
+``shardy_grad_repro.py``) one gradient's split at space 2/4/8 is within 1.7e-5 of the
+largest entry, the order of that gauge (6.9e-6), but two real train steps (``--steps``) are
+not one device's (step-2 losses 0.8-3.8 % off, eval images up to 107 levels), which is why
+training refuses an FR model on a 'space' axis (``config_checks``).
 """
 
 import json

@@ -43,12 +43,16 @@ CASES = [
 def test_outputs_losses_and_gradients_match_one_device(variant, height, width, meshes):
   result = _run(variant, str(height), str(width), *meshes)
   assert sorted(result) == sorted(meshes)
-  # FR models: forward only (outputs, losses); their training gradients under a split are
-  # not one device's (an XLA Shardy bug, test below), and training refuses them.
-  keys = ("outputs", "losses") if variant.endswith("_REF") else ("outputs", "losses", "grads")
   for mesh, diffs in result.items():
-    for key in keys:
+    for key in ("outputs", "losses", "grads"):
       assert diffs[key] <= TOLERANCE, (variant, mesh, key, diffs)
+    if "grads_flow_net" in diffs:
+      # FR models' flow UNet (BatchNorm on batch statistics of 1-5-row maps): its gradients
+      # move by float rounding alone as much as by the split; bounded by what a 1e-7 nudge of
+      # the inputs moves them on one device (measured 8.6e-6 vs 6.9e-6 at space 4; 0.23-0.92
+      # without layers.replicated_if_short). Training still refuses FR models on the axis:
+      # two real steps are not one device's (benchmarks/results/space_axis.md).
+      assert diffs["grads_flow_net"] <= 10 * diffs["grads_flow_net_nudged_inputs"], diffs
 
 
 def test_flow_unet_gradients_match_one_device():
