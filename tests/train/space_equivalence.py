@@ -5,8 +5,10 @@ devices), or (``--steps``) the real train and eval steps (``trainer.jit_train_st
 ``evaluation.jit_eval_step``) on the same meshes. Prints one JSON line: per mesh, the
 largest relative differences from the one-device run.
 
-Usage: ``space_equivalence.py VARIANT HEIGHT WIDTH MESH [MESH ...] [--steps]``, each MESH
-as ``data,model,space`` (e.g. ``1,1,8``); HEIGHT x WIDTH is the LR frame (scale 2).
+Usage: ``space_equivalence.py VARIANT HEIGHT WIDTH MESH [MESH ...] [--steps [--gauge]]``,
+each MESH as ``data,model,space`` (e.g. ``1,1,8``); HEIGHT x WIDTH is the LR frame (scale
+2). ``--gauge`` adds ``nudged_inputs``: one device's steps at inputs moved by 1e-7 relative
+against one device's, what float rounding alone moves them by.
 ``space_equivalence.py --memory VARIANT HEIGHT WIDTH SPACE`` compiles the train step for
 one sample on one device and on ``SPACE`` devices and prints the temporary bytes per device
 and the all-gathers of the split program.
@@ -66,22 +68,23 @@ def narrow_config(variant):
 
 
 def outputs_loss_grads(config, model, variables, batches, mesh):
-  """Per batch of ``batches``: (training-mode outputs, loss terms, parameter gradients) of
-  the train step's loss, jitted once for ``mesh`` the way the train step is (batch as
+  """Per batch of ``batches``: (training-mode outputs, loss terms, parameter gradients,
+  updated BatchNorm running statistics: {} without BatchNorm) of the train step's loss, jitted once for ``mesh`` the way the train step is (batch as
   ``global_batch`` places it, split inside and traced under the mesh by ``on_mesh``),
   results gathered to the host."""
   def fn(variables, batch):
     def loss_fn(params):
       apply_vars = dict(variables, params=params)
+      updates = {}
       if "batch_stats" in variables:
-        outputs, _ = model.apply(apply_vars, *step_lib._model_inputs(batch), train=True,  # pylint: disable=protected-access
-                                 mutable=["batch_stats"])
+        outputs, updates = model.apply(apply_vars, *step_lib._model_inputs(batch), train=True,  # pylint: disable=protected-access
+                                       mutable=["batch_stats"])
       else:
         outputs = model.apply(apply_vars, *step_lib._model_inputs(batch), train=True)  # pylint: disable=protected-access
       terms = objectives.star_loss(outputs, batch, config.objective, config.loss)
-      return terms["total"], (outputs, terms)
-    grads, (outputs, terms) = jax.grad(loss_fn, has_aux=True)(variables["params"])
-    return outputs, terms, grads
+      return terms["total"], (outputs, terms, updates.get("batch_stats", {}))
+    grads, (outputs, terms, stats) = jax.grad(loss_fn, has_aux=True)(variables["params"])
+    return outputs, terms, grads, stats
   replicated = sharding.replicated(mesh)
   jitted = jax.jit(sharding.on_mesh(fn, mesh), in_shardings=(replicated, None),
                    out_shardings=replicated)
@@ -97,6 +100,22 @@ def real_steps(config, model, batches, mesh):
   eval_fn = evaluation.jit_eval_step(model, SCALE, mesh, shardings)
   psnr, images = jax.device_get(eval_fn(state, sharding.global_batch(batches[0], mesh)))
   return losses, jax.device_get(metrics), jax.device_get(state.params), psnr, images
+
+
+def steps_diffs(run, reference):
+  """``real_steps`` results against the reference run's, as the largest differences."""
+  losses, metrics, params, psnr, images = run
+  ref_losses, ref_metrics, ref_params, ref_psnr, ref_images = reference
+  # Parameters relative to their overall scale: a per-tensor ratio is ill-posed for the
+  # zero-initialised biases, whose first steps are +-lr whatever |g| is.
+  return dict(
+      step_losses=max_rel_diff(losses, ref_losses),
+      step_metrics=max_rel_diff(metrics, ref_metrics),
+      step_params=max_abs_diff(params, ref_params) / max_abs(ref_params),
+      eval_psnr=max_rel_diff(psnr, ref_psnr),
+      eval_image_levels=max(int(np.max(np.abs(a.astype(int) - b.astype(int))))
+                            for a, b in zip(jax.tree_util.tree_leaves(images),
+                                            jax.tree_util.tree_leaves(ref_images))))
 
 
 def max_rel_diff(tree, reference):
@@ -186,8 +205,9 @@ def main():
     json.dump({"temp_bytes_1": one[0], "temp_bytes_split": split[0],
                "all_gathers_split": split[1]}, sys.stdout)
     return
-  args = [a for a in sys.argv[1:] if a != "--steps"]
+  args = [a for a in sys.argv[1:] if a not in ("--steps", "--gauge")]
   with_steps = "--steps" in sys.argv[1:]
+  with_gauge = "--gauge" in sys.argv[1:]
   variant, h, w = args[0], int(args[1]), int(args[2])
   meshes = [tuple(int(s) for s in m.split(",")) for m in args[3:]]
   devices = jax.devices()
@@ -195,6 +215,8 @@ def main():
   rng = np.random.default_rng(0)
   batch_size = max(m[0] for m in meshes)
   batches = [make_batch(rng, batch_size, h, w) for _ in range(2)]
+  nudge = lambda batch: jax.tree_util.tree_map(
+      lambda x: x * (1 + 1e-7 * rng.standard_normal(x.shape)).astype(np.float32), batch)
   config = narrow_config(variant)
   model = build_model(config.model)
   variables = model.init(jax.random.key(1), *sample_inputs())
@@ -202,11 +224,12 @@ def main():
   one = sharding.make_mesh((1, 1, 1), devices[:1])
   if with_steps:
     reference_steps = real_steps(config, model, batches, one)
+    if with_gauge:
+      nudged_steps = real_steps(config, model, [nudge(b) for b in batches], one)
   else:
     # FR models: also one device's gradients at inputs moved by 1e-7 relative, the scale
     # of float rounding: how far summation order alone can move the flow UNet's gradients.
-    nudged = jax.tree_util.tree_map(
-        lambda x: x * (1 + 1e-7 * rng.standard_normal(x.shape)).astype(np.float32), batches[0])
+    nudged = nudge(batches[0])
     reference, *nudged_result = outputs_loss_grads(
         config, model, variables, [batches[0], nudged][:2 if parse_variant(variant)[1] else 1],
         one)
@@ -215,32 +238,26 @@ def main():
     mesh = sharding.make_mesh(shape, devices[:int(np.prod(shape))])
     entry = {}
     if not with_steps:
-      (outputs, terms, grads), = outputs_loss_grads(config, model, variables, batches[:1], mesh)
+      (outputs, terms, grads, stats), = outputs_loss_grads(config, model, variables,
+                                                           batches[:1], mesh)
       core, flow_net = split_flow_net(grads)
       ref_core, ref_flow_net = split_flow_net(reference[2])
       entry = {"outputs": max_rel_diff(outputs, reference[0]),
                "losses": max_rel_diff(terms, reference[1]),
                "grads": max_abs_diff(core, ref_core) / max_abs(ref_core),
                "grads_per_leaf": max_rel_diff(grads, reference[2])}
+      if stats:
+        entry["batch_stats"] = max_rel_diff(stats, reference[3])
       if flow_net:
         entry["grads_flow_net"] = max_abs_diff(flow_net, ref_flow_net) / max_abs(ref_flow_net)
         entry["grads_flow_net_nudged_inputs"] = (
             max_abs_diff(split_flow_net(nudged_result[0][2])[1], ref_flow_net)
             / max_abs(ref_flow_net))
     else:
-      losses, metrics, params, psnr, images = real_steps(config, model, batches, mesh)
-      ref_losses, ref_metrics, ref_params, ref_psnr, ref_images = reference_steps
-      # Parameters relative to their overall scale: a per-tensor ratio is ill-posed for the
-      # zero-initialised biases, whose first steps are +-lr whatever |g| is.
-      entry.update(
-          step_losses=max_rel_diff(losses, ref_losses),
-          step_metrics=max_rel_diff(metrics, ref_metrics),
-          step_params=max_abs_diff(params, ref_params) / max_abs(ref_params),
-          eval_psnr=max_rel_diff(psnr, ref_psnr),
-          eval_image_levels=max(int(np.max(np.abs(a.astype(int) - b.astype(int))))
-                                for a, b in zip(jax.tree_util.tree_leaves(images),
-                                                jax.tree_util.tree_leaves(ref_images))))
+      entry = steps_diffs(real_steps(config, model, batches, mesh), reference_steps)
     result[",".join(map(str, shape))] = entry
+  if with_steps and with_gauge:
+    result["nudged_inputs"] = steps_diffs(nudged_steps, reference_steps)
   json.dump(result, sys.stdout)
 
 
