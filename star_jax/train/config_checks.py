@@ -9,9 +9,7 @@ with a ``_REF`` variant (the FR wrapper is what reads them); ``objective='STAR-T
 exactly when ``data.hr_input`` (HR inputs have no HR targets for ht/h1/h2, and STAR-T-HR's
 target is the HR in-between frame); ``loss='Lf'`` has ``vgg19_weights``; ``source='tfds'``
 has ``data.tfds_data_dir`` and triplet clips; ``mesh_shape`` fits the devices and both batch sizes divide over
-the processes and the mesh's 'data' axis; a ``_REF`` variant has no 'space' axis (its
-train steps on a split height are not one device's yet: ``benchmarks/results/space_axis.md``);
-step intervals, ``keep_checkpoints``,
+the processes and the mesh's 'data' axis; step intervals, ``keep_checkpoints``,
 ``lost_process_timeout_seconds`` and ``num_epochs`` (when ``total_steps`` is unset) are
 positive; ``profile_steps`` parses.
 """
@@ -83,12 +81,7 @@ def validate(config, num_devices: Optional[int] = None,
                          "built it)")
   if d.patch_size < 0:
     raise UserInputError(f"data.patch_size={d.patch_size} must be >= 0 (0 = whole frames)")
-  data_axis, _, space_axis = sharding.mesh_axis_sizes(config.mesh_shape, num_devices)
-  if space_axis > 1 and parse_variant(m.variant)[1]:
-    raise UserInputError(f"model.variant={m.variant!r} cannot train on a 'space' mesh axis "
-                         f"(mesh_shape={tuple(config.mesh_shape)}): its train steps on a split "
-                         "height are not one device's yet; use "
-                         f"'{m.variant[:-4]}' or a mesh_shape without space")
+  data_axis, _, _ = sharding.mesh_axis_sizes(config.mesh_shape, num_devices)
   for name in ("batch_size", "eval_batch_size"):
     size = config[name]
     if size < 1 or size % num_processes or size % data_axis:

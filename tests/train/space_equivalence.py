@@ -19,13 +19,11 @@ bounded: a PReLU slope's gradient is a sum over every pixel with heavy cancellat
 its own relative difference reflects float summation order (3e-4 at space=2 for the
 narrow V4, where every output is within 4e-6). The FR models' flow UNet's gradients are
 reported apart (``grads_flow_net``), beside one device's at inputs moved by 1e-7 relative
-(``grads_flow_net_nudged_inputs``: what float rounding alone moves them by). Measured for
-V4_REF at LR 10x8 (``benchmarks/results/space_axis.md``): with
-``layers.replicated_if_short`` (the work-around for an XLA Shardy partitioner bug,
-``shardy_grad_repro.py``) one gradient's split at space 2/4/8 is within 1.7e-5 of the
-largest entry, the order of that gauge (6.9e-6), but two real train steps (``--steps``) are
-not one device's (step-2 losses 0.8-3.8 % off, eval images up to 107 levels), which is why
-training refuses an FR model on a 'space' axis (``config_checks``).
+(``grads_flow_net_nudged_inputs``: what float rounding alone moves them by), and the
+updated BatchNorm statistics (``batch_stats``). The FR models are well conditioned only at
+one sample per data group (at two, a 1e-7 nudge moves the flow UNet's gradients by 3.4x
+their largest entry at LR 10x8): measured values and the two-step check (``--steps
+--gauge``) are in ``benchmarks/results/space_axis.md``.
 """
 
 import json

@@ -10,11 +10,7 @@ import pathlib
 import subprocess
 import sys
 
-import jax
 import pytest
-
-from star_jax.train import config_checks, sharding
-from star_jax.train.config import base_config
 
 HERE = pathlib.Path(__file__).parent
 TOLERANCE = 1e-5
@@ -50,8 +46,7 @@ def test_outputs_losses_and_gradients_match_one_device(variant, height, width, m
       # FR models' flow UNet (BatchNorm on batch statistics of 1-5-row maps): its gradients
       # move by float rounding alone as much as by the split; bounded by what a 1e-7 nudge of
       # the inputs moves them on one device (measured 8.6e-6 vs 6.9e-6 at space 4; 0.23-0.92
-      # without layers.replicated_if_short). Training still refuses FR models on the axis:
-      # two real steps are not one device's (benchmarks/results/space_axis.md).
+      # without layers.replicated_if_short). Two real steps: benchmarks/results/space_axis.md.
       assert diffs["grads_flow_net"] <= 10 * diffs["grads_flow_net_nudged_inputs"], diffs
 
 
@@ -86,55 +81,13 @@ def test_space_axis_splits_the_activations():
 
 @pytest.mark.xfail(strict=True, reason="XLA Shardy partitioner (jax 0.10.2): a convolution's "
                    "gradients on a map of fewer rows than the devices' split are not one "
-                   "device's; why the FR models' flow-UNet gradients differ on a 'space' axis")
+                   "device's; why layers.replicated_if_short keeps such maps unsplit")
 def test_shardy_gradients_of_a_small_map_match_one_device():
-  """The cause of the FR refusal, minimal (``shardy_grad_repro.py``): fails while the XLA bug
-  stands; when it passes, the refusal and the FR exception above can go."""
+  """The bug ``layers.replicated_if_short`` works around, minimal (``shardy_grad_repro.py``):
+  fails while the XLA bug stands; when it passes, the work-around can go."""
   env = dict(os.environ, PYTHONPATH=str(HERE.parents[1]))
   proc = subprocess.run([sys.executable, str(HERE / "shardy_grad_repro.py")], env=env,
                         capture_output=True, text=True, timeout=300)
   assert proc.returncode == 0, proc.stderr[-3000:]
   diffs = json.loads(proc.stdout.strip().splitlines()[-1])
   assert max(diffs.values()) <= TOLERANCE, diffs
-
-
-def test_training_refuses_a_flow_refinement_model_on_a_space_axis():
-  config = base_config()
-  config.data.dir = "/data/vimeo_triplet"
-  config.batch_size = config.eval_batch_size = 2
-  config.mesh_shape = (2, 1, 4)
-  with pytest.raises(ValueError, match=r"model.variant='V4_REF' cannot train on a 'space' "
-                                       r"mesh axis \(mesh_shape=\(2, 1, 4\)\)"):
-    config_checks.validate(config, num_devices=8, num_processes=1)
-  config.model.variant = "V4"
-  config_checks.validate(config, num_devices=8, num_processes=1)
-  config.model.variant, config.mesh_shape = "V4_REF", (2, 4)
-  config_checks.validate(config, num_devices=8, num_processes=1)
-
-
-def test_mesh_shapes_take_a_space_axis():
-  assert sharding.mesh_axis_sizes((2, 4), 8) == (2, 4, 1)
-  assert sharding.mesh_axis_sizes((-1, 1), 8) == (8, 1, 1)
-  assert sharding.mesh_axis_sizes((2, 1, -1), 8) == (2, 1, 4)
-  assert sharding.mesh_axis_sizes((1, 2, 4), 8) == (1, 2, 4)
-
-
-def test_bad_mesh_shapes_name_the_shape_and_the_device_count():
-  with pytest.raises(ValueError, match=r"mesh_shape \(3, 1, 2\) needs 6 devices, 8 are present"):
-    sharding.mesh_axis_sizes((3, 1, 2), 8)
-  with pytest.raises(ValueError, match=r"mesh_shape \(3, -1, 1\) does not divide 8 devices"):
-    sharding.mesh_axis_sizes((3, -1, 1), 8)
-  for bad in ((8,), (1, 1, 1, 8), (-1, 1, -1), (2, 0, 4)):
-    with pytest.raises(ValueError, match="mesh_shape must be"):
-      sharding.mesh_axis_sizes(bad, 8)
-
-
-def test_batch_spec_splits_heights_the_space_axis_divides():
-  mesh = jax.sharding.AbstractMesh((2, 1, 4), sharding.MESH_AXES)
-  split, samples_only = jax.sharding.PartitionSpec("data", "space"), jax.sharding.PartitionSpec("data")
-  assert sharding.batch_spec((4, 12, 8, 3), mesh) == split
-  assert sharding.batch_spec((4, 24, 16, 3), mesh) == split
-  assert sharding.batch_spec((4, 10, 8, 3), mesh) == samples_only  # split inside the step
-  assert sharding.batch_spec((4,), mesh) == samples_only
-  one = jax.sharding.AbstractMesh((8, 1, 1), sharding.MESH_AXES)
-  assert sharding.batch_spec((8, 12, 8, 3), one) == samples_only
