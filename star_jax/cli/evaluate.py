@@ -176,7 +176,7 @@ def run_stvsr(args: argparse.Namespace) -> str:
       "sets": summary, "params": params, "output_frames": timer.frames,
       "engine_seconds": timer.seconds, "output_frames_per_second": timer.frames_per_second,
       "devices": [str(device) for device in engine.network.devices], "dtype": args.dtype,
-      "flow_backend": args.flow_backend, "seconds": time.perf_counter() - started,
+      "flow": engine.flow.record, "seconds": time.perf_counter() - started,
       "definitions": {
           "lr": "MATLAB imresize(hr, 1/scale, 'bicubic'), antialiased, of the mod-cropped HR",
           "frames": "odd frames 1, 3, 5, ... in; every frame scored; a frame shared by two "

@@ -145,6 +145,7 @@ def test_protocol_end_to_end(datasets, tmp_path, capsys, shared_dir):
   assert summary["sets"]["vid4"]["frames"] == 11
   assert summary["params"] == 537957  # the release's parameter count (parity meta.json)
   assert summary["output_frames"] == 4 * 7 + 11 and summary["output_frames_per_second"] > 0
+  assert summary["flow"] == flow_lib.FlowSettings("coarse2fine").record  # every setting, not a name
 
 
 def test_protocol_errors_are_one_line(datasets, tmp_path, capsys, shared_dir):
