@@ -3,12 +3,14 @@
 project's video writer."""
 
 import fractions
+import json
 
 import numpy as np
 import pytest
 
 from star_jax.cli import export as export_cli
 from star_jax.errors import UserInputError
+from star_jax.export import sidecar as sidecar_lib
 from star_jax.export.onnx_network import OnnxNetwork
 from star_jax.infer import EngineOptions, PairEngine
 from star_jax.video.reader import iter_video_frames, probe_video
@@ -61,3 +63,21 @@ def test_engine_refuses_bad_models_and_options(v4_onnx_export, tmp_path):
   with pytest.raises(UserInputError, match="tile_size does not apply") as caught:
     PairEngine(network, options=EngineOptions(tile_size=64))
   assert caught.value.parameters == ("tile_size",)
+
+
+def test_a_fixed_batch_export_runs_only_its_batch(v4_onnx_export, tmp_path):
+  """The sidecar's batch decides: the same model file declared as exported for batch 2."""
+  fixed = tmp_path / "fixed"
+  fixed.mkdir()
+  (fixed / sidecar_lib.ONNX_FILE).symlink_to(v4_onnx_export / sidecar_lib.ONNX_FILE)
+  sidecar = json.loads((v4_onnx_export / sidecar_lib.SIDECAR_FILE).read_text())
+  for entry in sidecar["inputs"]:
+    assert entry["shape"][0] == sidecar_lib.DYNAMIC_BATCH
+    entry["shape"][0] = 2
+  (fixed / sidecar_lib.SIDECAR_FILE).write_text(json.dumps(sidecar))
+  network = OnnxNetwork(fixed)
+  assert PairEngine(network, options=EngineOptions(tile_overlap=4)).batch_size == 2
+  with pytest.raises(UserInputError, match="exported for batch 2; batch_size 3 cannot run on "
+                                           "it") as caught:
+    PairEngine(network, options=EngineOptions(tile_overlap=4, batch_size=3))
+  assert caught.value.parameters == ("batch_size",)
