@@ -67,9 +67,9 @@ def narrow_config(variant):
 
 def outputs_loss_grads(config, model, variables, batches, mesh):
   """Per batch of ``batches``: (training-mode outputs, loss terms, parameter gradients,
-  updated BatchNorm running statistics: {} without BatchNorm) of the train step's loss, jitted once for ``mesh`` the way the train step is (batch as
-  ``global_batch`` places it, split inside and traced under the mesh by ``on_mesh``),
-  results gathered to the host."""
+  updated BatchNorm running statistics: {} without BatchNorm) of the train step's loss,
+  jitted once for ``mesh`` the way the train step is (batch as ``global_batch`` places it,
+  split inside and traced under the mesh by ``on_mesh``), results gathered to the host."""
   def fn(variables, batch):
     def loss_fn(params):
       apply_vars = dict(variables, params=params)
@@ -234,7 +234,6 @@ def main():
   result = {}
   for shape in meshes:
     mesh = sharding.make_mesh(shape, devices[:int(np.prod(shape))])
-    entry = {}
     if not with_steps:
       (outputs, terms, grads, stats), = outputs_loss_grads(config, model, variables,
                                                            batches[:1], mesh)

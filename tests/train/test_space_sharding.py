@@ -10,7 +10,11 @@ import pathlib
 import subprocess
 import sys
 
+import jax
 import pytest
+
+from star_jax.train import config_checks, sharding
+from star_jax.train.config import base_config
 
 HERE = pathlib.Path(__file__).parent
 TOLERANCE = 1e-5
@@ -91,3 +95,41 @@ def test_shardy_gradients_of_a_small_map_match_one_device():
   assert proc.returncode == 0, proc.stderr[-3000:]
   diffs = json.loads(proc.stdout.strip().splitlines()[-1])
   assert max(diffs.values()) <= TOLERANCE, diffs
+
+
+def test_mesh_shapes_take_a_space_axis():
+  assert sharding.mesh_axis_sizes((2, 4), 8) == (2, 4, 1)
+  assert sharding.mesh_axis_sizes((-1, 1), 8) == (8, 1, 1)
+  assert sharding.mesh_axis_sizes((2, 1, -1), 8) == (2, 1, 4)
+  assert sharding.mesh_axis_sizes((1, 2, 4), 8) == (1, 2, 4)
+
+
+def test_bad_mesh_shapes_name_the_shape_and_the_device_count():
+  with pytest.raises(ValueError, match=r"mesh_shape \(3, 1, 2\) needs 6 devices, 8 are present"):
+    sharding.mesh_axis_sizes((3, 1, 2), 8)
+  with pytest.raises(ValueError, match=r"mesh_shape \(3, -1, 1\) does not divide 8 devices"):
+    sharding.mesh_axis_sizes((3, -1, 1), 8)
+  for bad in ((8,), (1, 1, 1, 8), (-1, 1, -1), (2, 0, 4)):
+    with pytest.raises(ValueError, match="mesh_shape must be"):
+      sharding.mesh_axis_sizes(bad, 8)
+
+
+def test_batch_spec_splits_heights_the_space_axis_divides():
+  mesh = jax.sharding.AbstractMesh((2, 1, 4), sharding.MESH_AXES)
+  split, samples_only = jax.sharding.PartitionSpec("data", "space"), jax.sharding.PartitionSpec("data")
+  assert sharding.batch_spec((4, 12, 8, 3), mesh) == split
+  assert sharding.batch_spec((4, 24, 16, 3), mesh) == split
+  assert sharding.batch_spec((4, 10, 8, 3), mesh) == samples_only  # split inside the step
+  assert sharding.batch_spec((4,), mesh) == samples_only
+  one = jax.sharding.AbstractMesh((8, 1, 1), sharding.MESH_AXES)
+  assert sharding.batch_spec((8, 12, 8, 3), one) == samples_only
+
+
+def test_training_takes_a_flow_refinement_model_on_a_space_axis():
+  """The FR models train on 'space' (the equality above; refused until 2af0fab)."""
+  config = base_config()
+  config.data.dir = "/data/vimeo_triplet"
+  config.batch_size = config.eval_batch_size = 2
+  config.mesh_shape = (2, 1, 4)
+  assert config.model.variant == "V4_REF"
+  config_checks.validate(config, num_devices=8, num_processes=1)
