@@ -59,6 +59,8 @@ def advice(step: StepPlan) -> List[str]:
     tips.append(f"FSDP: shard parameters and optimiser state{now} over a 'model' mesh axis, "
                 "e.g. --config.mesh_shape='(-1,2)' "
                 "--config.param_sharding='((\".*kernel\", (None, None, None, \"model\")),)'")
+    tips.append("ZeRO-1: split only the optimiser state over the data-parallel chips, "
+                "--config.shard_optimizer_state=True")
   return tips
 
 
@@ -115,7 +117,8 @@ def plan_json(steps: Dict[str, StepPlan], topology: Dict[str, Any], config,
                  "eval_batch_size": config.eval_batch_size,
                  "patch_size": config.data.patch_size,
                  "mesh_shape": list(config.mesh_shape),
-                 "param_sharding": [list(rule) for rule in config.param_sharding]},
+                 "param_sharding": [list(rule) for rule in config.param_sharding],
+                 "shard_optimizer_state": bool(config.shard_optimizer_state)},
       "versions": versions(),
   }
   for kind, step in steps.items():

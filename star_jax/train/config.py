@@ -94,6 +94,10 @@ def base_config() -> ml_collections.ConfigDict:
   # entries). Unmatched parameters are replicated. Example:
   #   (('.*kernel', (None, None, None, 'model')),)  shards output channels over 'model'.
   c.param_sharding = ()
+  # ZeRO stage 1: the optimiser state (Adamax moments, 2x the parameters' bytes) split over
+  # the chips that hold the same parameters ('data' x 'space'); the parameters stay as
+  # param_sharding places them (star_jax.train.sharding.zero1_shardings).
+  c.shard_optimizer_state = False
 
   c.log_every_steps = 50
   c.peak_flops_per_chip = ml_collections.FieldReference(None, field_type=float)  # FLOP/s

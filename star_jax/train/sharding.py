@@ -1,6 +1,7 @@
 """Device meshes and shardings for training: samples on 'data', image height on 'space',
-parameters replicated or sharded FSDP-style over 'model' by config rules, per-host batches
-assembled into global arrays.
+parameters replicated or sharded FSDP-style over 'model' by config rules, optionally the
+optimiser state split over the chips that hold the same parameters (ZeRO stage 1), per-host
+batches assembled into global arrays.
 
 Spatial partitioning (the 'space' axis): every NHWC batch array is split over its height
 (``PartitionSpec('data', 'space')``) and the network's activations follow it (XLA's SPMD
@@ -125,6 +126,34 @@ def param_shardings(tree, mesh: Mesh, rules: Sequence[Tuple[str, Sequence[Any]]]
     return replicated(mesh)
 
   return jax.tree_util.tree_map_with_path(sharding_for, tree)
+
+
+def zero1_shardings(tree, shardings, mesh: Mesh):
+  """``shardings`` (a tree of NamedShardings matching ``tree``, a state of shape leaves) with
+  every optimiser-state leaf (path under 'opt_state') also split over the mesh's
+  data-parallel axes, 'data' and 'space' (ZeRO stage 1: Rajbhandari et al. 2020, "ZeRO:
+  Memory Optimizations Toward Training Trillion Parameter Models"): each chip keeps
+  1/(data x space) of the Adamax moments, XLA reduce-scatters the gradients into them and
+  all-gathers the updated parameters, which stay as ``shardings`` places them.
+
+  The split takes the largest dimension (the last of equals) that the leaf's spec leaves
+  unsharded and data x space divides; a leaf with none such, a scalar, and every leaf on a
+  mesh whose data x space is 1 keep their sharding.
+  """
+  axes = tuple(a for a in ("data", "space") if mesh.shape[a] > 1)
+  ways = int(np.prod([mesh.shape[a] for a in axes]))
+
+  def split(path, leaf, current):
+    if ways == 1 or leaf.ndim == 0 or not path_name(path).startswith("opt_state/"):
+      return current
+    spec = tuple(current.spec) + (None,) * (leaf.ndim - len(current.spec))
+    free = [i for i in range(leaf.ndim) if spec[i] is None and leaf.shape[i] % ways == 0]
+    if not free:
+      return current
+    dim = max(free, key=lambda i: (leaf.shape[i], i))
+    return NamedSharding(mesh, P(*spec[:dim], axes, *spec[dim + 1:]))
+
+  return jax.tree_util.tree_map_with_path(split, tree, shardings)
 
 
 def global_batch(local_batch, mesh: Mesh):

@@ -18,7 +18,7 @@ def _model_inputs(batch):
 
 def train_step(state: TrainState, batch: Dict[str, jnp.ndarray], *, model, tx, seed: int,
                objective: str, loss_type: str, schedule: Callable,
-               features: Optional[Callable] = None):
+               features: Optional[Callable] = None, grad_shardings=None):
   """One optimisation step; returns (new state, metrics).
 
   Args:
@@ -36,6 +36,11 @@ def train_step(state: TrainState, batch: Dict[str, jnp.ndarray], *, model, tx, s
       run draws the same noise (``flow_noise_std``) as an uninterrupted one.
     objective, loss_type, features: as in ``objectives.star_loss``.
     schedule: step -> learning rate, logged as ``learning_rate``.
+    grad_shardings: the parameters' shardings (a tree like ``state.params``), or None: the
+      gradients are constrained to them before the update, so that an optimiser state
+      split over more chips (``sharding.zero1_shardings``) does not propagate its split
+      back into the backward pass (XLA would then partition the convolutions over
+      channels instead of over 'space').
 
   Returns:
     (new state, metrics): metrics are float32 scalars ``loss/<term>`` (``loss/total``
@@ -57,6 +62,8 @@ def train_step(state: TrainState, batch: Dict[str, jnp.ndarray], *, model, tx, s
     return terms["total"], (terms, updates)
 
   grads, (terms, updates) = jax.grad(loss_fn, has_aux=True)(state.params)
+  if grad_shardings is not None:
+    grads = jax.lax.with_sharding_constraint(grads, grad_shardings)
   param_updates, opt_state = tx.update(grads, state.opt_state, state.params)
   new_state = state.replace(
       step=state.step + 1, params=optax.apply_updates(state.params, param_updates),

@@ -114,7 +114,9 @@ class TrainProgram:
 def build_program(config, mesh, steps_per_epoch: int) -> TrainProgram:
   """The model (``config.model``), optimiser (``config.optimizer``, the step-decay schedule
   for ``steps_per_epoch``), the abstract train state and its shardings on ``mesh``
-  (``config.param_sharding``; unmatched leaves replicated). Nothing is computed: the same
+  (``config.param_sharding``, unmatched leaves replicated; with
+  ``config.shard_optimizer_state`` the optimiser state also split over 'data' and 'space':
+  ``sharding.zero1_shardings``). Nothing is computed: the same
   program serves training (:func:`setup`) and ahead-of-time planning (``star_jax.plan``).
   Raises ValueError for an unknown optimiser or model field."""
   schedule = learning_rate_schedule(config.optimizer.learning_rate, steps_per_epoch,
@@ -124,6 +126,8 @@ def build_program(config, mesh, steps_per_epoch: int) -> TrainProgram:
   abstract_state = jax.eval_shape(functools.partial(
       create_state, model, tx, sample_inputs=sample_inputs()), jax.random.key(0))
   state_shardings = sharding.param_shardings(abstract_state, mesh, config.param_sharding)
+  if config.shard_optimizer_state:
+    state_shardings = sharding.zero1_shardings(abstract_state, state_shardings, mesh)
   return TrainProgram(model=model, tx=tx, schedule=schedule, abstract_state=abstract_state,
                       state_shardings=state_shardings)
 
@@ -132,10 +136,11 @@ def jit_train_step(config, model, tx, schedule, mesh, state_shardings, features=
   """The train step compiled for ``mesh``: the batch as ``sharding.global_batch`` places it
   (samples on 'data', image heights on 'space', split there inside the step when 'space'
   does not divide them, traced under the mesh: ``sharding.on_mesh``), state as ``state_shardings``,
-  metrics replicated, the old state's buffers donated."""
+  gradients as its parameters, metrics replicated, the old state's buffers donated."""
   step = functools.partial(step_lib.train_step, model=model, tx=tx, seed=config.seed,
                            objective=config.objective, loss_type=config.loss,
-                           schedule=schedule, features=features)
+                           schedule=schedule, features=features,
+                           grad_shardings=state_shardings.params)
   return jax.jit(sharding.on_mesh(step, mesh), in_shardings=(state_shardings, None),
                  out_shardings=(state_shardings, sharding.replicated(mesh)),
                  donate_argnums=(0,))

@@ -181,7 +181,8 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
   assert math.isclose(step.implied_mfu, 1e12 / (0.5 * 918e12))
   tips = report.advice(step)
   assert [tip.split()[0] for tip in tips] == ["--config.model.dtype=bfloat16",
-                                              "--config.model.remat=blocks", "a", "FSDP:"]
+                                              "--config.model.remat=blocks", "a", "FSDP:",
+                                              "ZeRO-1:"]
   assert "train does not fit" in report.table({"train": step})
   fitting = planner.StepPlan(**{**step.__dict__, "compute_dtype": "bfloat16",
                                 "memory": {**memory, "peak_bytes": 2**30}})

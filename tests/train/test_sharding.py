@@ -1,5 +1,6 @@
-"""Sharded training equals single-device training (8 fake CPU devices, meshes 8x1 and 4x2),
-and a state saved on one mesh restores onto another."""
+"""Sharded training equals single-device training (8 fake CPU devices, meshes 8x1 and 4x2,
+the latter FSDP with the optimiser state split over 'data', ZeRO-1), and a state saved on
+one mesh restores onto another."""
 
 import json
 import os
@@ -24,8 +25,9 @@ def test_meshes_match_one_device_within_1e5_relative():
   for name in ("8x1", "4x2"):
     np.testing.assert_allclose(result[name]["losses"], result["reference_losses"], rtol=1e-5)
     assert result[name]["max_param_rel_diff"] <= 1e-5, (name, result[name])
-  assert result["8x1"]["model_sharded_leaves"] == 0
-  assert result["4x2"]["model_sharded_leaves"] > 0  # FSDP rule really sharded kernels
+  assert result["8x1"]["sharded_leaves"] == {"model": 0, "data": 0}
+  assert result["4x2"]["sharded_leaves"]["model"] > 0  # FSDP rule really sharded kernels
+  assert result["4x2"]["sharded_leaves"]["data"] > 0  # and ZeRO-1 the optimiser state
   assert result["restore_8x1_onto_4x2"] == {"values_equal": True, "shardings_are_target": True}
 
 
