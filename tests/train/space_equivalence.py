@@ -5,10 +5,12 @@ devices), or (``--steps``) the real train and eval steps (``trainer.jit_train_st
 ``evaluation.jit_eval_step``) on the same meshes. Prints one JSON line: per mesh, the
 largest relative differences from the one-device run.
 
-Usage: ``space_equivalence.py VARIANT HEIGHT WIDTH MESH [MESH ...] [--steps [--gauge]]``,
-each MESH as ``data,model,space`` (e.g. ``1,1,8``); HEIGHT x WIDTH is the LR frame (scale
-2). ``--gauge`` adds ``nudged_inputs``: one device's steps at inputs moved by 1e-7 relative
-against one device's, what float rounding alone moves them by.
+Usage: ``space_equivalence.py VARIANT HEIGHT WIDTH MESH [MESH ...] [--steps [--gauge]
+[--zero1]]``, each MESH as ``data,model,space`` (e.g. ``1,1,8``); HEIGHT x WIDTH is the LR
+frame (scale 2). ``--gauge`` adds ``nudged_inputs``: one device's steps at inputs moved by
+1e-7 relative against one device's, what float rounding alone moves them by. ``--zero1``
+splits the optimiser state of the meshes' steps over 'data' x 'space'
+(``sharding.zero1_shardings``).
 ``space_equivalence.py --memory VARIANT HEIGHT WIDTH SPACE`` compiles the train step for
 one sample on one device and on ``SPACE`` devices and prints the temporary bytes per device
 and the all-gathers of the split program.
@@ -91,10 +93,11 @@ def outputs_loss_grads(config, model, variables, batches, mesh):
           for batch in batches]
 
 
-def real_steps(config, model, batches, mesh):
-  """Two steps of ``trainer.jit_train_step`` and then ``evaluation.jit_eval_step`` on
-  ``mesh``: (losses, metrics of the last step, params, eval PSNRs, eval uint8 images)."""
-  losses, metrics, state, _, shardings = train_steps(config, model, mesh, batches)
+def real_steps(config, model, batches, mesh, zero1=False):
+  """Two steps of ``trainer.jit_train_step`` (with ``zero1`` the optimiser state split over
+  'data' x 'space') and then ``evaluation.jit_eval_step`` on ``mesh``: (losses, metrics of
+  the last step, params, eval PSNRs, eval uint8 images)."""
+  losses, metrics, state, _, shardings = train_steps(config, model, mesh, batches, zero1=zero1)
   eval_fn = evaluation.jit_eval_step(model, SCALE, mesh, shardings)
   psnr, images = jax.device_get(eval_fn(state, sharding.global_batch(batches[0], mesh)))
   return losses, jax.device_get(metrics), jax.device_get(state.params), psnr, images
@@ -203,9 +206,10 @@ def main():
     json.dump({"temp_bytes_1": one[0], "temp_bytes_split": split[0],
                "all_gathers_split": split[1]}, sys.stdout)
     return
-  args = [a for a in sys.argv[1:] if a not in ("--steps", "--gauge")]
+  args = [a for a in sys.argv[1:] if a not in ("--steps", "--gauge", "--zero1")]
   with_steps = "--steps" in sys.argv[1:]
   with_gauge = "--gauge" in sys.argv[1:]
+  zero1 = "--zero1" in sys.argv[1:]
   variant, h, w = args[0], int(args[1]), int(args[2])
   meshes = [tuple(int(s) for s in m.split(",")) for m in args[3:]]
   devices = jax.devices()
@@ -251,7 +255,7 @@ def main():
             max_abs_diff(split_flow_net(nudged_result[0][2])[1], ref_flow_net)
             / max_abs(ref_flow_net))
     else:
-      entry = steps_diffs(real_steps(config, model, batches, mesh), reference_steps)
+      entry = steps_diffs(real_steps(config, model, batches, mesh, zero1), reference_steps)
     result[",".join(map(str, shape))] = entry
   if with_steps and with_gauge:
     result["nudged_inputs"] = steps_diffs(nudged_steps, reference_steps)
