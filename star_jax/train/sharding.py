@@ -133,8 +133,11 @@ def zero1_shardings(tree, shardings, mesh: Mesh):
   every optimiser-state leaf (path under 'opt_state') also split over the mesh's
   data-parallel axes, 'data' and 'space' (ZeRO stage 1: Rajbhandari et al. 2020, "ZeRO:
   Memory Optimizations Toward Training Trillion Parameter Models"): each chip keeps
-  1/(data x space) of the Adamax moments, XLA reduce-scatters the gradients into them and
-  all-gathers the updated parameters, which stay as ``shardings`` places them.
+  1/(data x space) of the Adamax moments and updates its slice of the parameters; XLA
+  all-gathers the updated parameters, which stay as ``shardings`` places them. (On the
+  TPU compiler the gradients' all-reduce stays as it was, with no reduce-scatter, and 182
+  all-gathers, 0.42 GiB, are added to the full-width train step: benchmarks/results/
+  space_axis.md.)
 
   The split takes the largest dimension (the last of equals) that the leaf's spec leaves
   unsharded and data x space divides; a leaf with none such, a scalar, and every leaf on a
