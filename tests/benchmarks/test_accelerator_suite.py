@@ -35,7 +35,8 @@ def test_mfu_of_a_known_flop_count_on_a_known_chip():
 @pytest.mark.slow
 def test_isolated_rows_come_back_from_their_processes(tmp_path):
   # --isolate (the default on a GPU): each row measured in a fresh process, its result
-  # merged into the parent's report and table.
+  # merged into the parent's report and table. The flow part is measured here only (the
+  # smoke run below skips it: 37 s of CI).
   out = tmp_path / "isolated.json"
   completed = subprocess.run(
       [*SUITE, "--smoke", "--isolate", "--parts", "flow", "--out", str(out)], cwd=tmp_path,
@@ -46,6 +47,7 @@ def test_isolated_rows_come_back_from_their_processes(tmp_path):
       ("flow", "coarse2fine exact 112x64"), ("flow", "coarse2fine fast 112x64")]
   assert all(row["pairs_per_s"] > 0 and "x pyflow" in row["vs_pyflow"]
              for row in report["rows"])
+  assert 0 < report["pyflow"]["s_per_pair"] < 1
   assert completed.stdout.count("\n| flow |") == 2
 
 
@@ -53,23 +55,21 @@ def test_isolated_rows_come_back_from_their_processes(tmp_path):
 def test_smoke_run_writes_every_row_and_the_table(tmp_path):
   out = tmp_path / "smoke.json"
   completed = subprocess.run(
-      [*SUITE, "--smoke", "--out", str(out)], cwd=tmp_path, capture_output=True, text=True,
+      [*SUITE, "--smoke", "--parts", "train,infer,remat", "--out", str(out)], cwd=tmp_path, capture_output=True, text=True,
       env=_env(), timeout=3000, check=False)
   assert completed.returncode == 0, completed.stderr[-3000:]
   check_smoke_report(json.loads(out.read_text()), completed.stdout)
 
 
 def check_smoke_report(report, stdout):
-  """The JSON of a ``--smoke`` run has every row, measured and consistent, and ``stdout`` is
-  its markdown table."""
+  """The JSON of a ``--smoke --parts train,infer,remat`` run has every row of those parts,
+  measured and consistent, and ``stdout`` is its markdown table."""
   rows = {(row["part"], row["what"], row["dtype"]): row for row in report["rows"]}
   expected = {("train", "star_jax", "float32"), ("train", "star_jax", "bfloat16"),
               ("train", "star_jax remat=blocks", "bfloat16"),
               ("train", "PyTorch", "float32"), ("train", "PyTorch autocast", "bfloat16"),
               ("infer", "space-time x4 (flows incl.)", "float32"),
-              ("infer", "space-time x4 (flows incl.)", "bfloat16"),
-              ("flow", "coarse2fine exact 112x64", None),
-              ("flow", "coarse2fine fast 112x64", None)}
+              ("infer", "space-time x4 (flows incl.)", "bfloat16")}
   assert set(rows) == expected
   assert not [row for row in rows.values() if "error" in row]
   for dtype in ("float32", "bfloat16"):
@@ -80,13 +80,11 @@ def check_smoke_report(report, stdout):
     assert infer["output_frames"] == 2 * (infer["input_frames"] - 1) + 1
   assert rows[("train", "PyTorch", "float32")]["flops_per_step"] == \
       rows[("train", "star_jax", "float32")]["flops_per_step"]
-  assert 0 < report["pyflow"]["s_per_pair"] < 1
-  assert "x pyflow" in rows[("flow", "coarse2fine exact 112x64", None)]["vs_pyflow"]
   table = stdout
   assert table == report["markdown"] + "\n"
   assert "| part | what | dtype | compile / first s | steady | rate | TFLOP/s | MFU |" in table
   remat = rows[("train", "star_jax remat=blocks", "bfloat16")]
   assert remat["remat"] == "blocks" and remat["compiled_peak_gib"] > 0
   assert remat["flops_per_step"] >= rows[("train", "star_jax", "bfloat16")]["flops_per_step"]
-  assert table.count("\n| train |") == 5 and table.count("\n| flow |") == 2
+  assert table.count("\n| train |") == 5 and "\n| flow |" not in table
   assert report["environment"]["command"] in table and "device: cpu:" in table
