@@ -55,8 +55,8 @@ def test_isolated_rows_come_back_from_their_processes(tmp_path):
 def test_smoke_run_writes_every_row_and_the_table(tmp_path):
   out = tmp_path / "smoke.json"
   completed = subprocess.run(
-      [*SUITE, "--smoke", "--parts", "train,infer,remat", "--out", str(out)], cwd=tmp_path, capture_output=True, text=True,
-      env=_env(), timeout=3000, check=False)
+      [*SUITE, "--smoke", "--parts", "train,infer,remat", "--out", str(out)], cwd=tmp_path,
+      capture_output=True, text=True, env=_env(), timeout=3000, check=False)
   assert completed.returncode == 0, completed.stderr[-3000:]
   check_smoke_report(json.loads(out.read_text()), completed.stdout)
 
