@@ -64,8 +64,10 @@ class StepPlan:
     collectives: ``hlo_collectives.collective_stats``.
     compile_s: wall seconds of ``lower`` + ``compile``.
     model_flops_per_chip: ``model_flops_per_chip`` (None until set by ``plan_step``).
-    optimizer_state_sharded: a train step whose optimiser state is split (ZeRO-1,
-      ``config.shard_optimizer_state``; set by ``plan_step``).
+    data_parallel_chips: the mesh's data x space, the chips ZeRO-1 splits the optimiser
+      state over (set by ``plan_step``).
+    optimizer_state_sharded: a train step whose optimiser state is split over them (ZeRO-1:
+      ``config.shard_optimizer_state`` and more than one such chip; set by ``plan_step``).
     compile_error: XLA's message when it refused the program for lack of device memory
       (TPU: the compiler checks the chip's HBM itself); ``memory`` then holds only
       'peak_bytes', the bytes that message says are needed, and nothing else is known.
@@ -88,6 +90,7 @@ class StepPlan:
   compile_s: float
   model_flops_per_chip: Optional[float] = None
   compile_error: Optional[str] = None
+  data_parallel_chips: int = 1
   optimizer_state_sharded: bool = False
 
   @property
@@ -333,7 +336,10 @@ def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] 
                       compute_dtype=compute_dtype(config), remat=config.model.remat,
                       global_batch=call.global_batch, batch_per_chip=call.batch_per_chip,
                       frame=call.frame, log_path=log_path)
-  step.optimizer_state_sharded = kind == "train" and bool(config.shard_optimizer_state)
+  data, _, space = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))
+  step.data_parallel_chips = data * space
+  step.optimizer_state_sharded = (kind == "train" and bool(config.shard_optimizer_state)
+                                  and step.data_parallel_chips > 1)
   if model_flops:
     # A 'space' axis splits each sample's work over its chips (heights; halos aside).
     step.model_flops_per_chip = model_flops_per_chip(kind, config, call.batch_per_chip,

@@ -36,9 +36,10 @@ GIB = 2**30
 def advice(step: StepPlan) -> List[str]:
   """What would lower the peak of a step that does not fit, most effective first as
   measured on the full-width model (benchmarks/results/plan.md): bfloat16, remat, a smaller
-  per-chip batch, FSDP and ZeRO-1 (when the arguments, parameters and optimiser state, are
-  over a tenth of the peak or at least the shortfall); for inference, tiling. Empty when the
-  step fits or HBM is unknown."""
+  per-chip batch or crop, FSDP (on more than one chip) and ZeRO-1 (on more than one
+  data-parallel chip, when it is off), these two when the arguments (parameters and
+  optimiser state) are unknown, over a tenth of the peak or at least the shortfall; for
+  inference, tiling. Empty when the step fits or HBM is unknown."""
   if step.fits is not False:
     return []
   tips = []
@@ -56,13 +57,14 @@ def advice(step: StepPlan) -> List[str]:
   elif step.frame_height * step.frame_width > 64 * 64:
     tips.append("a smaller crop (--config.data.patch_size; --sweep finds the largest)")
   state = step.memory["argument_bytes"]
-  if step.kind == "train" and (state is None or state > 0.1 * step.peak_bytes_per_chip
-                               or state >= step.shortfall_bytes):
+  if step.kind == "train" and step.num_chips > 1 and (
+      state is None or state > 0.1 * step.peak_bytes_per_chip
+      or state >= step.shortfall_bytes):
     now = "" if state is None else f" ({state / GIB:.2f} GiB per chip now)"
     tips.append(f"FSDP: shard parameters and optimiser state{now} over a 'model' mesh axis, "
                 "e.g. --config.mesh_shape='(-1,2)' "
                 "--config.param_sharding='((\".*kernel\", (None, None, None, \"model\")),)'")
-    if not step.optimizer_state_sharded:
+    if step.data_parallel_chips > 1 and not step.optimizer_state_sharded:
       tips.append("ZeRO-1: split only the optimiser state over the data-parallel chips, "
                   "--config.shard_optimizer_state=True")
   return tips

@@ -95,8 +95,8 @@ def base_config() -> ml_collections.ConfigDict:
   #   (('.*kernel', (None, None, None, 'model')),)  shards output channels over 'model'.
   c.param_sharding = ()
   # ZeRO stage 1: the optimiser state (Adamax moments, 2x the parameters' bytes) split over
-  # the chips that hold the same parameters ('data' x 'space'); the parameters stay as
-  # param_sharding places them (star_jax.train.sharding.zero1_shardings).
+  # the data-parallel axes ('data' x 'space'; nothing to split when that is 1); the
+  # parameters stay as param_sharding places them (star_jax.train.sharding.zero1_shardings).
   c.shard_optimizer_state = False
 
   c.log_every_steps = 50

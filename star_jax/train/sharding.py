@@ -108,6 +108,17 @@ def on_mesh(step, mesh: Mesh):
   return stepped
 
 
+def _axes(entry) -> Tuple[str, ...]:
+  """The mesh axes of one PartitionSpec entry (None, a name, or a tuple of names)."""
+  if entry is None:
+    return ()
+  return tuple(entry) if isinstance(entry, (tuple, list)) else (entry,)
+
+
+def _ways(mesh: Mesh, axes) -> int:
+  return int(np.prod([mesh.shape[a] for a in axes]))
+
+
 def param_shardings(tree, mesh: Mesh, rules: Sequence[Tuple[str, Sequence[Any]]]):
   """NamedShardings for a (shape) tree: the first rule whose regex fully matches the
   '/'-joined path gives the PartitionSpec; a dim that the mesh axis does not divide, or no
@@ -118,7 +129,7 @@ def param_shardings(tree, mesh: Mesh, rules: Sequence[Tuple[str, Sequence[Any]]]
     name = path_name(path)
     for pattern, spec in compiled:
       if pattern.fullmatch(name) and len(spec) <= len(leaf.shape):
-        divisible = all(axis is None or leaf.shape[i] % mesh.shape[axis] == 0
+        divisible = all(leaf.shape[i] % _ways(mesh, _axes(axis)) == 0
                         for i, axis in enumerate(spec))
         if divisible:
           return NamedSharding(mesh, P(*spec))
@@ -132,29 +143,42 @@ def zero1_shardings(tree, shardings, mesh: Mesh):
   """``shardings`` (a tree of NamedShardings matching ``tree``, a state of shape leaves) with
   every optimiser-state leaf (path under 'opt_state') also split over the mesh's
   data-parallel axes, 'data' and 'space' (ZeRO stage 1: Rajbhandari et al. 2020, "ZeRO:
-  Memory Optimizations Toward Training Trillion Parameter Models"): each chip keeps
-  1/(data x space) of the Adamax moments and updates its slice of the parameters; XLA
-  all-gathers the updated parameters, which stay as ``shardings`` places them. (On the
-  TPU compiler the gradients' all-reduce stays as it was, with no reduce-scatter, and 182
-  all-gathers, 0.42 GiB, are added to the full-width train step: benchmarks/results/
-  space_axis.md.)
+  Memory Optimizations Toward Training Trillion Parameter Models"): each chip keeps a slice
+  of the Adamax moments (1/(data x space) of each) and updates its slice of the parameters; XLA
+  all-gathers the updated parameters, which stay as ``shardings`` places them. (On the TPU
+  compiler the gradients' all-reduce stays as it was, with no reduce-scatter; the
+  all-gathers added depend on the program: 182 of 0.42 GiB per step for the full-width step
+  at LR 256x256 on a v5p-8, 812 of 0.63 GiB at LR 384x384 on a v5e over space=4:
+  benchmarks/results/space_axis.md.)
 
-  The split takes the largest dimension (the last of equals) that the leaf's spec leaves
-  unsharded and data x space divides; a leaf with none such, a scalar, and every leaf on a
-  mesh whose data x space is 1 keep their sharding.
+  Per leaf, the split uses the axes of 'data' and 'space' (those larger than 1) that its spec
+  does not already use (e.g. a ``param_sharding`` rule over 'data') and takes the largest
+  dimension (the last of equals) that no axis larger than 1 splits yet and that the product
+  of those axes divides. A leaf with no such dimension, a scalar, and every leaf when no
+  such axis is left keep their sharding (a mesh whose data x space is 1 is logged).
   """
-  axes = tuple(a for a in ("data", "space") if mesh.shape[a] > 1)
-  ways = int(np.prod([mesh.shape[a] for a in axes]))
+  data_parallel = tuple(a for a in ("data", "space") if mesh.shape[a] > 1)
+  if not data_parallel:
+    logging.warning("shard_optimizer_state: the mesh %s has data x space = 1, so the "
+                    "optimiser state is not split", dict(mesh.shape))
 
   def split(path, leaf, current):
-    if ways == 1 or leaf.ndim == 0 or not path_name(path).startswith("opt_state/"):
+    if leaf.ndim == 0 or not path_name(path).startswith("opt_state/"):
       return current
     spec = tuple(current.spec) + (None,) * (leaf.ndim - len(current.spec))
-    free = [i for i in range(leaf.ndim) if spec[i] is None and leaf.shape[i] % ways == 0]
+    used = {a for entry in spec for a in _axes(entry)}
+    axes = tuple(a for a in data_parallel if a not in used)
+    ways = _ways(mesh, axes)
+    if ways == 1:
+      return current
+    free = [i for i in range(leaf.ndim) if _ways(mesh, _axes(spec[i])) == 1
+            and leaf.shape[i] % ways == 0]
     if not free:
       return current
     dim = max(free, key=lambda i: (leaf.shape[i], i))
-    return NamedSharding(mesh, P(*spec[:dim], axes, *spec[dim + 1:]))
+    entry = _axes(spec[dim]) + axes
+    return NamedSharding(mesh, P(*spec[:dim], entry[0] if len(entry) == 1 else entry,
+                                 *spec[dim + 1:]))
 
   return jax.tree_util.tree_map_with_path(split, tree, shardings)
 

@@ -174,7 +174,7 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
                           batch_per_chip=4, frame_height=64, frame_width=112, memory=memory,
                           hbm_bytes_per_chip=32e9, peak_flops_per_chip=918e12,
                           estimated_step_s=0.5, collectives={}, compile_s=1.0,
-                          model_flops_per_chip=1e12)
+                          model_flops_per_chip=1e12, data_parallel_chips=8)
   assert step.fits is False
   assert step.shortfall_bytes == 34 * 2**30 - 32e9
   assert step.samples_per_s == 64.0
@@ -192,6 +192,11 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
           "peak_bytes": 32e9 + 2**29}
   assert [tip.split()[0] for tip in report.advice(planner.StepPlan(
       **{**step.__dict__, "memory": near}))][-2:] == ["FSDP:", "ZeRO-1:"]
+  # No data-parallel chips (mesh (1, 8)): no ZeRO-1; one chip: no FSDP either.
+  assert [tip.split()[0] for tip in report.advice(planner.StepPlan(
+      **{**step.__dict__, "data_parallel_chips": 1}))][-1] == "FSDP:"
+  assert "FSDP:" not in " ".join(report.advice(planner.StepPlan(
+      **{**step.__dict__, "num_chips": 1, "data_parallel_chips": 1})))
   far = {**near, "peak_bytes": 32e9 + 2 * 2**30}
   assert "FSDP:" not in " ".join(report.advice(planner.StepPlan(
       **{**step.__dict__, "memory": far})))
