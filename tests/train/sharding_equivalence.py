@@ -19,7 +19,7 @@ import orbax.checkpoint as ocp  # pylint: disable=g-import-not-at-top,wrong-impo
 
 from star_jax.model import build_model, sample_inputs  # pylint: disable=wrong-import-position
 from star_jax.train import checkpoints, sharding, trainer  # pylint: disable=wrong-import-position
-from star_jax.train.config import base_config  # pylint: disable=wrong-import-position
+from star_jax.train.config import base_config, with_fields  # pylint: disable=wrong-import-position
 from star_jax.train.state import (create_state, learning_rate_schedule,  # pylint: disable=wrong-import-position
                                   make_optimizer)
 
@@ -34,8 +34,9 @@ def train_steps(config, model, mesh, batches, rules=(), zero1=False):
   abstract = jax.eval_shape(lambda k: create_state(model, tx, k, sample_inputs()),
                             jax.random.key(0))
   shardings = sharding.param_shardings(abstract, mesh, rules)
-  if zero1:
+  if zero1:  # as trainer.build_program and jit_train_step do with shard_optimizer_state
     shardings = sharding.zero1_shardings(abstract, shardings, mesh)
+    config = with_fields(config, shard_optimizer_state=True)
   state = trainer.initial_state(config, model, tx, shardings)
   step = trainer.jit_train_step(config, model, tx, schedule, mesh, shardings)
   losses = []
