@@ -9,11 +9,13 @@ with a ``_REF`` variant (the FR wrapper is what reads them); ``objective='STAR-T
 exactly when ``data.hr_input`` (HR inputs have no HR targets for ht/h1/h2, and STAR-T-HR's
 target is the HR in-between frame); ``loss='Lf'`` has ``vgg19_weights``; ``source='tfds'``
 has ``data.tfds_data_dir`` and triplet clips; ``mesh_shape`` fits the devices and both batch sizes divide over
-the processes and the mesh's 'data' axis; step intervals, ``keep_checkpoints``,
+the processes and the mesh's 'data' axis; every ``param_sharding`` rule is a (regex, spec)
+pair whose regex compiles and whose spec names only the mesh's axes; step intervals, ``keep_checkpoints``,
 ``lost_process_timeout_seconds`` and ``num_epochs`` (when ``total_steps`` is unset) are
 positive; ``profile_steps`` parses.
 """
 
+import re
 from typing import Optional
 
 import jax
@@ -32,6 +34,22 @@ HR_INPUT_OBJECTIVE = "STAR-T-HR"
 def _one_of(name: str, value, allowed) -> None:
   if value not in allowed:
     raise UserInputError(f"{name}={value!r} is not one of {sorted(allowed)}")
+
+
+def _check_param_sharding(rules) -> None:
+  for rule in rules:
+    if len(rule) != 2:
+      raise UserInputError(f"param_sharding rule {rule!r} must be a pair (regex, spec)")
+    pattern, spec = rule
+    try:
+      re.compile(pattern)
+    except re.error as error:
+      raise UserInputError(f"param_sharding regex {pattern!r}: {error}") from None
+    unknown = sorted({a for entry in spec for a in sharding.spec_axes(entry)}
+                     - set(sharding.MESH_AXES))
+    if unknown:
+      raise UserInputError(f"param_sharding rule {pattern!r} names {unknown}, not axes of the "
+                           f"mesh {sharding.MESH_AXES}")
 
 
 def validate(config, num_devices: Optional[int] = None,
@@ -88,6 +106,7 @@ def validate(config, num_devices: Optional[int] = None,
       raise UserInputError(f"{name}={size} must be a positive multiple of the {num_processes} "
                            f"processes and of the mesh's data axis ({data_axis}, mesh_shape="
                            f"{tuple(config.mesh_shape)})")
+  _check_param_sharding(config.param_sharding)
   for name in ("log_every_steps", "eval_every_steps", "checkpoint_every_steps",
                "keep_checkpoints", "lost_process_timeout_seconds"):
     if config[name] < 1:

@@ -108,8 +108,8 @@ def on_mesh(step, mesh: Mesh):
   return stepped
 
 
-def _axes(entry) -> Tuple[str, ...]:
-  """The mesh axes of one PartitionSpec entry (None, a name, or a tuple of names)."""
+def spec_axes(entry) -> Tuple[str, ...]:
+  """The mesh axes of one PartitionSpec entry (None, a name, or a tuple or list of names)."""
   if entry is None:
     return ()
   return tuple(entry) if isinstance(entry, (tuple, list)) else (entry,)
@@ -129,7 +129,7 @@ def param_shardings(tree, mesh: Mesh, rules: Sequence[Tuple[str, Sequence[Any]]]
     name = path_name(path)
     for pattern, spec in compiled:
       if pattern.fullmatch(name) and len(spec) <= len(leaf.shape):
-        divisible = all(leaf.shape[i] % _ways(mesh, _axes(axis)) == 0
+        divisible = all(leaf.shape[i] % _ways(mesh, spec_axes(axis)) == 0
                         for i, axis in enumerate(spec))
         if divisible:
           return NamedSharding(mesh, P(*spec))
@@ -166,17 +166,17 @@ def zero1_shardings(tree, shardings, mesh: Mesh):
     if leaf.ndim == 0 or not path_name(path).startswith("opt_state/"):
       return current
     spec = tuple(current.spec) + (None,) * (leaf.ndim - len(current.spec))
-    used = {a for entry in spec for a in _axes(entry)}
+    used = {a for entry in spec for a in spec_axes(entry)}
     axes = tuple(a for a in data_parallel if a not in used)
     ways = _ways(mesh, axes)
     if ways == 1:
       return current
-    free = [i for i in range(leaf.ndim) if _ways(mesh, _axes(spec[i])) == 1
+    free = [i for i in range(leaf.ndim) if _ways(mesh, spec_axes(spec[i])) == 1
             and leaf.shape[i] % ways == 0]
     if not free:
       return current
     dim = max(free, key=lambda i: (leaf.shape[i], i))
-    entry = _axes(spec[dim]) + axes
+    entry = spec_axes(spec[dim]) + axes
     return NamedSharding(mesh, P(*spec[:dim], entry[0] if len(entry) == 1 else entry,
                                  *spec[dim + 1:]))
 

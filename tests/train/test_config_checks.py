@@ -72,6 +72,11 @@ def test_the_fine_tuning_configs_follow_the_papers_schedule(name, objective):
     (dict(eval_every_steps=0), "eval_every_steps=0"),
     (dict(num_epochs=0), "num_epochs=0"),
     (dict(profile_steps=(0, 2)), "profile_steps"),
+    (dict(param_sharding=((".*kernel", (None, None, None, "modle")),)),
+     r"param_sharding rule '.\*kernel' names \['modle'\], not axes of the mesh"),
+    (dict(param_sharding=((".*kernel", (None, ("model", "dta"))),)), r"names \['dta'\]"),
+    (dict(param_sharding=(("(kernel", (None, "model")),)), r"param_sharding regex '\(kernel'"),
+    (dict(param_sharding=((".*kernel",),)), "must be a pair"),
 ])
 def test_impossible_combinations_are_refused(overrides, message):
   with pytest.raises(ValueError, match=message):
