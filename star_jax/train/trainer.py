@@ -136,9 +136,8 @@ def jit_train_step(config, model, tx, schedule, mesh, state_shardings, features=
   """The train step compiled for ``mesh``: the batch as ``sharding.global_batch`` places it
   (samples on 'data', image heights on 'space', split there inside the step when 'space'
   does not divide them, traced under the mesh: ``sharding.on_mesh``), state as ``state_shardings``,
-  with ``config.shard_optimizer_state`` the gradients as its parameters (without it the
-  program is the one before ZeRO-1 existed), metrics replicated, the old state's buffers
-  donated."""
+  with ``config.shard_optimizer_state`` the gradients as its parameters (without it XLA
+  places them), metrics replicated, the old state's buffers donated."""
   step = functools.partial(step_lib.train_step, model=model, tx=tx, seed=config.seed,
                            objective=config.objective, loss_type=config.loss,
                            schedule=schedule, features=features,
