@@ -64,8 +64,8 @@ class StepPlan:
     collectives: ``hlo_collectives.collective_stats``.
     compile_s: wall seconds of ``lower`` + ``compile``.
     model_flops_per_chip: ``model_flops_per_chip`` (None until set by ``plan_step``).
-    data_parallel_chips: the mesh's data x space, the chips ZeRO-1 splits the optimiser
-      state over (set by ``plan_step``).
+    mesh_axis_sizes: the mesh's (data, model, space) sizes (``sharding.mesh_axis_sizes``;
+      set by ``plan_step``).
     optimizer_state_sharded: a train step whose optimiser state is split over them (ZeRO-1:
       ``config.shard_optimizer_state`` and more than one such chip; set by ``plan_step``).
     compile_error: XLA's message when it refused the program for lack of device memory
@@ -90,8 +90,14 @@ class StepPlan:
   compile_s: float
   model_flops_per_chip: Optional[float] = None
   compile_error: Optional[str] = None
-  data_parallel_chips: int = 1
+  mesh_axis_sizes: Tuple[int, int, int] = (1, 1, 1)
   optimizer_state_sharded: bool = False
+
+  @property
+  def data_parallel_chips(self) -> int:
+    """The mesh's data x space: the chips ZeRO-1 splits the optimiser state over."""
+    data, _, space = self.mesh_axis_sizes
+    return data * space
 
   @property
   def peak_bytes_per_chip(self) -> float:
@@ -336,8 +342,7 @@ def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] 
                       compute_dtype=compute_dtype(config), remat=config.model.remat,
                       global_batch=call.global_batch, batch_per_chip=call.batch_per_chip,
                       frame=call.frame, log_path=log_path)
-  data, _, space = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))
-  step.data_parallel_chips = data * space
+  step.mesh_axis_sizes = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))
   step.optimizer_state_sharded = (kind == "train" and bool(config.shard_optimizer_state)
                                   and step.data_parallel_chips > 1)
   if model_flops:

@@ -26,7 +26,7 @@ time estimate) are null.
 """
 
 import importlib.metadata
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from star_jax.plan.planner import StepPlan
 
@@ -61,13 +61,30 @@ def advice(step: StepPlan) -> List[str]:
       state is None or state > 0.1 * step.peak_bytes_per_chip
       or state >= step.shortfall_bytes):
     now = "" if state is None else f" ({state / GIB:.2f} GiB per chip now)"
+    mesh = _fsdp_mesh(step.mesh_axis_sizes)
+    example = "" if mesh is None else f"--config.mesh_shape='{mesh}' "
     tips.append(f"FSDP: shard parameters and optimiser state{now} over a 'model' mesh axis, "
-                "e.g. --config.mesh_shape='(-1,2)' "
+                f"e.g. {example}"
                 "--config.param_sharding='((\".*kernel\", (None, None, None, \"model\")),)'")
     if step.data_parallel_chips > 1 and not step.optimizer_state_sharded:
       tips.append("ZeRO-1: split only the optimiser state over the data-parallel chips, "
                   "--config.shard_optimizer_state=True")
   return tips
+
+
+def _fsdp_mesh(sizes: Tuple[int, int, int]) -> Optional[str]:
+  """``mesh_shape`` with the 'model' axis doubled, its chips taken from 'data' (else from
+  'space'), written as the config takes it ('(4,2)', or '(1,2,2)' with a space axis); None
+  when neither axis has an even size."""
+  data, model, space = sizes
+  if data % 2 == 0:
+    data //= 2
+  elif space % 2 == 0:
+    space //= 2
+  else:
+    return None
+  shape = (data, 2 * model) + ((space,) if space > 1 else ())
+  return "(" + ",".join(map(str, shape)) + ")"
 
 
 def step_json(step: StepPlan) -> Dict[str, Any]:

@@ -174,7 +174,7 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
                           batch_per_chip=4, frame_height=64, frame_width=112, memory=memory,
                           hbm_bytes_per_chip=32e9, peak_flops_per_chip=918e12,
                           estimated_step_s=0.5, collectives={}, compile_s=1.0,
-                          model_flops_per_chip=1e12, data_parallel_chips=8)
+                          model_flops_per_chip=1e12, mesh_axis_sizes=(8, 1, 1))
   assert step.fits is False
   assert step.shortfall_bytes == 34 * 2**30 - 32e9
   assert step.samples_per_s == 64.0
@@ -183,6 +183,7 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
   assert [tip.split()[0] for tip in tips] == ["--config.model.dtype=bfloat16",
                                               "--config.model.remat=blocks", "a", "FSDP:",
                                               "ZeRO-1:"]
+  assert "--config.mesh_shape='(4,2)'" in tips[3]
   assert "train does not fit" in report.table({"train": step})
   zero1 = planner.StepPlan(**{**step.__dict__, "optimizer_state_sharded": True})
   assert [tip.split()[0] for tip in report.advice(zero1)][-1] == "FSDP:"
@@ -192,11 +193,16 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
           "peak_bytes": 32e9 + 2**29}
   assert [tip.split()[0] for tip in report.advice(planner.StepPlan(
       **{**step.__dict__, "memory": near}))][-2:] == ["FSDP:", "ZeRO-1:"]
-  # No data-parallel chips (mesh (1, 8)): no ZeRO-1; one chip: no FSDP either.
-  assert [tip.split()[0] for tip in report.advice(planner.StepPlan(
-      **{**step.__dict__, "data_parallel_chips": 1}))][-1] == "FSDP:"
+  # No data-parallel chips (mesh (1, 8)): no ZeRO-1, and no mesh to suggest for FSDP; one
+  # chip: no FSDP either.
+  no_data = report.advice(planner.StepPlan(**{**step.__dict__, "mesh_axis_sizes": (1, 8, 1)}))
+  assert no_data[-1].split()[0] == "FSDP:" and "mesh_shape" not in no_data[-1]
   assert "FSDP:" not in " ".join(report.advice(planner.StepPlan(
-      **{**step.__dict__, "num_chips": 1, "data_parallel_chips": 1})))
+      **{**step.__dict__, "num_chips": 1, "mesh_axis_sizes": (1, 1, 1)})))
+  # A space mesh (2, 1, 4) keeps its axis; (1, 1, 8) takes the model chips from it.
+  for sizes, mesh in (((2, 1, 4), "(1,2,4)"), ((1, 1, 8), "(1,2,4)"), ((4, 2, 1), "(2,4)")):
+    fsdp = report.advice(planner.StepPlan(**{**step.__dict__, "mesh_axis_sizes": sizes}))
+    assert f"--config.mesh_shape='{mesh}'" in " ".join(fsdp), sizes
   far = {**near, "peak_bytes": 32e9 + 2 * 2**30}
   assert "FSDP:" not in " ".join(report.advice(planner.StepPlan(
       **{**step.__dict__, "memory": far})))
