@@ -367,7 +367,8 @@ def flag_error(error: Exception, argv, required: Sequence[str]) -> str:
              if not any(re.match(rf"^--?{name}(=|$)", arg) for arg in argv[1:])]
   if missing:
     what = flags.FLAGS[missing[0]].help.rstrip(".")
-    return f"--{missing[0]} is required ({what[0].lower()}{what[1:]})"
+    lead = what[:1].lower() if what[1:2].islower() else what[:1]  # 'TPU slice' stays
+    return f"--{missing[0]} is required ({lead}{what[1:]})"
   if isinstance(error, flags.UnrecognizedFlagError):
     close = difflib.get_close_matches(error.flagname, list(flags.FLAGS), n=1)
     return f"unknown flag --{error.flagname}" + (f" (did you mean --{close[0]}?)" if close

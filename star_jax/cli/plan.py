@@ -53,10 +53,12 @@ flags.DEFINE_string("topology", None, "TPU slice: v5p:2x2x1, v5e:4x4, v6e:2x2, v
                     "h200:4x8 (hosts x GPUs); 'cpu' = this host's devices.")
 flags.DEFINE_string("json", None, "Also write the plan as JSON to this file.")
 flags.DEFINE_string("infer_size", None, "Also plan the inference engine's step for LR frames "
-                    "of WIDTHxHEIGHT pixels (e.g. 640x360), one frame pair per chip.")
+                    "of WIDTHxHEIGHT pixels (e.g. 640x360), one frame pair per chip (per S "
+                    "chips with a 'space' mesh axis of S).")
 flags.DEFINE_bool("sweep", False, "Also find, for the config's dtype and remat mode, the "
                   "largest per-chip batch and (at batch 1) the largest LR crop whose train "
-                  "step fits (one compile per probe, at most four per answer: slow).")
+                  "step fits (one compile per probe, at most four per answer while the peak "
+                  "grows linearly: slow).")
 flags.DEFINE_bool("sweep_all_modes", False, "With --sweep: every dtype x remat mode, not only "
                   "the config's (six times the compiles).")
 flags.DEFINE_list("steps", ["train", "eval"], "Steps to compile: train, eval, or none "
@@ -96,13 +98,27 @@ def _devices(name: str, log_path: str):
 
 def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log_path: str,
         sweep_all_modes: bool = False):
-  """The plan: compiles, prints the table (and sweep), writes the JSON; returns its dict."""
+  """The plan: compiles, prints the table (and sweep), writes the JSON; returns its dict.
+  Raises UserInputError, before any compile, for an unknown step kind, nothing to plan,
+  'infer' without ``infer_size``, a ``json_path`` in a missing folder, or a sweep on a chip
+  of unlisted HBM."""
   from star_jax.plan import planner, report  # pylint: disable=g-import-not-at-top (heavy)
   from star_jax.plan import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
-  devices, described = _devices(topology, log_path)
-  kinds = [kind for kind in steps if kind] + (["infer"] if infer_size else [])
+  kinds = list(dict.fromkeys([kind.strip() for kind in steps if kind.strip()]
+                             + (["infer"] if infer_size else [])))
   if not kinds:
     raise UserInputError("nothing to plan: --steps is empty and there is no --infer_size")
+  unknown = [kind for kind in kinds if kind not in planner.STEP_KINDS]
+  if unknown:
+    raise UserInputError(f"--steps {','.join(unknown)}: not a step (train, eval; infer comes "
+                         "with --infer_size)")
+  if "infer" in kinds and not infer_size:
+    raise UserInputError("--steps infer needs --infer_size=WIDTHxHEIGHT (LR pixels)")
+  if json_path:
+    _check_folder("--json", json_path)
+  devices, described = _devices(topology, log_path)
+  if do_sweep:
+    sweep_lib.hbm_budget(devices)
   print(f"planning {', '.join(kinds)} on {described['name']} ({described['num_chips']} x "
         f"{described['device_kind']}): compiled, not run; compiler output in {log_path}",
         flush=True)
@@ -116,31 +132,48 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
                             progress=lambda line: print(f"  sweep: {line}", flush=True))
     for row in swept:
       print(f"sweep {row['compute_dtype']}/{row['remat']}: largest per-chip batch "
-            f"{row['max_batch_per_chip']}, largest LR crop at batch 1: "
+            f"{row['max_batch_per_chip']}, largest LR crop at 1 sample per chip: "
             f"{row['max_crop_at_batch_1']}", flush=True)
   result = report.plan_json(plans, described, config, swept)
   if json_path:
     pathlib.Path(json_path).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {json_path}", flush=True)
-  print("every figure is compiled, not run: estimated_step_s is the TPU compiler's own "
-        "estimate", flush=True)
+  estimated = any(step.estimated_step_s is not None for step in plans.values())
+  print("every figure is compiled, not run" + (": estimated_step_s is the TPU compiler's own "
+                                               "estimate" if estimated else ""), flush=True)
   return result
 
 
-def main(argv):
-  del argv
-  log_path = str(pathlib.Path(FLAGS.log_file).absolute())
+def _check_folder(flag: str, path: str) -> None:
+  """UserInputError naming ``flag`` unless ``path``'s folder exists (checked before hours of
+  compiling, not after)."""
+  folder = pathlib.Path(path).absolute().parent
+  if not folder.is_dir():
+    raise UserInputError(f"{flag} {path}: folder {folder} does not exist")
+
+
+def _log_to(log_path: str) -> None:
+  """Every log record to ``log_path`` only (absl's console handler removed)."""
   handler = logging.FileHandler(log_path)
   handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(filename)s:%(lineno)d "
                                          "%(message)s"))
   root = logging.getLogger()
-  for existing in list(root.handlers):  # absl's console handler: records go to the file only
+  for existing in list(root.handlers):
     root.removeHandler(existing)
   root.addHandler(handler)
   root.setLevel(logging.INFO)
   logging.captureWarnings(True)
 
+
+def main(argv):
+  del argv
+  log_path = str(pathlib.Path(FLAGS.log_file).absolute())
+
   def action():
+    _check_folder("--log_file", log_path)
+    _log_to(log_path)
+    if FLAGS.sweep_all_modes and not FLAGS.sweep:
+      raise UserInputError("--sweep_all_modes needs --sweep")
     infer_size = parse_size(FLAGS.infer_size) if FLAGS.infer_size else None
     if FLAGS.topology.strip().lower() != "cpu" and topology_lib.parse_topology(
         FLAGS.topology).is_gpu:
@@ -157,7 +190,9 @@ def main(argv):
       sys.stdout = saved_stdout
       console.close()
 
-  _, code = common.call_reporting_errors(action, "planning failed", debug=FLAGS.debug)
+  _, code = common.call_reporting_errors(action, "planning failed", debug=FLAGS.debug,
+                                         options={"infer_size": "--infer_size",
+                                                  "kinds": "--steps"})
   if code is not None:
     sys.exit(code)
 

@@ -355,7 +355,7 @@ def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] 
 def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
          infer_size: Optional[Tuple[int, int]] = None,
          log_path: Optional[str] = None) -> Dict[str, StepPlan]:
-  """{kind: StepPlan} for every kind in ``kinds`` ('train', 'eval'; 'infer' needs
+  """{kind: StepPlan} for every kind in ``kinds`` (once each; 'train', 'eval'; 'infer' needs
   ``infer_size`` = LR (width, height)), after :func:`check_config` (only the model's fields
   when planning inference alone).
 
@@ -363,16 +363,19 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
     ValueError: an impossible config for these devices (``check_config``), an unknown kind,
       'infer' without ``infer_size``.
   """
-  unknown = set(kinds) - set(STEP_KINDS)
+  unknown = [kind for kind in kinds if kind not in STEP_KINDS]
   if unknown:
-    raise UserInputError(f"unknown step kinds {sorted(unknown)} (one of {', '.join(STEP_KINDS)})")
+    raise UserInputError(f"kinds {', '.join(map(repr, unknown))}: not a step (one of "
+                         f"{', '.join(STEP_KINDS)})", parameters=("kinds",))
   if "infer" in kinds and infer_size is None:
-    raise UserInputError("planning the inference step needs infer_size (LR width, height)")
+    raise UserInputError("planning the inference step needs infer_size (LR width, height)",
+                         parameters=("infer_size",))
   if {"train", "eval"} & set(kinds):
     check_config(config, devices)
   else:
     # The model fields alone (the batch fields are training's).
     build_model(ModelConfig.from_mapping(config.model))
-  return {kind: plan_step(kind, config, devices, infer_size, log_path) for kind in kinds}
+  return {kind: plan_step(kind, config, devices, infer_size, log_path)
+          for kind in dict.fromkeys(kinds)}
 
 

@@ -35,26 +35,30 @@ GIB = 2**30
 
 def advice(step: StepPlan) -> List[str]:
   """What would lower the peak of a step that does not fit, most effective first as
-  measured on the full-width model (benchmarks/results/plan.md): bfloat16, remat, a smaller
-  per-chip batch or crop, FSDP (on more than one chip) and ZeRO-1 (on more than one
+  measured on the full-width train step (benchmarks/results/plan.md: remat blocks -57 %,
+  bfloat16 -14 %): remat (train), bfloat16, a smaller per-chip batch (or, at one sample, a
+  smaller train crop), FSDP (on more than one chip) and ZeRO-1 (on more than one
   data-parallel chip, when it is off), these two when the arguments (parameters and
   optimiser state) are unknown, over a tenth of the peak or at least the shortfall; for
   inference, tiling. Empty when the step fits or HBM is unknown."""
   if step.fits is not False:
     return []
   tips = []
-  if step.compute_dtype == "float32":
-    tips.append("--config.model.dtype=bfloat16 (activations in bfloat16)")
   if step.kind == "train" and step.remat != "full":
     tips.append(f"--config.model.remat={'blocks' if step.remat == 'none' else 'full'} "
                 "(recompute in the backward pass instead of storing)")
+  if step.compute_dtype == "float32":
+    tips.append("--config.model.dtype=bfloat16 (activations in bfloat16)")
   if step.kind == "infer":
     tips.append("a smaller frame per call: star_jax.infer tiles frames that do not fit "
                 "(--tile-size)")
-  elif step.batch_per_chip > 1:
+  elif step.kind == "eval" and step.batch_per_chip > 1:
+    tips.append(f"a smaller per-chip batch (now {step.batch_per_chip}; "
+                "--config.eval_batch_size)")
+  elif step.kind == "train" and step.batch_per_chip > 1:
     tips.append(f"a smaller per-chip batch (now {step.batch_per_chip}; --sweep finds the "
                 "largest that fits)")
-  elif step.frame_height * step.frame_width > 64 * 64:
+  elif step.kind == "train" and step.frame_height * step.frame_width > 64 * 64:
     tips.append("a smaller crop (--config.data.patch_size; --sweep finds the largest)")
   state = step.memory["argument_bytes"]
   if step.kind == "train" and step.num_chips > 1 and (

@@ -6,12 +6,14 @@ Each probe is a full compile of the train step (``planner.plan_step``: 10-40 min
 core at full width). The search (:func:`largest_fitting`) predicts the boundary from the
 peaks already compiled, taking the peak as linear in the load (samples for the batch,
 pixels for the crop: activations dominate), so a sweep costs at most four compiles per
-answer where doubling and bisection would cost 2 log2(answer). Crops are multiples of
+answer when the peak is linear (and bisection after that) where doubling and bisection
+would cost 2 log2(answer). Crops are multiples of
 :data:`CROP_STEP` LR pixels up to :data:`MAX_CROP`.
 """
 
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
+from star_jax.errors import UserInputError
 from star_jax.model import COMPUTE_DTYPES
 from star_jax.model.remat import REMAT_MODES
 from star_jax.plan import planner
@@ -79,19 +81,26 @@ def _predicted(seen: Dict[int, float], good: int, bad: int, budget: float,
   return lo
 
 
+def hbm_budget(devices) -> float:
+  """The bytes of HBM per chip a sweep searches against (``train.chip_peaks``); raises
+  UserInputError for a chip without a listed size (a sweep has nothing to compare with)."""
+  hbm = chip_peaks.hbm_bytes_per_chip(devices[0].device_kind)
+  if hbm is None:
+    raise UserInputError(f"--sweep needs the HBM size of {devices[0].device_kind!r}, which "
+                         "star_jax.train.chip_peaks does not list")
+  return hbm
+
+
 def sweep(config, devices, dtypes: Sequence[str] = COMPUTE_DTYPES,
           remats: Sequence[str] = REMAT_MODES, log_path: Optional[str] = None,
           progress: Callable[[str], None] = lambda line: None) -> List[Dict[str, Any]]:
   """[{'compute_dtype', 'remat', 'max_batch_per_chip', 'max_crop_at_batch_1' (LR pixels,
   square, a multiple of CROP_STEP; null when even CROP_STEP does not fit), 'compiles'}] for
   every (dtype, remat); ``progress`` gets one line per probe. The chip must have a listed
-  HBM size (``train.chip_peaks``). Raises ValueError otherwise, or for a config that cannot
-  run on ``devices`` (``planner.check_config``)."""
+  HBM size (:func:`hbm_budget`, UserInputError otherwise). Raises ValueError for a config
+  that cannot run on ``devices`` (``planner.check_config``)."""
   planner.check_config(config, devices)
-  hbm = chip_peaks.hbm_bytes_per_chip(devices[0].device_kind)
-  if hbm is None:
-    raise ValueError(f"--sweep needs the HBM size of {devices[0].device_kind!r} "
-                     "(star_jax.train.chip_peaks.HBM_BYTES_PER_CHIP)")
+  hbm = hbm_budget(devices)
   data_axis = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))[0]
   results = []
   for dtype in dtypes:

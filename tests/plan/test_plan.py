@@ -180,8 +180,8 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
   assert step.samples_per_s == 64.0
   assert math.isclose(step.implied_mfu, 1e12 / (0.5 * 918e12))
   tips = report.advice(step)
-  assert [tip.split()[0] for tip in tips] == ["--config.model.dtype=bfloat16",
-                                              "--config.model.remat=blocks", "a", "FSDP:",
+  assert [tip.split()[0] for tip in tips] == ["--config.model.remat=blocks",
+                                              "--config.model.dtype=bfloat16", "a", "FSDP:",
                                               "ZeRO-1:"]
   assert "--config.mesh_shape='(4,2)'" in tips[3]
   assert "train does not fit" in report.table({"train": step})
@@ -206,6 +206,11 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
   far = {**near, "peak_bytes": 32e9 + 2 * 2**30}
   assert "FSDP:" not in " ".join(report.advice(planner.StepPlan(
       **{**step.__dict__, "memory": far})))
+  # Eval: whole frames, so the batch tip names eval_batch_size, and there is no crop tip.
+  evaluation = planner.StepPlan(**{**step.__dict__, "kind": "eval"})
+  assert "--config.eval_batch_size" in " ".join(report.advice(evaluation))
+  assert not [tip for tip in report.advice(planner.StepPlan(
+      **{**evaluation.__dict__, "batch_per_chip": 1})) if "crop" in tip or "sweep" in tip]
   fitting = planner.StepPlan(**{**step.__dict__, "compute_dtype": "bfloat16",
                                 "memory": {**memory, "peak_bytes": 2**30}})
   assert fitting.fits is True and report.advice(fitting) == []
@@ -222,6 +227,31 @@ def test_bad_topology_is_one_error_line(tmp_path):
   assert result.stderr.strip().splitlines() == [
       "error: topology 'v5p-6': no listed v5p slice of that size (v5p-8, v5p-16, v5p-32, "
       "v5p-64, v5p-128, v5p-256, v5p-512, v5p-1024, v5p-2048, v5p-4096, v5p-8192)"]
+
+
+@pytest.mark.parametrize("flags, line", [
+    (["--topology=v5e:2x2", "--steps=train,evl"],
+     "--steps evl: not a step (train, eval; infer comes with --infer_size)"),
+    (["--topology=v5e:2x2", "--steps=infer"],
+     "--steps infer needs --infer_size=WIDTHxHEIGHT (LR pixels)"),
+    (["--topology=v5e:2x2", "--json=missing/plan.json"],
+     "--json missing/plan.json: folder {tmp}/missing does not exist"),
+    (["--topology=v5e:2x2", "--log_file=missing/plan.log"],
+     "--log_file {tmp}/missing/plan.log: folder {tmp}/missing does not exist"),
+    (["--topology=v5e:2x2", "--sweep_all_modes"], "--sweep_all_modes needs --sweep"),
+    (["--topology=cpu", "--sweep"],
+     "--sweep needs the HBM size of 'cpu', which star_jax.train.chip_peaks does not list"),
+    ([], "--topology is required (TPU slice: v5p:2x2x1, v5e:4x4, v6e:2x2, v4:2x2x1, or a "
+         "Cloud accelerator type (v5p-8, v5litepod-16, v6e-8, v4-8); GPUs: h100:8, h200:4x8 "
+         "(hosts x GPUs); 'cpu' = this host's devices)"),
+])
+def test_bad_flags_are_one_error_line_before_any_compile(tmp_path, flags, line):
+  env = dict(os.environ, PYTHONPATH=REPO)
+  result = subprocess.run(
+      [sys.executable, "-m", "star_jax.plan", f"--config={REPO}/configs/star.py", *flags],
+      cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+  assert (result.returncode, result.stderr.strip().splitlines()) == (
+      2, ["error: " + line.format(tmp=tmp_path)])
 
 
 @pytest.mark.slow
