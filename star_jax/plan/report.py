@@ -7,7 +7,8 @@ JSON layout (:func:`plan_json`)::
    "train": STEP, "eval": STEP, "infer": STEP, ["sweep": [...]]}
 
 with, per STEP (:func:`step_json`): ``kind``, ``compute_dtype``, ``remat``,
-``global_batch``, ``batch_per_chip``, ``frame_height``, ``frame_width`` (pixels of the input
+``global_batch``, ``batch_per_chip``, ``mesh_axis_sizes`` (the resolved (data, model,
+space) sizes of ``mesh_shape``), ``frame_height``, ``frame_width`` (pixels of the input
 frames), ``peak_bytes_per_chip`` (arguments + outputs + temporaries - donated, XLA's
 buffer assignment), ``argument_bytes``, ``output_bytes``, ``temp_bytes``, ``alias_bytes``,
 ``hbm_bytes_per_chip`` (``train.chip_peaks``), ``fits``, ``shortfall_bytes`` (0 when it
@@ -99,6 +100,7 @@ def step_json(step: StepPlan) -> Dict[str, Any]:
       "remat": step.remat,
       "global_batch": step.global_batch,
       "batch_per_chip": step.batch_per_chip,
+      "mesh_axis_sizes": list(step.mesh_axis_sizes),
       "frame_height": step.frame_height,
       "frame_width": step.frame_width,
       "peak_bytes_per_chip": step.peak_bytes_per_chip,

@@ -116,16 +116,21 @@ def parse_topology(text: str) -> Topology:
                            f"{', '.join(GENERATIONS)})")
     shape = tuple(int(side) for side in compiler.group(2).split("x"))
     rank = GENERATIONS[generation][2]
-    if len(shape) != rank or min(shape) < 1:
-      example = Topology(generation, _shape_table(generation)[4]).compiler_name
+    example = Topology(generation, _shape_table(generation)[4]).compiler_name
+    if len(shape) != rank:
       raise UserInputError(f"topology {text!r}: {generation} slices have {rank}-D shapes "
                            f"(e.g. {example})")
+    if min(shape) < 1:
+      raise UserInputError(f"topology {text!r}: every side must be at least 1 (e.g. {example})")
     return Topology(generation, shape)
   cloud = re.fullmatch(r"(v[0-9a-z]+)-([0-9]+)", name)
-  if not cloud or cloud.group(1) not in _PREFIX_ALIASES:
-    raise UserInputError(f"topology {text!r} is neither a compiler topology (v5p:2x2x1, v5e:4x4, "
+  if cloud and cloud.group(1) not in _PREFIX_ALIASES:
+    raise UserInputError(f"topology {text!r}: unknown TPU generation {cloud.group(1)!r} (one of "
+                         f"{', '.join(sorted(_PREFIX_ALIASES))})")
+  if not cloud:
+    raise UserInputError(f"topology {text!r} is none of a compiler topology (v5p:2x2x1, v5e:4x4, "
                          f"v6e:2x2, v4:2x2x1), a Cloud accelerator type (v5p-8, v5litepod-16, "
-                         f"v6e-8, v4-8) nor GPUs (h100:8, h200:4x8)")
+                         f"v6e-8, v4-8), GPUs (h100:8, h200:4x8) or 'cpu'")
   generation = _PREFIX_ALIASES[cloud.group(1)]
   _, cores_per_chip, _ = GENERATIONS[generation]
   count = int(cloud.group(2))

@@ -28,6 +28,7 @@ NARROW = {"model.variant": "V1", "model.base_filter": 8, "model.feat": 4,
 CHIPS = 4
 ABSURD_PER_CHIP = 4096
 STEP_FIELDS = ("kind", "compute_dtype", "remat", "global_batch", "batch_per_chip",
+               "mesh_axis_sizes",
                "frame_height", "frame_width", "peak_bytes_per_chip", "argument_bytes",
                "output_bytes", "temp_bytes", "alias_bytes", "hbm_bytes_per_chip", "fits",
                "shortfall_bytes", "flops_per_chip", "model_flops_per_chip",
@@ -119,6 +120,7 @@ def test_every_field_is_there_and_positive(planned):
   assert plan["train"]["collectives"]["all-reduce"]["count"] >= 1
   assert plan["train"]["collectives"]["all-reduce"]["bytes"] > 0
   assert (plan["infer"]["frame_height"], plan["infer"]["frame_width"]) == (32, 32)
+  assert plan["train"]["mesh_axis_sizes"] == [CHIPS, 1, 1]
 
 
 @pytest.mark.xdist_group("plan_v5e")  # one worker compiles the shared plan

@@ -24,15 +24,16 @@ def test_both_spellings(name, compiler_name, chips, accelerator_type):
 
 
 @pytest.mark.parametrize("name, message", [
-    ("v3-8", "neither a compiler topology"),
+    ("v3-8", "unknown TPU generation 'v3'"),
     ("v7:2x2", "unknown TPU generation"),
     ("v5p:2x2", "3-D shapes"),
     ("v5e:2x2x1", "2-D shapes"),
+    ("v5e:0x2", "every side must be at least 1"),
     ("v5p-6", "no listed v5p slice of that size"),
     ("v5litepod-12", "no listed v5e slice"),
-    ("tpu", "neither a compiler topology"),
+    ("tpu", "none of a compiler topology"),
     ("h100:0", "at least 1"),
-    ("a100:8", "neither a compiler topology"),
+    ("a100:8", "none of a compiler topology"),
 ])
 def test_refusals_name_the_topology(name, message):
   with pytest.raises(ValueError, match=message):
