@@ -60,7 +60,11 @@ class StepPlan:
     peak_flops_per_chip: ``chip_peaks.peak_flops_per_chip`` for the compute dtype (None
       for unlisted chips).
     estimated_step_s: the TPU compiler's ``optimal_seconds`` (None where the backend gives
-      none, e.g. XLA:CPU).
+      none, e.g. XLA:CPU, or a negative one, as XLA:TPU does for v5e and v6e train steps).
+    bytes_accessed_per_chip: the compiler's count of bytes its optimised program reads and
+      writes per chip per step (``cost_analysis()['bytes accessed']``; None where absent).
+    hbm_bandwidth_per_chip: ``chip_peaks.hbm_bandwidth_per_chip`` (bytes/s; None for
+      unlisted chips).
     collectives: ``hlo_collectives.collective_stats``.
     compile_s: wall seconds of ``lower`` + ``compile``.
     model_flops_per_chip: ``model_flops_per_chip`` (None until set by ``plan_step``).
@@ -92,6 +96,8 @@ class StepPlan:
   compile_error: Optional[str] = None
   mesh_axis_sizes: Tuple[int, int, int] = (1, 1, 1)
   optimizer_state_sharded: bool = False
+  bytes_accessed_per_chip: Optional[float] = None
+  hbm_bandwidth_per_chip: Optional[float] = None
 
   @property
   def data_parallel_chips(self) -> int:
@@ -133,6 +139,18 @@ class StepPlan:
     return flops / (self.estimated_step_s * self.peak_flops_per_chip)
 
   @property
+  def roofline_step_s(self) -> Optional[float]:
+    """A lower bound of one step's device time, not an estimate: max(compiler FLOPs / peak
+    FLOP/s, bytes accessed / HBM bandwidth), per chip, as if compute, memory traffic and
+    collectives overlapped perfectly (the roofline model: Williams, Waterman and Patterson,
+    CACM 2009). None when a term is unknown."""
+    if None in (self.flops_per_chip, self.peak_flops_per_chip, self.bytes_accessed_per_chip,
+                self.hbm_bandwidth_per_chip):
+      return None
+    return max(self.flops_per_chip / self.peak_flops_per_chip,
+               self.bytes_accessed_per_chip / self.hbm_bandwidth_per_chip)
+
+  @property
   def samples_per_s(self) -> Optional[float]:
     """Samples (frame pairs) per second over the slice at the estimated step time."""
     if not self.estimated_step_s:
@@ -140,15 +158,20 @@ class StepPlan:
     return self.global_batch / self.estimated_step_s
 
 
-def _estimated_seconds(compiled) -> Optional[float]:
+def _time_costs(compiled) -> Dict[str, Optional[float]]:
+  """The compiler's ``optimal_seconds`` (None unless positive) and ``bytes accessed`` (None
+  when absent) of one step per chip, as StepPlan fields."""
   cost = compiled.cost_analysis()
   if isinstance(cost, (list, tuple)):
     cost = cost[0] if cost else None
-  seconds = (cost or {}).get("optimal_seconds")
+  cost = cost or {}
+  seconds = cost.get("optimal_seconds")
   if not seconds or seconds <= 0:
     logging.info("no step-time estimate: cost_analysis() optimal_seconds = %r", seconds)
-    return None
-  return float(seconds)
+    seconds = None
+  moved = cost.get("bytes accessed")
+  return {"estimated_step_s": None if seconds is None else float(seconds),
+          "bytes_accessed_per_chip": float(moved) if moved and moved > 0 else None}
 
 
 def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any], *,
@@ -166,6 +189,7 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
                 compute_dtype=compute_dtype, remat=remat, global_batch=global_batch,
                 batch_per_chip=batch_per_chip, frame_height=frame[0], frame_width=frame[1],
                 hbm_bytes_per_chip=chip_peaks.hbm_bytes_per_chip(device_kind),
+                hbm_bandwidth_per_chip=chip_peaks.hbm_bandwidth_per_chip(device_kind),
                 peak_flops_per_chip=chip_peaks.peak_flops_per_chip(device_kind, compute_dtype))
   try:
     with accelerators.native_output_to(log_path):
@@ -181,7 +205,7 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
                     compile_error=str(error).splitlines()[0])
   return StepPlan(
       **common, memory=compiled_stats.compiled_step_stats(compiled, require_flops=False),
-      estimated_step_s=_estimated_seconds(compiled),
+      **_time_costs(compiled),
       collectives=hlo_collectives.collective_stats(compiled.as_text()),
       compile_s=time.perf_counter() - start)
 

@@ -18,7 +18,11 @@ program), ``model_flops_per_chip`` (the same step's FLOPs as XLA:CPU counts them
 ``estimated_step_s`` (the TPU compiler's ``optimal_seconds``: an estimate, not a
 measurement), ``peak_flops_per_chip``, ``implied_mfu`` (model flops / (estimated_step_s x
 peak)), ``samples_per_s`` (global batch /
-estimated_step_s, the whole slice), ``collectives`` ({kind: {count, bytes}}, bytes per
+estimated_step_s, the whole slice), ``bytes_accessed_per_chip`` (the compiler's count of HBM
+bytes read and written per step), ``hbm_bandwidth_per_chip`` (bytes/s, ``train.chip_peaks``),
+``roofline_step_s`` (a lower bound of the step time, not an estimate: max(flops_per_chip /
+peak, bytes accessed / bandwidth); given where the compiler's estimate is not, as on v5e and
+v6e), ``collectives`` ({kind: {count, bytes}}, bytes per
 chip), ``compile_s``, ``compile_error`` (XLA:TPU's own refusal when the program does not fit its
 HBM: then ``peak_bytes_per_chip`` is what that message says is needed and the compiled
 program's fields are null) and ``advice`` (what would make a step that does not fit fit;
@@ -117,6 +121,9 @@ def step_json(step: StepPlan) -> Dict[str, Any]:
       "peak_flops_per_chip": step.peak_flops_per_chip,
       "implied_mfu": step.implied_mfu,
       "samples_per_s": step.samples_per_s,
+      "bytes_accessed_per_chip": step.bytes_accessed_per_chip,
+      "hbm_bandwidth_per_chip": step.hbm_bandwidth_per_chip,
+      "roofline_step_s": step.roofline_step_s,
       "collectives": step.collectives,
       "compile_s": step.compile_s,
       "compile_error": step.compile_error,
@@ -168,8 +175,8 @@ def _tera(flops: Optional[float]) -> str:
 def table(steps: Dict[str, StepPlan]) -> str:
   """The console table: one row per step, then each non-fitting step's advice."""
   header = ("step", "batch/chip", "frame HxW", "peak GiB/chip", "HBM GiB", "fits",
-            "TFLOP/chip (model)", "est. step s", "MFU %", "samples/s", "collectives (n, MiB)",
-            "compile s")
+            "TFLOP/chip (model)", "est. step s", "MFU %", "samples/s", "roofline s >=",
+            "collectives (n, MiB)", "compile s")
   rows = [header]
   for step in steps.values():
     count = sum(c["count"] for c in step.collectives.values())
@@ -182,7 +189,7 @@ def table(steps: Dict[str, StepPlan]) -> str:
                  fits, f"{_tera(step.flops_per_chip)} ({_tera(step.model_flops_per_chip)})",
                  _number(step.estimated_step_s, ".4f"),
                  _number(None if step.implied_mfu is None else 100 * step.implied_mfu, ".1f"),
-                 _number(step.samples_per_s, ".1f"),
+                 _number(step.samples_per_s, ".1f"), _number(step.roofline_step_s, ".4f"),
                  f"{int(count)}, {moved / 2**20:.1f}", f"{step.compile_s:.0f}"))
   widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
   lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()

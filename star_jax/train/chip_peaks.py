@@ -1,4 +1,5 @@
-"""Dense peak FLOP/s per chip, for MFU (model FLOPs utilisation), and HBM per chip.
+"""Dense peak FLOP/s per chip, for MFU (model FLOPs utilisation), and HBM size and bandwidth
+per chip.
 
 Keys are ``jax.devices()[0].device_kind`` strings (some chips report more than one name);
 values are dense (no 2:4 structured sparsity) peak FLOP/s of **one chip** (one JAX device) for
@@ -48,6 +49,10 @@ the others; GB means GiB here: libtpu's compiler itself says a v5e has 15.75 GiB
 less what the runtime keeps. GPUs: the NVIDIA H100 (80 GB HBM3) and H200 (141 GB HBM3e)
 Tensor Core GPU datasheets, read as 10^9 bytes (an 80 GB H100 reports 79.1 GiB).
 
+HBM bandwidth of one chip, :data:`HBM_BANDWIDTH_PER_CHIP` (bytes/s), for the plan's roofline
+bound: the same Cloud TPU pages, TPU v4 "1200 GBps", v5e "819 GBps", v5p "2765 GBps", v6e
+"1638 GBps"; the NVIDIA datasheets, H100 SXM 3.35 TB/s, H200 4.8 TB/s (GB = 10^9 bytes).
+
 CPUs and any chip not listed have no entry: give ``config.peak_flops_per_chip`` (e.g. the
 measured peak of ``benchmarks/cpu_peak.py``) to get an MFU there.
 """
@@ -91,6 +96,25 @@ HBM_BYTES_PER_CHIP: Dict[str, float] = {
     "NVIDIA H100 80GB HBM3": 80e9,
     "NVIDIA H200": 141e9,
 }
+
+
+HBM_BANDWIDTH_PER_CHIP: Dict[str, float] = {
+    "TPU v4": 1200e9,
+    "TPU v5 lite": 819e9,
+    "TPU v5e": 819e9,
+    "TPU v5": 2765e9,
+    "TPU v5p": 2765e9,
+    "TPU v6 lite": 1638e9,
+    "TPU v6e": 1638e9,
+    "NVIDIA H100 80GB HBM3": 3.35e12,
+    "NVIDIA H200": 4.8e12,
+}
+
+
+def hbm_bandwidth_per_chip(device_kind: str) -> Optional[float]:
+  """HBM bandwidth (bytes/s) of one ``device_kind`` chip (module docstring), or None when
+  the chip is not in :data:`HBM_BANDWIDTH_PER_CHIP`."""
+  return HBM_BANDWIDTH_PER_CHIP.get(device_kind)
 
 
 def hbm_bytes_per_chip(device_kind: str) -> Optional[float]:

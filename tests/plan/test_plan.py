@@ -33,11 +33,13 @@ STEP_FIELDS = ("kind", "compute_dtype", "remat", "global_batch", "batch_per_chip
                "output_bytes", "temp_bytes", "alias_bytes", "hbm_bytes_per_chip", "fits",
                "shortfall_bytes", "flops_per_chip", "model_flops_per_chip",
                "estimated_step_s", "peak_flops_per_chip", "implied_mfu", "samples_per_s",
+               "bytes_accessed_per_chip", "hbm_bandwidth_per_chip", "roofline_step_s",
                "collectives", "compile_s", "compile_error", "advice")
 POSITIVE = ("global_batch", "batch_per_chip", "frame_height", "frame_width",
             "peak_bytes_per_chip", "argument_bytes", "output_bytes",
             "hbm_bytes_per_chip", "flops_per_chip", "model_flops_per_chip",
             "estimated_step_s", "peak_flops_per_chip", "implied_mfu", "samples_per_s",
+            "bytes_accessed_per_chip", "hbm_bandwidth_per_chip", "roofline_step_s",
             "compile_s")
 
 
@@ -113,6 +115,15 @@ def test_every_field_is_there_and_positive(planned):
       infer["model_flops_per_chip"] / (infer["estimated_step_s"] * 197e12))
   assert infer["samples_per_s"] == pytest.approx(infer["global_batch"]
                                                  / infer["estimated_step_s"])
+  # The roofline bound where the compiler gives no estimate (the train step here), and
+  # below the compiler's estimate where it gives one (inference).
+  for kind in ("train", "infer"):
+    step = plan[kind]
+    assert step["hbm_bandwidth_per_chip"] == 819e9
+    assert step["roofline_step_s"] == pytest.approx(max(
+        step["flops_per_chip"] / step["peak_flops_per_chip"],
+        step["bytes_accessed_per_chip"] / step["hbm_bandwidth_per_chip"]))
+  assert infer["roofline_step_s"] <= infer["estimated_step_s"]
   # The train step keeps activations for the backward pass (the narrow forward needs no
   # temporaries at all on TPU), donates its state and averages gradients over the 4 chips.
   assert plan["train"]["temp_bytes"] > 0 and plan["infer"]["temp_bytes"] >= 0

@@ -2,7 +2,8 @@
 
 import pytest
 
-from star_jax.train.chip_peaks import (HBM_BYTES_PER_CHIP, PEAK_FLOPS_PER_CHIP,
+from star_jax.train.chip_peaks import (HBM_BANDWIDTH_PER_CHIP, HBM_BYTES_PER_CHIP,
+                                     PEAK_FLOPS_PER_CHIP, hbm_bandwidth_per_chip,
                                      hbm_bytes_per_chip, peak_flops_per_chip)
 
 
@@ -39,3 +40,12 @@ def test_hbm_per_chip_as_google_states_it():
 def test_every_tpu_with_a_peak_has_an_hbm_size():
   tpus = {kind for kind in PEAK_FLOPS_PER_CHIP if kind.startswith("TPU")}
   assert tpus == {kind for kind in HBM_BYTES_PER_CHIP if kind.startswith("TPU")}
+
+
+def test_hbm_bandwidth_per_chip_as_stated_and_for_every_chip_with_a_size():
+  assert hbm_bandwidth_per_chip("TPU v5 lite") == 819e9
+  assert hbm_bandwidth_per_chip("TPU v5") == 2765e9
+  assert hbm_bandwidth_per_chip("TPU v6 lite") == 1638e9
+  assert hbm_bandwidth_per_chip("NVIDIA H200") == 4.8e12
+  assert hbm_bandwidth_per_chip("cpu") is None
+  assert set(HBM_BANDWIDTH_PER_CHIP) == set(HBM_BYTES_PER_CHIP)
