@@ -61,8 +61,8 @@ flags.DEFINE_bool("sweep", False, "Also find, for the config's dtype and remat m
                   "grows linearly: slow).")
 flags.DEFINE_bool("sweep_all_modes", False, "With --sweep: every dtype x remat mode, not only "
                   "the config's (six times the compiles).")
-flags.DEFINE_list("steps", ["train", "eval"], "Steps to compile: train, eval, or none "
-                  "(--steps=); infer is added by --infer_size.")
+flags.DEFINE_list("steps", ["train", "eval"], "Steps to compile: train, eval, or nothing "
+                  "(--steps=, e.g. with --sweep alone); infer is added by --infer_size.")
 flags.DEFINE_string("log_file", "plan.log", "Where libtpu's output and all log records go.")
 flags.DEFINE_bool("debug", False, "Show the traceback of an error.")
 flags.mark_flags_as_required(["config", "topology"])
@@ -98,32 +98,33 @@ def _devices(name: str, log_path: str):
 
 def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log_path: str,
         sweep_all_modes: bool = False):
-  """The plan: compiles, prints the table (and sweep), writes the JSON; returns its dict.
-  Raises UserInputError, before any compile, for an unknown step kind, nothing to plan,
-  'infer' without ``infer_size``, a ``json_path`` in a missing folder, or a sweep on a chip
-  of unlisted HBM."""
+  """The plan: compiles, prints the table (and sweep), writes the JSON to ``json_path``
+  (checked by :func:`output_path`) unless it is None; returns its dict. Raises
+  UserInputError, before any compile, for an unknown step kind, nothing to plan, 'infer'
+  without ``infer_size``, or a sweep on a chip of unlisted HBM."""
   from star_jax.plan import planner, report  # pylint: disable=g-import-not-at-top (heavy)
   from star_jax.plan import sweep as sweep_lib  # pylint: disable=g-import-not-at-top
-  kinds = list(dict.fromkeys([kind.strip() for kind in steps if kind.strip()]
+  kinds = list(dict.fromkeys([kind.strip().lower() for kind in steps if kind.strip()]
                              + (["infer"] if infer_size else [])))
-  if not kinds:
-    raise UserInputError("nothing to plan: --steps is empty and there is no --infer_size")
+  if not kinds and not do_sweep:
+    raise UserInputError("nothing to plan: --steps is empty and there is no --infer_size or "
+                         "--sweep")
   unknown = [kind for kind in kinds if kind not in planner.STEP_KINDS]
   if unknown:
     raise UserInputError(f"--steps {','.join(unknown)}: not a step (train, eval; infer comes "
                          "with --infer_size)")
   if "infer" in kinds and not infer_size:
     raise UserInputError("--steps infer needs --infer_size=WIDTHxHEIGHT (LR pixels)")
-  if json_path:
-    _check_folder("--json", json_path)
   devices, described = _devices(topology, log_path)
   if do_sweep:
     sweep_lib.hbm_budget(devices)
-  print(f"planning {', '.join(kinds)} on {described['name']} ({described['num_chips']} x "
-        f"{described['device_kind']}): compiled, not run; compiler output in {log_path}",
-        flush=True)
-  plans = planner.plan(config, devices, kinds, infer_size=infer_size, log_path=log_path)
-  print(report.table(plans), flush=True)
+  plans = {}
+  if kinds:
+    print(f"planning {', '.join(kinds)} on {described['name']} ({described['num_chips']} x "
+          f"{described['device_kind']}): compiled, not run; compiler output in {log_path}",
+          flush=True)
+    plans = planner.plan(config, devices, kinds, infer_size=infer_size, log_path=log_path)
+    print(report.table(plans), flush=True)
   swept = None
   if do_sweep:
     modes = {} if sweep_all_modes else {"dtypes": [config.model.dtype],
@@ -135,7 +136,7 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
             f"{row['max_batch_per_chip']}, largest LR crop at 1 sample per chip: "
             f"{row['max_crop_at_batch_1']}", flush=True)
   result = report.plan_json(plans, described, config, swept)
-  if json_path:
+  if json_path is not None:
     pathlib.Path(json_path).write_text(json.dumps(result, indent=1) + "\n")
     print(f"wrote {json_path}", flush=True)
   estimated = any(step.estimated_step_s is not None for step in plans.values())
@@ -144,12 +145,18 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
   return result
 
 
-def _check_folder(flag: str, path: str) -> None:
-  """UserInputError naming ``flag`` unless ``path``'s folder exists (checked before hours of
-  compiling, not after)."""
-  folder = pathlib.Path(path).absolute().parent
-  if not folder.is_dir():
-    raise UserInputError(f"{flag} {path}: folder {folder} does not exist")
+def output_path(flag: str, path: str) -> str:
+  """``path`` (``~`` expanded, made absolute) of a file this command writes, checked before
+  hours of compiling rather than after: UserInputError naming ``flag`` when it is empty, a
+  folder, or in a folder that does not exist."""
+  if not path.strip():
+    raise UserInputError(f"{flag} is empty (give a file name)")
+  resolved = pathlib.Path(path).expanduser().absolute()
+  if resolved.is_dir():
+    raise UserInputError(f"{flag} {path} is a folder (give a file name)")
+  if not resolved.parent.is_dir():
+    raise UserInputError(f"{flag} {path}: folder {resolved.parent} does not exist")
+  return str(resolved)
 
 
 def _log_to(log_path: str) -> None:
@@ -167,10 +174,10 @@ def _log_to(log_path: str) -> None:
 
 def main(argv):
   del argv
-  log_path = str(pathlib.Path(FLAGS.log_file).absolute())
 
   def action():
-    _check_folder("--log_file", log_path)
+    log_path = output_path("--log_file", FLAGS.log_file)
+    json_path = None if FLAGS.json is None else output_path("--json", FLAGS.json)
     _log_to(log_path)
     if FLAGS.sweep_all_modes and not FLAGS.sweep:
       raise UserInputError("--sweep_all_modes needs --sweep")
@@ -185,7 +192,7 @@ def main(argv):
     try:
       with accelerators.native_output_to(log_path):
         return run(FLAGS.config, FLAGS.topology, FLAGS.steps, infer_size, FLAGS.sweep,
-                   FLAGS.json, log_path, FLAGS.sweep_all_modes)
+                   json_path, log_path, FLAGS.sweep_all_modes)
     finally:
       sys.stdout = saved_stdout
       console.close()

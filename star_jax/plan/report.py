@@ -8,7 +8,8 @@ JSON layout (:func:`plan_json`)::
 
 with, per STEP (:func:`step_json`): ``kind``, ``compute_dtype``, ``remat``,
 ``global_batch``, ``batch_per_chip``, ``mesh_axis_sizes`` (the resolved (data, model,
-space) sizes of ``mesh_shape``), ``frame_height``, ``frame_width`` (pixels of the input
+space) sizes of the config's ``mesh_shape``; the inference engine runs on (chips / space,
+space)), ``frame_height``, ``frame_width`` (pixels of the input
 frames), ``peak_bytes_per_chip`` (arguments + outputs + temporaries - donated, XLA's
 buffer assignment), ``argument_bytes``, ``output_bytes``, ``temp_bytes``, ``alias_bytes``,
 ``hbm_bytes_per_chip`` (``train.chip_peaks``), ``fits``, ``shortfall_bytes`` (0 when it
@@ -21,8 +22,8 @@ peak)), ``samples_per_s`` (global batch /
 estimated_step_s, the whole slice), ``bytes_accessed_per_chip`` (the compiler's count of HBM
 bytes read and written per step), ``hbm_bandwidth_per_chip`` (bytes/s, ``train.chip_peaks``),
 ``roofline_step_s`` (a lower bound of the step time, not an estimate: max(flops_per_chip /
-peak, bytes accessed / bandwidth); given where the compiler's estimate is not, as on v5e and
-v6e), ``collectives`` ({kind: {count, bytes}}, bytes per
+peak, bytes accessed / bandwidth) whenever all four are known; the one time figure on v5e and
+v6e, where the compiler gives none), ``collectives`` ({kind: {count, bytes}}, bytes per
 chip), ``compile_s``, ``compile_error`` (XLA:TPU's own refusal when the program does not fit its
 HBM: then ``peak_bytes_per_chip`` is what that message says is needed and the compiled
 program's fields are null) and ``advice`` (what would make a step that does not fit fit;
@@ -70,9 +71,11 @@ def advice(step: StepPlan) -> List[str]:
       state is None or state > 0.1 * step.peak_bytes_per_chip
       or state >= step.shortfall_bytes):
     now = "" if state is None else f" ({state / GIB:.2f} GiB per chip now)"
-    mesh = _fsdp_mesh(step.mesh_axis_sizes)
+    model = step.mesh_axis_sizes[1]
+    mesh = None if model > 1 else _fsdp_mesh(step.mesh_axis_sizes)
     example = "" if mesh is None else f"--config.mesh_shape='{mesh}' "
-    tips.append(f"FSDP: shard parameters and optimiser state{now} over a 'model' mesh axis, "
+    axis = f"the mesh's 'model' axis ({model} chips)" if model > 1 else "a 'model' mesh axis"
+    tips.append(f"FSDP: shard parameters and optimiser state{now} over {axis}, "
                 f"e.g. {example}"
                 "--config.param_sharding='((\".*kernel\", (None, None, None, \"model\")),)'")
     if step.data_parallel_chips > 1 and not step.optimizer_state_sharded:
@@ -82,17 +85,17 @@ def advice(step: StepPlan) -> List[str]:
 
 
 def _fsdp_mesh(sizes: Tuple[int, int, int]) -> Optional[str]:
-  """``mesh_shape`` with the 'model' axis doubled, its chips taken from 'data' (else from
-  'space'), written as the config takes it ('(4,2)', or '(1,2,2)' with a space axis); None
-  when neither axis has an even size."""
-  data, model, space = sizes
+  """``mesh_shape`` with a 'model' axis of 2, its chips taken from 'data' (else from 'space':
+  each chip then holds twice the samples or rows), written as the config takes it ('(4,2)', or
+  '(1,2,2)' with a space axis); None when neither axis has an even size."""
+  data, _, space = sizes
   if data % 2 == 0:
     data //= 2
   elif space % 2 == 0:
     space //= 2
   else:
     return None
-  shape = (data, 2 * model) + ((space,) if space > 1 else ())
+  shape = (data, 2) + ((space,) if space > 1 else ())
   return "(" + ",".join(map(str, shape)) + ")"
 
 

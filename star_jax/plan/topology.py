@@ -110,7 +110,7 @@ def parse_topology(text: str) -> Topology:
     return Topology(gpu.group(1), (hosts, per_host))
   compiler = re.fullmatch(r"(v[0-9a-z]+):([0-9]+(?:x[0-9]+)*)", name)
   if compiler:
-    generation = compiler.group(1)
+    generation = _PREFIX_ALIASES.get(compiler.group(1), compiler.group(1))  # v5litepod:2x2
     if generation not in GENERATIONS:
       raise UserInputError(f"topology {text!r}: unknown TPU generation {generation!r} (one of "
                            f"{', '.join(GENERATIONS)})")

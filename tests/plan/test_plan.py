@@ -213,9 +213,13 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
   assert "FSDP:" not in " ".join(report.advice(planner.StepPlan(
       **{**step.__dict__, "num_chips": 1, "mesh_axis_sizes": (1, 1, 1)})))
   # A space mesh (2, 1, 4) keeps its axis; (1, 1, 8) takes the model chips from it.
-  for sizes, mesh in (((2, 1, 4), "(1,2,4)"), ((1, 1, 8), "(1,2,4)"), ((4, 2, 1), "(2,4)")):
+  for sizes, mesh in (((2, 1, 4), "(1,2,4)"), ((1, 1, 8), "(1,2,4)"), ((8, 1, 1), "(4,2)")):
     fsdp = report.advice(planner.StepPlan(**{**step.__dict__, "mesh_axis_sizes": sizes}))
     assert f"--config.mesh_shape='{mesh}'" in " ".join(fsdp), sizes
+  # A 'model' axis already there: shard over it, with the mesh as it is.
+  fsdp = report.advice(planner.StepPlan(**{**step.__dict__, "mesh_axis_sizes": (4, 2, 1)}))
+  assert "the mesh's 'model' axis (2 chips)" in " ".join(fsdp)
+  assert "mesh_shape" not in " ".join(fsdp)
   far = {**near, "peak_bytes": 32e9 + 2 * 2**30}
   assert "FSDP:" not in " ".join(report.advice(planner.StepPlan(
       **{**step.__dict__, "memory": far})))
@@ -250,8 +254,13 @@ def test_bad_topology_is_one_error_line(tmp_path):
     (["--topology=v5e:2x2", "--json=missing/plan.json"],
      "--json missing/plan.json: folder {tmp}/missing does not exist"),
     (["--topology=v5e:2x2", "--log_file=missing/plan.log"],
-     "--log_file {tmp}/missing/plan.log: folder {tmp}/missing does not exist"),
+     "--log_file missing/plan.log: folder {tmp}/missing does not exist"),
     (["--topology=v5e:2x2", "--sweep_all_modes"], "--sweep_all_modes needs --sweep"),
+    (["--topology=v5e:2x2", "--json="], "--json is empty (give a file name)"),
+    (["--topology=v5e:2x2", "--json=."], "--json . is a folder (give a file name)"),
+    (["--topology=v5e:2x2", "--log_file="], "--log_file is empty (give a file name)"),
+    (["--topology=v5e:2x2", "--steps="],
+     "nothing to plan: --steps is empty and there is no --infer_size or --sweep"),
     (["--topology=cpu", "--sweep"],
      "--sweep needs the HBM size of 'cpu', which star_jax.train.chip_peaks does not list"),
     ([], "--topology is required (TPU slice: v5p:2x2x1, v5e:4x4, v6e:2x2, v4:2x2x1, or a "

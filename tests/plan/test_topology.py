@@ -40,6 +40,10 @@ def test_refusals_name_the_topology(name, message):
     parse_topology(name)
 
 
+def test_the_cloud_prefix_of_v5e_in_the_compiler_spelling():
+  assert parse_topology("v5litepod:2x2") == parse_topology("v5e:2x2")
+
+
 @pytest.mark.parametrize("name, shape, chips", [("h100:8", (1, 8), 8), ("H200:4x8", (4, 8), 32)])
 def test_gpu_hosts_and_gpus_per_host(name, shape, chips):
   topology = parse_topology(name)
