@@ -109,12 +109,7 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
   if not kinds and not do_sweep:
     raise UserInputError("nothing to plan: --steps is empty and there is no --infer_size or "
                          "--sweep")
-  unknown = [kind for kind in kinds if kind not in planner.STEP_KINDS]
-  if unknown:
-    raise UserInputError(f"--steps {','.join(unknown)}: not a step (train, eval; infer comes "
-                         "with --infer_size)")
-  if "infer" in kinds and not infer_size:
-    raise UserInputError("--steps infer needs --infer_size=WIDTHxHEIGHT (LR pixels)")
+  planner.check_kinds(kinds, infer_size)  # before libtpu loads
   devices, described = _devices(topology, log_path)
   if do_sweep:
     sweep_lib.hbm_budget(devices)

@@ -376,6 +376,18 @@ def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] 
   return step
 
 
+def check_kinds(kinds: Sequence[str], infer_size: Optional[Tuple[int, int]]) -> None:
+  """UserInputError (its parameters 'kinds' and 'infer_size', which a command line says as
+  its options) for a kind not in :data:`STEP_KINDS`, or 'infer' without ``infer_size``."""
+  unknown = [kind for kind in kinds if kind not in STEP_KINDS]
+  if unknown:
+    raise UserInputError(f"kinds {','.join(unknown)}: not a step (train, eval; infer comes "
+                         "with infer_size)", parameters=("kinds", "infer_size"))
+  if "infer" in kinds and infer_size is None:
+    raise UserInputError("kinds infer needs infer_size=WIDTHxHEIGHT (LR pixels)",
+                         parameters=("kinds", "infer_size"))
+
+
 def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
          infer_size: Optional[Tuple[int, int]] = None,
          log_path: Optional[str] = None) -> Dict[str, StepPlan]:
@@ -384,16 +396,10 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
   when planning inference alone).
 
   Raises:
-    ValueError: an impossible config for these devices (``check_config``), an unknown kind,
-      'infer' without ``infer_size``.
+    ValueError: an impossible config for these devices (``check_config``), an unknown kind
+      or 'infer' without ``infer_size`` (:func:`check_kinds`).
   """
-  unknown = [kind for kind in kinds if kind not in STEP_KINDS]
-  if unknown:
-    raise UserInputError(f"kinds {', '.join(map(repr, unknown))}: not a step (one of "
-                         f"{', '.join(STEP_KINDS)})", parameters=("kinds",))
-  if "infer" in kinds and infer_size is None:
-    raise UserInputError("planning the inference step needs infer_size (LR width, height)",
-                         parameters=("infer_size",))
+  check_kinds(kinds, infer_size)
   if {"train", "eval"} & set(kinds):
     check_config(config, devices)
   else:
