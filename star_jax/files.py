@@ -16,7 +16,30 @@ import shutil
 import threading
 from typing import Iterator, Union
 
+from star_jax.errors import UserInputError
+
 PathLike = Union[str, pathlib.Path]
+
+
+def check_destination(destination: PathLike, overwrite: bool = True,
+                      name: str = "output") -> pathlib.Path:
+  """``destination`` (``~`` expanded, made absolute) of a file or folder a command will
+  write, checked before any compute rather than after it.
+
+  Raises:
+    UserInputError naming ``name`` (``"output"``, ``"--json"``): the path is empty; it
+      exists and ``overwrite`` is False (the message names ``overwrite``); its folder does
+      not exist.
+  """
+  if not str(destination).strip():
+    raise UserInputError(f"{name} is empty (give a path)")
+  path = pathlib.Path(destination).expanduser().absolute()
+  if path.exists() and not overwrite:
+    raise UserInputError(f"{name} {destination} already exists (overwrite replaces it)",
+                         ("overwrite",))
+  if not path.parent.is_dir():
+    raise UserInputError(f"{name} {destination}: folder {path.parent} does not exist")
+  return path
 
 
 def temporary_sibling(destination: PathLike, keep_suffix: bool = False) -> pathlib.Path:

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from star_jax import files
+from star_jax.errors import UserInputError
 
 
 def test_a_file_replaces_the_old_one_only_when_complete(tmp_path):
@@ -55,3 +56,23 @@ def test_temporaries_are_hidden_unique_and_suffix_free_unless_kept(tmp_path):
   with files.replaced_on_success(destination) as partial, open(partial, "wb") as f:
     np.savez(f, a=np.arange(3))
   assert np.load(destination)["a"].tolist() == [0, 1, 2]
+
+
+def test_a_destination_is_checked_before_any_compute(tmp_path, monkeypatch):
+  monkeypatch.setenv("HOME", str(tmp_path))
+  assert files.check_destination("~/out.mp4") == tmp_path / "out.mp4"
+  monkeypatch.chdir(tmp_path)
+  assert files.check_destination("plan.json", name="--json") == tmp_path / "plan.json"
+  (tmp_path / "old.mkv").write_text("old")
+  assert files.check_destination(tmp_path / "old.mkv", overwrite=True) == tmp_path / "old.mkv"
+  for destination, overwrite, message in (
+      (" ", True, "--json is empty (give a path)"),
+      ("old.mkv", False, "--json old.mkv already exists (overwrite replaces it)"),
+      ("nope/out.mp4", True, f"--json nope/out.mp4: folder {tmp_path}/nope does not exist")):
+    with pytest.raises(UserInputError) as raised:
+      files.check_destination(destination, overwrite, name="--json")
+    assert str(raised.value) == message
+  assert raised.value.parameters == ()
+  with pytest.raises(UserInputError) as raised:
+    files.check_destination("old.mkv", overwrite=False)
+  assert raised.value.parameters == ("overwrite",)

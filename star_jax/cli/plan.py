@@ -27,7 +27,6 @@ line and exit status 2; a failed compile one line and status 1; Ctrl-C status 13
 import json
 import logging
 import os
-import pathlib
 import re
 import sys
 
@@ -41,7 +40,7 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
-from star_jax import accelerators  # pylint: disable=g-import-not-at-top
+from star_jax import accelerators, files  # pylint: disable=g-import-not-at-top
 from star_jax.cli import common  # pylint: disable=g-import-not-at-top
 from star_jax.errors import UserInputError  # pylint: disable=g-import-not-at-top
 from star_jax.plan import topology as topology_lib  # pylint: disable=g-import-not-at-top
@@ -132,7 +131,7 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
             f"{row['max_crop_at_batch_1']}", flush=True)
   result = report.plan_json(plans, described, config, swept)
   if json_path is not None:
-    pathlib.Path(json_path).write_text(json.dumps(result, indent=1) + "\n")
+    files.write_text(json_path, json.dumps(result, indent=1) + "\n")
     print(f"wrote {json_path}", flush=True)
   estimated = any(step.estimated_step_s is not None for step in plans.values())
   print("every figure is compiled, not run" + (": estimated_step_s is the TPU compiler's own "
@@ -141,16 +140,12 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
 
 
 def output_path(flag: str, path: str) -> str:
-  """``path`` (``~`` expanded, made absolute) of a file this command writes, checked before
-  hours of compiling rather than after: UserInputError naming ``flag`` when it is empty, a
-  folder, or in a folder that does not exist."""
-  if not path.strip():
-    raise UserInputError(f"{flag} is empty (give a file name)")
-  resolved = pathlib.Path(path).expanduser().absolute()
+  """``path`` (``star_jax.files.check_destination``: ``~`` expanded, made absolute) of a file
+  this command writes, checked before hours of compiling rather than after: UserInputError
+  naming ``flag`` when it is empty, a folder, or in a folder that does not exist."""
+  resolved = files.check_destination(path, name=flag)
   if resolved.is_dir():
     raise UserInputError(f"{flag} {path} is a folder (give a file name)")
-  if not resolved.parent.is_dir():
-    raise UserInputError(f"{flag} {path}: folder {resolved.parent} does not exist")
   return str(resolved)
 
 

@@ -10,6 +10,7 @@ from typing import Callable, Optional
 
 import tqdm
 
+from star_jax import files
 from star_jax.flow import FlowSettings
 from star_jax.infer import frame_schedule
 from star_jax.infer.engine import PairEngine
@@ -60,7 +61,7 @@ def run_inference(options: InferenceOptions, load_network: Callable[[], Network]
   time_factor = options.time_factor or (1 if options.mode == "space" else 2)
   frame_schedule.check_mode(options.mode, time_factor)
   kind = sources.output_kind(options.output)
-  atomic_output.check_destination(options.output, options.overwrite)
+  files.check_destination(options.output, options.overwrite)
   if kind == "video":
     writer.check_pix_fmt(options.output, options.pix_fmt)
   source = sources.open_source(options.input, options.fps)

@@ -72,8 +72,7 @@ def advice(step: StepPlan) -> List[str]:
       or state >= step.shortfall_bytes):
     now = "" if state is None else f" ({state / GIB:.2f} GiB per chip now)"
     model = step.mesh_axis_sizes[1]
-    mesh = None if model > 1 else _fsdp_mesh(step.mesh_axis_sizes)
-    example = "" if mesh is None else f"--config.mesh_shape='{mesh}' "
+    example = "" if model > 1 else _fsdp_mesh(step.mesh_axis_sizes, step.batch_per_chip) or ""
     axis = f"the mesh's 'model' axis ({model} chips)" if model > 1 else "a 'model' mesh axis"
     tips.append(f"FSDP: shard parameters and optimiser state{now} over {axis}, "
                 f"e.g. {example}"
@@ -84,19 +83,23 @@ def advice(step: StepPlan) -> List[str]:
   return tips
 
 
-def _fsdp_mesh(sizes: Tuple[int, int, int]) -> Optional[str]:
-  """``mesh_shape`` with a 'model' axis of 2, its chips taken from 'data' (else from 'space':
-  each chip then holds twice the samples or rows), written as the config takes it ('(4,2)', or
-  '(1,2,2)' with a space axis); None when neither axis has an even size."""
+def _fsdp_mesh(sizes: Tuple[int, int, int], batch_per_chip: int) -> Optional[str]:
+  """The option ``--config.mesh_shape='(4,2)' (COST) `` (or '(1,2,2)' with a space axis) for
+  a 'model' axis of 2, its chips taken from 'data' (else from 'space'); COST says that the
+  taken axis halves, so the same global batch puts twice the samples on each data-parallel
+  group (or twice the rows on each chip). None when neither axis has an even size."""
   data, _, space = sizes
   if data % 2 == 0:
     data //= 2
+    cost = (f"the 'data' axis halves: {2 * batch_per_chip} samples per data-parallel group, "
+            f"not {batch_per_chip}")
   elif space % 2 == 0:
     space //= 2
+    cost = "the 'space' axis halves: each chip holds twice the rows"
   else:
     return None
   shape = (data, 2) + ((space,) if space > 1 else ())
-  return "(" + ",".join(map(str, shape)) + ")"
+  return f"--config.mesh_shape='({','.join(map(str, shape))})' ({cost}) "
 
 
 def step_json(step: StepPlan) -> Dict[str, Any]:

@@ -36,6 +36,7 @@ from PIL import Image, ImageDraw, ImageFont
 from star_jax.data import demo as demo_data
 from star_jax.data import frames as frames_lib
 from star_jax.data import vimeo
+from star_jax import files
 from star_jax import pixels
 from star_jax.errors import UserInputError
 from star_jax.evaluate.metrics import grid_energy_ratio
@@ -220,7 +221,7 @@ def run_showcase(options: ShowcaseOptions) -> ShowcaseResult:
   options.output.mkdir(parents=True, exist_ok=True)
   destinations = [options.output / name for name in (INPUT_VIDEO, OUTPUT_VIDEO, STRIP_IMAGE)]
   for destination in destinations:
-    atomic_output.check_destination(destination, options.overwrite)
+    files.check_destination(destination, options.overwrite)
   input_path, output_path, strip_path = destinations
 
   clips = open_septuplets(options.data_dir, options.progress)

@@ -10,31 +10,18 @@ import pathlib
 from typing import Iterator
 
 from star_jax import files
-from star_jax.errors import UserInputError
 from star_jax.files import PathLike
-
-
-def check_destination(destination: PathLike, overwrite: bool) -> pathlib.Path:
-  """Fails early (before any compute) when the destination exists and may not be replaced,
-  or when its parent folder is missing."""
-  destination = pathlib.Path(destination)
-  if destination.exists() and not overwrite:
-    raise UserInputError(f"output {destination} already exists (overwrite replaces it)",
-                         ("overwrite",))
-  if not destination.parent.is_dir():
-    raise UserInputError(f"output folder {destination.parent} does not exist")
-  return destination
 
 
 @contextlib.contextmanager
 def atomic_destination(destination: PathLike, overwrite: bool = False) -> Iterator[pathlib.Path]:
   """Yields a temporary path to write to; renames it to ``destination`` if the block succeeds
-  (``star_jax.files.replaced_on_success``), after :func:`check_destination`.
+  (``star_jax.files.replaced_on_success``), after ``star_jax.files.check_destination``.
 
   With ``overwrite`` an existing destination is replaced only after the new output is
   complete, so a failed run leaves the old result untouched.
   """
   # The extension stays: PyAV picks the container from it.
-  with files.replaced_on_success(check_destination(destination, overwrite),
+  with files.replaced_on_success(files.check_destination(destination, overwrite),
                                  keep_suffix=True) as partial:
     yield partial

@@ -202,6 +202,9 @@ def test_bad_weights_and_outputs(tmp_path, capsys, release_weights, frames_facto
                       "--output", source)
   _assert_one_line_error(code, err, "already exists", "--overwrite")
   code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
+                      "--output", tmp_path / "missing" / "out.mp4")
+  _assert_one_line_error(code, err, f"folder {tmp_path / 'missing'} does not exist")
+  code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,
                       "--output", tmp_path / "out.png")
   _assert_one_line_error(code, err, "out.png", "single image")
   code, _, err = _run(capsys, "--weights", release_weights("V4_x4"), "--input", source,

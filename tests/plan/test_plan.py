@@ -196,7 +196,8 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
   assert [tip.split()[0] for tip in tips] == ["--config.model.remat=blocks",
                                               "--config.model.dtype=bfloat16", "a", "FSDP:",
                                               "ZeRO-1:"]
-  assert "--config.mesh_shape='(4,2)'" in tips[3]
+  assert ("--config.mesh_shape='(4,2)' (the 'data' axis halves: 8 samples per data-parallel "
+          "group, not 4)") in tips[3]
   assert "train does not fit" in report.table({"train": step})
   zero1 = planner.StepPlan(**{**step.__dict__, "optimizer_state_sharded": True})
   assert [tip.split()[0] for tip in report.advice(zero1)][-1] == "FSDP:"
@@ -213,9 +214,10 @@ def test_advice_and_table_for_a_step_that_fits_and_one_that_does_not():
   assert "FSDP:" not in " ".join(report.advice(planner.StepPlan(
       **{**step.__dict__, "num_chips": 1, "mesh_axis_sizes": (1, 1, 1)})))
   # A space mesh (2, 1, 4) keeps its axis; (1, 1, 8) takes the model chips from it.
-  for sizes, mesh in (((2, 1, 4), "(1,2,4)"), ((1, 1, 8), "(1,2,4)"), ((8, 1, 1), "(4,2)")):
+  for sizes, mesh, halves in (((2, 1, 4), "(1,2,4)", "data"), ((1, 1, 8), "(1,2,4)", "space"),
+                              ((8, 1, 1), "(4,2)", "data")):
     fsdp = report.advice(planner.StepPlan(**{**step.__dict__, "mesh_axis_sizes": sizes}))
-    assert f"--config.mesh_shape='{mesh}'" in " ".join(fsdp), sizes
+    assert f"--config.mesh_shape='{mesh}' (the '{halves}' axis halves" in " ".join(fsdp), sizes
   # A 'model' axis already there: shard over it, with the mesh as it is.
   fsdp = report.advice(planner.StepPlan(**{**step.__dict__, "mesh_axis_sizes": (4, 2, 1)}))
   assert "the mesh's 'model' axis (2 chips)" in " ".join(fsdp)
@@ -256,9 +258,9 @@ def test_bad_topology_is_one_error_line(tmp_path):
     (["--topology=v5e:2x2", "--log_file=missing/plan.log"],
      "--log_file missing/plan.log: folder {tmp}/missing does not exist"),
     (["--topology=v5e:2x2", "--sweep_all_modes"], "--sweep_all_modes needs --sweep"),
-    (["--topology=v5e:2x2", "--json="], "--json is empty (give a file name)"),
+    (["--topology=v5e:2x2", "--json="], "--json is empty (give a path)"),
     (["--topology=v5e:2x2", "--json=."], "--json . is a folder (give a file name)"),
-    (["--topology=v5e:2x2", "--log_file="], "--log_file is empty (give a file name)"),
+    (["--topology=v5e:2x2", "--log_file="], "--log_file is empty (give a path)"),
     (["--topology=v5e:2x2", "--steps="],
      "nothing to plan: --steps is empty and there is no --infer_size or --sweep"),
     (["--topology=cpu", "--sweep"],

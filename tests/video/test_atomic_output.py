@@ -3,7 +3,7 @@
 import pytest
 
 from star_jax.errors import UserInputError
-from star_jax.video.atomic_output import atomic_destination, check_destination
+from star_jax.video.atomic_output import atomic_destination
 
 
 def test_success_renames_to_destination(tmp_path):
@@ -29,7 +29,8 @@ def test_existing_output_needs_overwrite_and_survives_a_failed_run(tmp_path):
   destination = tmp_path / "out.mkv"
   destination.write_text("old")
   with pytest.raises(UserInputError, match="already exists"):
-    check_destination(destination, overwrite=False)
+    with atomic_destination(destination, overwrite=False):
+      pass
   with pytest.raises(RuntimeError):
     with atomic_destination(destination, overwrite=True) as partial:
       partial.write_text("half")
@@ -40,7 +41,3 @@ def test_existing_output_needs_overwrite_and_survives_a_failed_run(tmp_path):
   assert destination.read_text() == "new"
   assert [p.name for p in tmp_path.iterdir()] == ["out.mkv"]
 
-
-def test_missing_parent_folder_is_reported(tmp_path):
-  with pytest.raises(UserInputError, match="does not exist"):
-    check_destination(tmp_path / "nope" / "out.mp4", overwrite=False)
