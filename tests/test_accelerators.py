@@ -217,3 +217,25 @@ def test_libtpu_start_up_lines_go_to_the_log_not_the_console(tmp_path):
     assert "TPU_" not in result.stdout + result.stderr, result.stderr
     assert result.stdout.startswith("platform: cpu"), result.stdout
   assert "TPU_WORKER_HOSTNAMES" in log.read_text()
+
+
+def test_tools_without_a_platform_line_keep_libtpu_quiet_too(tmp_path):
+  """Tools that print no platform line (flow, convert, export, showcase) start jax's backend
+  through ``call_reporting_errors(start_backend=True)``: no libtpu start-up line reaches
+  their console (the flow tool, run for real), and a ``JAX_PLATFORMS`` naming a missing
+  accelerator is their one error line."""
+  assert _installed("libtpu") and not TPU_CHIP, "needs libtpu installed on a machine without TPU"
+  paths = [tmp_path / f"frame{i}.png" for i in range(2)]
+  for i, path in enumerate(paths):
+    Image.fromarray(np.random.default_rng(i).integers(0, 256, (32, 40, 3), np.uint8)).save(path)
+  out = tmp_path / "flow.npz"
+  env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
+  result = subprocess.run([sys.executable, "-m", "star_jax.flow", *map(str, paths), "--out",
+                           str(out), "--no-compile-cache"], cwd=REPO, capture_output=True,
+                          text=True, timeout=300, env=env, check=False)
+  assert result.returncode == 0 and out.exists(), result.stderr[-3000:]
+  assert "TPU_" not in result.stdout + result.stderr and "E0000" not in result.stderr
+  assert result.stderr == "", result.stderr
+  assert _error_line(_run("star_jax.flow", *paths, "--out", tmp_path / "again.npz",
+                          JAX_PLATFORMS="tpu")).startswith("error: JAX_PLATFORMS=tpu but this "
+                                                           "machine has no TPU")

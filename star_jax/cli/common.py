@@ -266,15 +266,20 @@ def with_option_names(message: str, parameters: Iterable[str], options: Dict[str
 
 
 def call_reporting_errors(action: Callable[[], T], failed: str, consequence: str = "", *,
-                          debug: bool = False, options: Optional[Dict[str, str]] = None
-                          ) -> Tuple[Optional[T], Optional[int]]:
+                          debug: bool = False, options: Optional[Dict[str, str]] = None,
+                          start_backend: bool = False) -> Tuple[Optional[T], Optional[int]]:
   """``(action(), None)``, or ``(None, exit code)`` after printing one ``error:`` line to
   stderr, by the module's error policy: 2 for a UserInputError (its message as it is,
   parameters said as ``options`` names them), 130 for Ctrl-C, 1 for
   anything else (``failed`` and the exception's type and message). ``failed`` says what
   failed ("inference failed on clip.mp4"); ``consequence`` is appended ("; no output was
-  written"). ``debug`` prints the traceback first."""
+  written"). ``debug`` prints the traceback first. ``start_backend``: jax's backend is
+  started first (``star_jax.accelerators.start_backend``), for tools that compute with jax
+  but print no platform line: libtpu's start-up lines on a machine without a TPU stay off
+  the console, and a ``JAX_PLATFORMS`` that cannot work is one error line."""
   try:
+    if start_backend:
+      accelerators.start_backend()
     return action(), None
   except KeyboardInterrupt as error:
     caught, code, line = error, EXIT_INTERRUPTED, f"interrupted{consequence}"

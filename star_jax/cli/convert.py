@@ -123,6 +123,6 @@ def build_parser():
 def main(argv=None) -> int:
   args = build_parser().parse_args(argv)
   status, code = common.call_reporting_errors(lambda: args.func(args), f"{args.command} failed",
-                                              debug=args.debug)
+                                              debug=args.debug, start_backend=True)
   return status if code is None else code
 

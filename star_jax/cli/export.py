@@ -96,7 +96,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   if args.command == "run":
     summary, code = common.call_reporting_errors(
         lambda: _run(args), f"run failed on {args.input}", "; no output was written",
-        debug=args.debug, options=options)
+        debug=args.debug, options=options, start_backend=True)
     if code is not None:
       return code
     print(f"wrote {args.output}: {summary.output_frames} frames {summary.output_width}x"
@@ -104,7 +104,8 @@ def main(argv: Optional[List[str]] = None) -> int:
           f"{summary.input_frames} input frames in {summary.seconds:.1f} s")
     return 0
   path, code = common.call_reporting_errors(lambda: _export(args), f"{args.command} export failed",
-                                            debug=args.debug, options=options)
+                                            debug=args.debug, options=options,
+                                            start_backend=True)
   if code is not None:
     return code
   print(f"wrote {args.command} export {args.output} (sidecar {path})")

@@ -118,6 +118,7 @@ def main(argv: Optional[List[str]] = None) -> int:
   parser = build_parser()
   args = parser.parse_args(argv)
   _, code = common.call_reporting_errors(lambda: _run(args), "flow failed", debug=args.debug,
-                                         options=common.option_names(parser))
+                                         options=common.option_names(parser),
+                                         start_backend=True)
   return 0 if code is None else code
 

@@ -45,7 +45,8 @@ def main(argv: Optional[List[str]] = None) -> int:
                             clip=args.clip, flow=common.flow_settings(args),
                             overwrite=args.overwrite, progress=not args.no_progress)
   result, code = common.call_reporting_errors(lambda: run_showcase(options), "showcase failed",
-                                              debug=args.debug, options=common.option_names(parser))
+                                              debug=args.debug, options=common.option_names(parser),
+                                              start_backend=True)
   if code is not None:
     return code
   rows = result.rows
