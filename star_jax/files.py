@@ -29,7 +29,8 @@ def check_destination(destination: PathLike, overwrite: bool = True,
   Raises:
     UserInputError naming ``name`` (``"output"``, ``"--json"``): the path is empty; it
       exists and ``overwrite`` is False (the message names ``overwrite``); its folder does
-      not exist.
+      not exist, or nothing can be written there (tried: a :func:`temporary_sibling` file is
+      created and removed).
   """
   if not str(destination).strip():
     raise UserInputError(f"{name} is empty (give a path)")
@@ -39,6 +40,13 @@ def check_destination(destination: PathLike, overwrite: bool = True,
                          ("overwrite",))
   if not path.parent.is_dir():
     raise UserInputError(f"{name} {destination}: folder {path.parent} does not exist")
+  probe = temporary_sibling(path)
+  try:
+    probe.open("w").close()
+    probe.unlink()
+  except OSError as error:
+    raise UserInputError(f"{name} {destination}: cannot write in folder {path.parent} "
+                         f"({error.strerror or error})") from None
   return path
 
 

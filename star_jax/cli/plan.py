@@ -75,12 +75,18 @@ def parse_flags(argv):
   return common.parse_config_flags(argv, ("config", "topology"))
 
 
+MAX_INFER_SIDE = 2**20  # LR pixels; far beyond any chip's HBM, within XLA's 64-bit sizes
+
+
 def parse_size(text: str):
-  """'640x360' -> (640, 360) (width, height); ValueError naming --infer_size otherwise."""
+  """'640x360' -> (640, 360) (width, height); UserInputError naming --infer_size unless both
+  sides are whole numbers from 1 to :data:`MAX_INFER_SIDE`."""
   match = re.fullmatch(r"\s*([0-9]+)\s*[xX]\s*([0-9]+)\s*", text)
-  if not match or min(int(match.group(1)), int(match.group(2))) < 1:
-    raise UserInputError(f"--infer_size {text!r} must be WIDTHxHEIGHT in LR pixels, e.g. 640x360")
-  return int(match.group(1)), int(match.group(2))
+  sides = (int(match.group(1)), int(match.group(2))) if match else (0, 0)
+  if not 1 <= min(sides) <= max(sides) <= MAX_INFER_SIDE:
+    raise UserInputError(f"--infer_size {text!r} must be WIDTHxHEIGHT in LR pixels, each side "
+                         f"from 1 to {MAX_INFER_SIDE}, e.g. 640x360")
+  return sides
 
 
 def _devices(name: str, log_path: str):
@@ -114,6 +120,7 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
     sweep_lib.hbm_budget(devices)
   plans = {}
   if kinds:
+    planner.check_plan(config, devices, kinds, infer_size)  # before the header: one error line
     print(f"planning {', '.join(kinds)} on {described['name']} ({described['num_chips']} x "
           f"{described['device_kind']}): compiled, not run; compiler output in {log_path}",
           flush=True)
@@ -163,9 +170,16 @@ def _log_to(log_path: str) -> None:
 
 
 def main(argv):
-  del argv
 
   def action():
+    if len(argv) > 1:
+      raise UserInputError(f"unexpected argument {argv[1]!r}: options are --name=value (several "
+                           "steps: --steps=train,eval)")
+    platforms = os.environ["JAX_PLATFORMS"]  # '' = every platform jax finds, cpu included
+    if platforms.strip() and "cpu" not in [name.strip().lower() for name in platforms.split(",")]:
+      raise UserInputError(f"JAX_PLATFORMS={platforms} leaves out cpu: the plan compiles on this "
+                           "machine's CPU (TPU and GPU devices are compile-only); unset it or "
+                           "add cpu")
     log_path = output_path("--log_file", FLAGS.log_file)
     json_path = None if FLAGS.json is None else output_path("--json", FLAGS.json)
     _log_to(log_path)

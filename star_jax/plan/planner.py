@@ -392,20 +392,26 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
          infer_size: Optional[Tuple[int, int]] = None,
          log_path: Optional[str] = None) -> Dict[str, StepPlan]:
   """{kind: StepPlan} for every kind in ``kinds`` (once each; 'train', 'eval'; 'infer' needs
-  ``infer_size`` = LR (width, height)), after :func:`check_config` (only the model's fields
-  when planning inference alone).
+  ``infer_size`` = LR (width, height)), after :func:`check_plan`.
 
   Raises:
     ValueError: an impossible config for these devices (``check_config``), an unknown kind
       or 'infer' without ``infer_size`` (:func:`check_kinds`).
   """
+  check_plan(config, devices, kinds, infer_size)
+  return {kind: plan_step(kind, config, devices, infer_size, log_path)
+          for kind in dict.fromkeys(kinds)}
+
+
+def check_plan(config, devices, kinds: Sequence[str],
+               infer_size: Optional[Tuple[int, int]] = None) -> None:
+  """:func:`check_kinds`, then :func:`check_config` (only the model's fields when planning
+  inference alone: the batch fields are training's). Raises UserInputError; compiles
+  nothing."""
   check_kinds(kinds, infer_size)
   if {"train", "eval"} & set(kinds):
     check_config(config, devices)
   else:
-    # The model fields alone (the batch fields are training's).
     build_model(ModelConfig.from_mapping(config.model))
-  return {kind: plan_step(kind, config, devices, infer_size, log_path)
-          for kind in dict.fromkeys(kinds)}
 
 

@@ -22,6 +22,7 @@ import jax
 
 from star_jax.data.frames import LR_METHODS
 from star_jax.errors import UserInputError
+from star_jax.infer.padding import lr_side_multiple
 from star_jax.model import ModelConfig, build_model, parse_variant
 from star_jax.train import data_setup, objectives, sharding
 from star_jax.train.profiling import parse_profile_steps
@@ -99,6 +100,10 @@ def validate(config, num_devices: Optional[int] = None,
                          "built it)")
   if d.patch_size < 0:
     raise UserInputError(f"data.patch_size={d.patch_size} must be >= 0 (0 = whole frames)")
+  multiple = lr_side_multiple(m.variant, int(m.scale))
+  if not d.hr_input and d.patch_size % multiple:
+    raise UserInputError(f"data.patch_size={d.patch_size} must be a multiple of {multiple} for "
+                         f"model.variant={m.variant!r} at model.scale={m.scale} (its LR sides)")
   data_axis, _, _ = sharding.mesh_axis_sizes(config.mesh_shape, num_devices)
   for name in ("batch_size", "eval_batch_size"):
     size = config[name]

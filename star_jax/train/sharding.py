@@ -35,11 +35,15 @@ def mesh_axis_sizes(mesh_shape: Sequence[int], num_devices: int) -> Tuple[int, i
   remaining devices.
 
   Raises:
-    ValueError: not two or three entries, an entry that is neither positive nor -1, more
+    ValueError: not two or three whole numbers, an entry that is neither positive nor -1, more
       than one -1, or not a factorisation of ``num_devices`` (the message names the shape
       and the device count).
   """
-  shape = [int(s) for s in mesh_shape]
+  try:
+    shape = [int(s) for s in mesh_shape]
+  except (TypeError, ValueError):
+    raise UserInputError(f"mesh_shape must be (data, model) or (data, model, space) of whole "
+                         f"numbers, got {mesh_shape!r}") from None
   if (len(shape) not in (2, 3) or shape.count(-1) > 1
       or any(s < 1 and s != -1 for s in shape)):
     raise UserInputError(f"mesh_shape must be (data, model) or (data, model, space), positive "

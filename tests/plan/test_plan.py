@@ -265,6 +265,21 @@ def test_bad_topology_is_one_error_line(tmp_path):
      "nothing to plan: --steps is empty and there is no --infer_size or --sweep"),
     (["--topology=cpu", "--sweep"],
      "--sweep needs the HBM size of 'cpu', which star_jax.train.chip_peaks does not list"),
+    (["--topology=v5e:2x2", "--json=/proc/plan.json"],
+     "--json /proc/plan.json: cannot write in folder /proc (No such file or directory)"),
+    (["--topology=v5e:2x2", "--steps", "eval", "train"],
+     "unexpected argument 'train': options are --name=value (several steps: "
+     "--steps=train,eval)"),
+    (["--topology=v5e:2x2", "--infer_size=99999999999999999999x16"],
+     "--infer_size '99999999999999999999x16' must be WIDTHxHEIGHT in LR pixels, each side from "
+     "1 to 1048576, e.g. 640x360"),
+    # Config refusals come before the 'planning ...' header (stdout stays empty).
+    (["--topology=cpu", "--config.mesh_shape=abc"],
+     "mesh_shape must be (data, model) or (data, model, space) of whole numbers, got ('abc',)"),
+    (["--topology=cpu", "--config.model.variant=V2", "--config.model.scale=2",
+      "--config.data.patch_size=17"],
+     "data.patch_size=17 must be a multiple of 2 for model.variant='V2' at model.scale=2 (its LR "
+     "sides)"),
     ([], "--topology is required (TPU slice: v5p:2x2x1, v5e:4x4, v6e:2x2, v4:2x2x1, or a "
          "Cloud accelerator type (v5p-8, v5litepod-16, v6e-8, v4-8); GPUs: h100:8, h200:4x8 "
          "(hosts x GPUs); 'cpu' = this host's devices)"),
@@ -274,8 +289,19 @@ def test_bad_flags_are_one_error_line_before_any_compile(tmp_path, flags, line):
   result = subprocess.run(
       [sys.executable, "-m", "star_jax.plan", f"--config={REPO}/configs/star.py", *flags],
       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
-  assert (result.returncode, result.stderr.strip().splitlines()) == (
-      2, ["error: " + line.format(tmp=tmp_path)])
+  assert (result.returncode, result.stderr.strip().splitlines(), result.stdout) == (
+      2, ["error: " + line.format(tmp=tmp_path)], "")
+
+
+def test_a_jax_platforms_without_cpu_is_refused_before_any_compile(tmp_path):
+  env = dict(os.environ, PYTHONPATH=REPO, JAX_PLATFORMS="cuda")
+  result = subprocess.run(
+      [sys.executable, "-m", "star_jax.plan", f"--config={REPO}/configs/star.py",
+       "--topology=v5e:2x2"], cwd=tmp_path, env=env, capture_output=True, text=True,
+      timeout=600)
+  assert (result.returncode, result.stderr.strip().splitlines(), result.stdout) == (
+      2, ["error: JAX_PLATFORMS=cuda leaves out cpu: the plan compiles on this machine's CPU "
+          "(TPU and GPU devices are compile-only); unset it or add cpu"], "")
 
 
 @pytest.mark.slow
