@@ -167,6 +167,7 @@ def _log_to(log_path: str) -> None:
   root.addHandler(handler)
   root.setLevel(logging.INFO)
   logging.captureWarnings(True)
+  logging.info("run started: %s", " ".join(sys.argv))  # the log is appended to: where each starts
 
 
 def main(argv):

@@ -113,7 +113,7 @@ def parse_topology(text: str) -> Topology:
     generation = _PREFIX_ALIASES.get(compiler.group(1), compiler.group(1))  # v5litepod:2x2
     if generation not in GENERATIONS:
       raise UserInputError(f"topology {text!r}: unknown TPU generation {generation!r} (one of "
-                           f"{', '.join(GENERATIONS)})")
+                           f"{', '.join(sorted(_PREFIX_ALIASES))})")
     shape = tuple(int(side) for side in compiler.group(2).split("x"))
     rank = GENERATIONS[generation][2]
     example = Topology(generation, _shape_table(generation)[4]).compiler_name

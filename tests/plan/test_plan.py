@@ -161,6 +161,7 @@ def test_libtpu_noise_goes_to_the_log_not_the_console(planned):
   for noise in ("TPU_ACCELERATOR_TYPE", "TPU_WORKER_HOSTNAMES", "WARNING", "E0000", "oneDNN"):
     assert noise not in console
   assert "TPU_WORKER_HOSTNAMES" in log  # libtpu's start-up complaint, kept in the log
+  assert log.count("run started: ") == 1 and "--topology=v5e:2x2" in log
   assert "compiled, not run" in console
   assert console.splitlines()[1].split()[:2] == ["step", "batch/chip"]
 
