@@ -141,11 +141,15 @@ def parse_topology(text: str) -> Topology:
   return Topology(generation, table[count // cores_per_chip])
 
 
+def _gpu_plugin_folder() -> str:
+  return os.environ.get(GPU_PLUGIN_ENV, GPU_PLUGIN_DIR)
+
+
 def use_gpu_plugin() -> Optional[str]:
   """Puts the CUDA plugin's folder (``$STAR_JAX_PLAN_GPU_PLUGIN``, else ``GPU_PLUGIN_DIR``) on
   ``sys.path`` if it exists, so that jax finds the plugin when it first looks for plugins
   (call it before any jax backend starts); returns the folder, or None when there is none."""
-  folder = os.environ.get(GPU_PLUGIN_ENV, GPU_PLUGIN_DIR)
+  folder = _gpu_plugin_folder()
   if not os.path.isdir(folder):
     return None
   if folder not in sys.path:
@@ -166,8 +170,9 @@ def _gpu_devices(topology: Topology, log_path: Optional[str]) -> List:
   except Exception as error:  # pylint: disable=broad-except (the plugin's errors have no type)
     raise RuntimeError(
         f"XLA's CUDA plugin could not describe {topology.compiler_name} ({type(error).__name__}: "
-        f"{error}); is jax-cuda12-plugin installed in {GPU_PLUGIN_DIR} (make install) or "
-        f"${GPU_PLUGIN_ENV}?") from error
+        f"{error}); is jax-cuda12-plugin installed in {_gpu_plugin_folder()} ("
+        f"{'$' + GPU_PLUGIN_ENV if GPU_PLUGIN_ENV in os.environ else 'make install'})?"
+        ) from error
   return sorted(description.devices, key=lambda device: device.id)
 
 

@@ -328,3 +328,16 @@ def test_gpus_without_a_gpu(tmp_path):
     assert step["model_flops_per_chip"] > 0 and step["peak_flops_per_chip"] > 0
     assert step["flops_per_chip"] is None and step["estimated_step_s"] is None
   assert plan["train"]["collectives"]["all-reduce"]["count"] >= 1
+
+
+def test_a_missing_gpu_plugin_is_named_where_it_was_looked_for(tmp_path):
+  env = dict(os.environ, PYTHONPATH=REPO, STAR_JAX_PLAN_GPU_PLUGIN=str(tmp_path / "none"))
+  result = subprocess.run(
+      [sys.executable, "-m", "star_jax.plan", f"--config={REPO}/configs/star.py",
+       "--topology=h100:8", "--steps=eval"], cwd=tmp_path, env=env, capture_output=True,
+      text=True, timeout=600)
+  lines = result.stderr.strip().splitlines()
+  assert result.returncode == 1 and len(lines) == 1, result.stderr
+  assert lines[0].startswith("error: planning failed (RuntimeError: XLA's CUDA plugin could not "
+                             "describe h100:1x8")
+  assert lines[0].endswith(f"installed in {tmp_path / 'none'} ($STAR_JAX_PLAN_GPU_PLUGIN)?)")
