@@ -251,9 +251,10 @@ def _num_processes(devices) -> int:
   return len({getattr(device, "process_index", 0) for device in devices})
 
 
-def check_config(config, devices) -> None:
+def check_config(config, devices, kinds: Sequence[str] = ("train", "eval")) -> None:
   """``config_checks.validate`` for ``devices`` (the slice's hosts as processes); the data
-  fields a plan does not read (``data.dir``) are not required.
+  fields a plan does not read (``data.dir``) are not required, nor is the batch size of a
+  step not in ``kinds``.
 
   Raises ValueError: as ``validate``; the perceptual loss (``loss='Lf'``), whose VGG19
   weights the plan does not load.
@@ -264,6 +265,13 @@ def check_config(config, devices) -> None:
       checked.data.dir = _NOT_READ
     if checked.loss == "Lf" and not checked.vgg19_weights:
       checked.vgg19_weights = _NOT_READ
+    # The batch size of a step not planned: one sample per process and data-parallel group.
+    unplanned_batch = _num_processes(devices) * sharding.mesh_axis_sizes(
+        checked.mesh_shape, len(devices))[0]
+    if "train" not in kinds:
+      checked.batch_size = unplanned_batch
+    if "eval" not in kinds:
+      checked.eval_batch_size = unplanned_batch
   config_checks.validate(checked, num_devices=len(devices),
                          num_processes=_num_processes(devices))
   if config.loss == "Lf":
@@ -410,7 +418,7 @@ def check_plan(config, devices, kinds: Sequence[str],
   nothing."""
   check_kinds(kinds, infer_size)
   if {"train", "eval"} & set(kinds):
-    check_config(config, devices)
+    check_config(config, devices, kinds)
   else:
     build_model(ModelConfig.from_mapping(config.model))
 

@@ -99,7 +99,7 @@ def sweep(config, devices, dtypes: Sequence[str] = COMPUTE_DTYPES,
   every (dtype, remat); ``progress`` gets one line per probe. The chip must have a listed
   HBM size (:func:`hbm_budget`, UserInputError otherwise). Raises ValueError for a config
   that cannot run on ``devices`` (``planner.check_config``)."""
-  planner.check_config(config, devices)
+  planner.check_config(config, devices, kinds=("train",))
   hbm = hbm_budget(devices)
   data_axis = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))[0]
   results = []

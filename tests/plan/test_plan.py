@@ -17,8 +17,10 @@ import sys
 
 import pytest
 
+from star_jax.errors import UserInputError
 from star_jax.plan import planner, report
 from star_jax.plan.hlo_collectives import COLLECTIVES
+from star_jax.plan.topology import compile_only_devices, parse_topology
 from star_jax.train import config as config_lib
 from star_jax.train.config import base_config
 
@@ -341,3 +343,18 @@ def test_a_missing_gpu_plugin_is_named_where_it_was_looked_for(tmp_path):
   assert lines[0].startswith("error: planning failed (RuntimeError: XLA's CUDA plugin could not "
                              "describe h100:1x8")
   assert lines[0].endswith(f"installed in {tmp_path / 'none'} ($STAR_JAX_PLAN_GPU_PLUGIN)?)")
+
+
+def test_only_the_planned_steps_batch_size_is_checked(tmp_path):
+  """Four v5e chips: a global batch of 10 does not split over them; planning eval alone (or
+  train alone) does not refuse the other step's batch size."""
+  devices = compile_only_devices(parse_topology("v5e:2x2"), str(tmp_path / "libtpu.log"))
+  config = config_lib.with_fields(base_config(), batch_size=10, eval_batch_size=4)
+  planner.check_plan(config, devices, ["eval"])
+  planner.check_config(config_lib.with_fields(config, batch_size=4, eval_batch_size=10),
+                       devices, kinds=("train",))
+  with pytest.raises(UserInputError, match=r"^batch_size=10 must be a positive multiple"):
+    planner.check_plan(config, devices, ["train", "eval"])
+  with pytest.raises(UserInputError, match=r"^eval_batch_size=10 must be"):
+    planner.check_plan(config_lib.with_fields(config, batch_size=4, eval_batch_size=10), devices,
+                       ["eval"])
