@@ -201,6 +201,21 @@ TPU_CHIP = any(pathlib.Path(vendor).read_text().strip() == "0x1ae0"
                for vendor in pathlib.Path("/sys/bus/pci/devices").glob("*/vendor"))
 
 
+# What jax writes into os.environ once its TPU plugin failed to start in this process
+# (TPU_SKIP_MDS_QUERY=1 quiets libtpu in a child), and a platform choice: left out, a child
+# starts as a fresh command would. A test process that loaded libtpu also holds libtpu's lock
+# file (/tmp/libtpu_lockfile), which keeps a child's libtpu silent unless
+# ALLOW_MULTIPLE_LIBTPU_LOAD is set.
+JAX_SET_VARIABLES = ("TPU_SKIP_MDS_QUERY", "TPU_LIBRARY_PATH", "TF_CPP_MIN_LOG_LEVEL",
+                     "JAX_PLATFORMS")
+
+
+def _fresh_env():
+  env = {k: v for k, v in os.environ.items() if k not in JAX_SET_VARIABLES}
+  env["ALLOW_MULTIPLE_LIBTPU_LOAD"] = "1"
+  return env
+
+
 def test_libtpu_start_up_lines_go_to_the_log_not_the_console(tmp_path):
   """``make install`` installs libtpu (the plan command's extra); on a machine without a TPU
   its start-up warnings (TPU_ACCELERATOR_TYPE, TPU_WORKER_HOSTNAMES) must not reach the
@@ -210,9 +225,9 @@ def test_libtpu_start_up_lines_go_to_the_log_not_the_console(tmp_path):
   code = ("import sys; from star_jax import accelerators; "
           "accelerators.start_backend(sys.argv[1]); print(accelerators.platform_line())")
   logged = subprocess.run([sys.executable, "-c", code, str(log)], cwd=REPO, capture_output=True,
-                          text=True, timeout=300, check=True)
+                          text=True, timeout=300, check=True, env=_fresh_env())
   quiet = subprocess.run([sys.executable, "-c", code.replace("sys.argv[1]", "None")], cwd=REPO,
-                         capture_output=True, text=True, timeout=300, check=True)
+                         capture_output=True, text=True, timeout=300, check=True, env=_fresh_env())
   for result in (logged, quiet):
     assert "TPU_" not in result.stdout + result.stderr, result.stderr
     assert result.stdout.startswith("platform: cpu"), result.stdout
@@ -229,10 +244,12 @@ def test_tools_without_a_platform_line_keep_libtpu_quiet_too(tmp_path):
   for i, path in enumerate(paths):
     Image.fromarray(np.random.default_rng(i).integers(0, 256, (32, 40, 3), np.uint8)).save(path)
   out = tmp_path / "flow.npz"
-  env = {k: v for k, v in os.environ.items() if k != "JAX_PLATFORMS"}
+  bare = subprocess.run([sys.executable, "-c", "import jax; jax.devices()"], cwd=REPO,
+                        capture_output=True, text=True, timeout=300, env=_fresh_env(), check=True)
+  assert "TPU_WORKER_HOSTNAMES" in bare.stderr  # what a bare jax start prints here
   result = subprocess.run([sys.executable, "-m", "star_jax.flow", *map(str, paths), "--out",
                            str(out), "--no-compile-cache"], cwd=REPO, capture_output=True,
-                          text=True, timeout=300, env=env, check=False)
+                          text=True, timeout=300, env=_fresh_env(), check=False)
   assert result.returncode == 0 and out.exists(), result.stderr[-3000:]
   assert "TPU_" not in result.stdout + result.stderr and "E0000" not in result.stderr
   assert result.stderr == "", result.stderr
