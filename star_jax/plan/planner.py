@@ -260,20 +260,20 @@ def check_config(config, devices, kinds: Sequence[str] = ("train", "eval")) -> N
   weights the plan does not load.
   """
   checked = copy.deepcopy(config)
+  processes = _num_processes(devices)
   with checked.unlocked():
     if not checked.data.dir:
       checked.data.dir = _NOT_READ
     if checked.loss == "Lf" and not checked.vgg19_weights:
       checked.vgg19_weights = _NOT_READ
-    # The batch size of a step not planned: one sample per process and data-parallel group.
-    unplanned_batch = _num_processes(devices) * sharding.mesh_axis_sizes(
-        checked.mesh_shape, len(devices))[0]
-    if "train" not in kinds:
-      checked.batch_size = unplanned_batch
-    if "eval" not in kinds:
-      checked.eval_batch_size = unplanned_batch
-  config_checks.validate(checked, num_devices=len(devices),
-                         num_processes=_num_processes(devices))
+    if not {"train", "eval"} <= set(kinds):
+      # The batch size of a step not planned: one sample per process and data-parallel group.
+      unplanned_batch = processes * sharding.mesh_axis_sizes(checked.mesh_shape, len(devices))[0]
+      if "train" not in kinds:
+        checked.batch_size = unplanned_batch
+      if "eval" not in kinds:
+        checked.eval_batch_size = unplanned_batch
+  config_checks.validate(checked, num_devices=len(devices), num_processes=processes)
   if config.loss == "Lf":
     raise UserInputError("loss='Lf' cannot be planned yet (the VGG19 perceptual features are not "
                          "built without their weights); plan with loss='Lr'")
