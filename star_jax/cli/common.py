@@ -368,16 +368,16 @@ def flag_error(error: Exception, argv, required: Sequence[str]) -> str:
       problem = match and override_problem(config, match.group(1))
       if problem:
         return problem
+  if isinstance(error, flags.UnrecognizedFlagError):  # before 'required': --topolgy=v5p-8
+    close = difflib.get_close_matches(error.flagname, list(flags.FLAGS), n=1)
+    return f"unknown flag --{error.flagname}" + (f" (did you mean --{close[0]}?)" if close
+                                                 else "")
   missing = [name for name in required
              if not any(re.match(rf"^--?{name}(=|$)", arg) for arg in argv[1:])]
   if missing:
     what = flags.FLAGS[missing[0]].help.rstrip(".")
     lead = what[:1].lower() if what[1:2].islower() else what[:1]  # 'TPU slice' stays
     return f"--{missing[0]} is required ({lead}{what[1:]})"
-  if isinstance(error, flags.UnrecognizedFlagError):
-    close = difflib.get_close_matches(error.flagname, list(flags.FLAGS), n=1)
-    return f"unknown flag --{error.flagname}" + (f" (did you mean --{close[0]}?)" if close
-                                                 else "")
   if isinstance(error, flags.Error):  # absl says some values as tuples: ('what', 'value')
     return re.sub(r"\('([^']*)', '([^']*)'\)", r"\1 '\2'", str(error))
   message = " ".join(str(error).replace("\\n", " ").split())

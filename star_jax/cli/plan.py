@@ -52,8 +52,8 @@ flags.DEFINE_string("topology", None, "TPU slice: v5p:2x2x1, v5e:4x4, v6e:2x2, v
                     "h200:4x8 (hosts x GPUs); 'cpu' = this host's devices.")
 flags.DEFINE_string("json", None, "Also write the plan as JSON to this file.")
 flags.DEFINE_string("infer_size", None, "Also plan the inference engine's step for LR frames "
-                    "of WIDTHxHEIGHT pixels (e.g. 640x360), one frame pair per chip (per S "
-                    "chips with a 'space' mesh axis of S).")
+                    "of WIDTHxHEIGHT pixels (e.g. 640x360; each side 1 to 2**20), one frame "
+                    "pair per chip (per S chips with a 'space' mesh axis of S).")
 flags.DEFINE_bool("sweep", False, "Also find, for the config's dtype and remat mode, the "
                   "largest per-chip batch and (at batch 1) the largest LR crop whose train "
                   "step fits (one compile per probe, at most four per answer while the peak "
@@ -186,7 +186,7 @@ def main(argv):
     _log_to(log_path)
     if FLAGS.sweep_all_modes and not FLAGS.sweep:
       raise UserInputError("--sweep_all_modes needs --sweep")
-    infer_size = parse_size(FLAGS.infer_size) if FLAGS.infer_size else None
+    infer_size = None if FLAGS.infer_size is None else parse_size(FLAGS.infer_size)
     if FLAGS.topology.strip().lower() != "cpu" and topology_lib.parse_topology(
         FLAGS.topology).is_gpu:
       topology_lib.use_gpu_plugin()  # before jax's first look for plugins

@@ -276,6 +276,11 @@ def test_bad_topology_is_one_error_line(tmp_path):
     (["--topology=v5e:2x2", "--infer_size=99999999999999999999x16"],
      "--infer_size '99999999999999999999x16' must be WIDTHxHEIGHT in LR pixels, each side from "
      "1 to 1048576, e.g. 640x360"),
+    (["--topology=v5e:2x2", "--infer_size="],
+     "--infer_size '' must be WIDTHxHEIGHT in LR pixels, each side from 1 to 1048576, e.g. "
+     "640x360"),
+    # A misspelt required flag is named as unknown, not as the required one missing.
+    (["--topolgy=v5e:2x2"], "unknown flag --topolgy (did you mean --topology?)"),
     # Config refusals come before the 'planning ...' header (stdout stays empty).
     (["--topology=cpu", "--config.mesh_shape=abc"],
      "mesh_shape must be (data, model) or (data, model, space) of whole numbers, got ('abc',)"),
