@@ -124,7 +124,8 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
     print(f"planning {', '.join(kinds)} on {described['name']} ({described['num_chips']} x "
           f"{described['device_kind']}): compiled, not run; compiler output in {log_path}",
           flush=True)
-    plans = planner.plan(config, devices, kinds, infer_size=infer_size, log_path=log_path)
+    plans = planner.plan(config, devices, kinds, infer_size=infer_size, log_path=log_path,
+                         progress=lambda line: print(f"  {line}", flush=True))
     print(report.table(plans), flush=True)
   swept = None
   if do_sweep:

@@ -22,7 +22,7 @@ import dataclasses
 import logging
 import re
 import time
-from typing import Any, Dict, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -398,17 +398,28 @@ def check_kinds(kinds: Sequence[str], infer_size: Optional[Tuple[int, int]]) -> 
 
 def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
          infer_size: Optional[Tuple[int, int]] = None,
-         log_path: Optional[str] = None) -> Dict[str, StepPlan]:
+         log_path: Optional[str] = None,
+         progress: Callable[[str], None] = lambda line: None) -> Dict[str, StepPlan]:
   """{kind: StepPlan} for every kind in ``kinds`` (once each; 'train', 'eval'; 'infer' needs
-  ``infer_size`` = LR (width, height)), after :func:`check_plan`.
+  ``infer_size`` = LR (width, height)), after :func:`check_plan`. ``progress`` gets a line
+  as each step starts compiling and one when it is done (a full-width train step took the
+  TPU compiler 7 to 40 min on 2 CPU cores: benchmarks/results/plan.md).
 
   Raises:
     ValueError: an impossible config for these devices (``check_config``), an unknown kind
       or 'infer' without ``infer_size`` (:func:`check_kinds`).
   """
   check_plan(config, devices, kinds, infer_size)
-  return {kind: plan_step(kind, config, devices, infer_size, log_path)
-          for kind in dict.fromkeys(kinds)}
+  plans = {}
+  for kind in dict.fromkeys(kinds):
+    progress(f"{kind}: compiling ...")
+    step = plans[kind] = plan_step(kind, config, devices, infer_size, log_path)
+    if step.compile_error is None:
+      progress(f"{kind}: compiled in {step.compile_s:.0f} s, peak "
+               f"{step.peak_bytes_per_chip / 2**30:.2f} GiB per chip")
+    else:
+      progress(f"{kind}: refused after {step.compile_s:.0f} s: out of device memory")
+  return plans
 
 
 def check_plan(config, devices, kinds: Sequence[str],

@@ -12,6 +12,7 @@ import fcntl
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -165,7 +166,19 @@ def test_libtpu_noise_goes_to_the_log_not_the_console(planned):
   assert "TPU_WORKER_HOSTNAMES" in log  # libtpu's start-up complaint, kept in the log
   assert log.count("run started: ") == 1 and "--topology=v5e:2x2" in log
   assert "compiled, not run" in console
-  assert console.splitlines()[1].split()[:2] == ["step", "batch/chip"]
+
+
+@pytest.mark.xdist_group("plan_v5e")  # one worker compiles the shared plan
+@pytest.mark.slow
+def test_each_step_says_when_it_starts_and_ends_compiling_then_the_table(planned):
+  lines = planned[0].stdout.splitlines()
+  assert lines[0].startswith("planning train, eval, infer on v5e:2x2 (4 x TPU v5 lite)")
+  progress = [line.split(":")[0].strip() for line in lines[1:7]]
+  assert progress == ["train", "train", "eval", "eval", "infer", "infer"], lines[:8]
+  assert lines[1] == "  train: compiling ..."
+  assert re.fullmatch(r"  train: compiled in \d+ s, peak \d+\.\d\d GiB per chip", lines[2])
+  assert re.fullmatch(r"  eval: refused after \d+ s: out of device memory", lines[4])
+  assert lines[7].split()[:2] == ["step", "batch/chip"]
 
 
 @pytest.mark.xdist_group("plan_v5e")  # one worker compiles the shared plan
