@@ -403,7 +403,8 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
   """{kind: StepPlan} for every kind in ``kinds`` (once each; 'train', 'eval'; 'infer' needs
   ``infer_size`` = LR (width, height)), after :func:`check_plan`. ``progress`` gets a line
   as each step starts compiling and one when it is done (a full-width train step took the
-  TPU compiler 7 to 40 min on 2 CPU cores: benchmarks/results/plan.md).
+  TPU compiler 7-25 min on 2 idle CPU cores, up to 75 beside other work:
+  benchmarks/results/plan.md).
 
   Raises:
     ValueError: an impossible config for these devices (``check_config``), an unknown kind
