@@ -19,7 +19,7 @@ step at LR 112x64, batch 10, compiled to the same 120.47 GiB as 'none' with it.
 times the layer's output, in float32. Measured on XLA:CPU, the committed policy does not
 lower the compiled peak either (``benchmarks/results/training_cpu.md``). The TPU compiler schedules for
 memory: there (``star_jax.plan``, full-width V4_REF, v5p, 1 sample per chip, bfloat16)
-``'blocks'`` cuts the peak from 12.5 to 5.35 GiB per chip for 28 % more model FLOPs;
+``'blocks'`` cuts the peak from 11.92 to 5.35 GiB per chip for 28 % more model FLOPs;
 ``'full'`` reaches 4.10 GiB for 67 % more; ``dots_saveable`` in the units gives 6.47 GiB
 for 1 % more (and an 8 % shorter compiler estimate than ``nothing_saveable``); offloading
 dot outputs to host (``offload_dot_with_no_batch_dims``) compiles to the same program as
