@@ -403,7 +403,7 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
   """{kind: StepPlan} for every kind in ``kinds`` (once each; 'train', 'eval'; 'infer' needs
   ``infer_size`` = LR (width, height)), after :func:`check_plan`. ``progress`` gets a line
   as each step starts compiling and one when it is done (a full-width train step took the
-  TPU compiler 7-25 min on 2 idle CPU cores, up to 75 beside other work:
+  TPU compiler 7-30 min on 2 idle CPU cores, up to 75 beside other work:
   benchmarks/results/plan.md).
 
   Raises:
