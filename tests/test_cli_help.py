@@ -18,3 +18,11 @@ def test_help_exits_zero(module):
                              capture_output=True, text=True, timeout=300, check=False)
   assert completed.returncode == 0, completed.stderr[-2000:]
   assert "usage" in completed.stdout.lower() or "flags" in completed.stdout.lower()
+
+
+@pytest.mark.parametrize("module", ("star_jax.main", "star_jax.plan"))
+def test_help_names_the_config_flag_without_a_none_default(module):
+  completed = subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO,
+                             capture_output=True, text=True, timeout=300, check=True)
+  assert "--config: Experiment config file" in completed.stdout
+  assert "(default: 'None')" not in completed.stdout

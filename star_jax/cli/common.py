@@ -43,6 +43,7 @@ from typing import Callable, Dict, Iterable, Optional, Sequence, Tuple, TypeVar
 
 from absl import flags
 import ml_collections
+from ml_collections import config_flags
 
 from star_jax import accelerators
 from star_jax.errors import UserInputError
@@ -382,6 +383,15 @@ def flag_error(error: Exception, argv, required: Sequence[str]) -> str:
     return re.sub(r"\('([^']*)', '([^']*)'\)", r"\1 '\2'", str(error))
   message = " ".join(str(error).replace("\\n", " ").split())
   return f"bad flags ({type(error).__name__}: {message})"
+
+
+def define_config_flag() -> None:
+  """Defines ``--config`` (an experiment config file, ``configs/*.py``, locked; its fields
+  are overridden as ``--config.x=y``) for ``star_jax.main`` and ``star_jax.plan``. Its help
+  names no default (absl would print ``(default: 'None')`` for this required flag)."""
+  config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
+                                  lock_config=True)
+  flags.FLAGS["config"].default_as_str = None
 
 
 def parse_config_flags(argv, required: Sequence[str]):

@@ -38,15 +38,14 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 
 from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
-from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
 from star_jax import accelerators, files  # pylint: disable=g-import-not-at-top
 from star_jax.cli import common  # pylint: disable=g-import-not-at-top
 from star_jax.errors import UserInputError  # pylint: disable=g-import-not-at-top
 from star_jax.plan import topology as topology_lib  # pylint: disable=g-import-not-at-top
 
-config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
-                                lock_config=True)
+common.define_config_flag()
+flags.declare_key_flag("config")  # shown by --help with this module's flags
 flags.DEFINE_string("topology", None, "TPU slice: v5p:2x2x1, v5e:4x4, v6e:2x2, v4:2x2x1, or a "
                     "Cloud accelerator type (v5p-8, v5litepod-16, v6e-8, v4-8); GPUs: h100:8, "
                     "h200:4x8 (hosts x GPUs); 'cpu' = this host's devices.")

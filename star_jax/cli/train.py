@@ -65,15 +65,14 @@ os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
 from absl import app, flags  # pylint: disable=g-import-not-at-top,wrong-import-position
 from absl import logging as absl_logging  # pylint: disable=g-import-not-at-top
 import jax  # pylint: disable=g-import-not-at-top
-from ml_collections import config_flags  # pylint: disable=g-import-not-at-top
 
 from star_jax import accelerators  # pylint: disable=g-import-not-at-top
 from star_jax.cli import common  # pylint: disable=g-import-not-at-top
 from star_jax.errors import UserInputError  # pylint: disable=g-import-not-at-top
 from star_jax.train import log_routing, peers, supervisor  # pylint: disable=g-import-not-at-top
 
-config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
-                                lock_config=True)
+common.define_config_flag()
+flags.declare_key_flag("config")  # shown by --help with this module's flags
 flags.DEFINE_string("workdir", None, "Where checkpoints, TensorBoard logs and the summary go.")
 flags.DEFINE_bool("distributed", None, "Call jax.distributed.initialize() (default: when "
                   "JAX_COORDINATOR_ADDRESS is set).")
