@@ -388,7 +388,9 @@ def flag_error(error: Exception, argv, required: Sequence[str]) -> str:
 def define_config_flag() -> None:
   """Defines ``--config`` (an experiment config file, ``configs/*.py``, locked; its fields
   are overridden as ``--config.x=y``) for ``star_jax.main`` and ``star_jax.plan``. Its help
-  names no default (absl would print ``(default: 'None')`` for this required flag)."""
+  names no default (absl would print ``(default: 'None')`` for this required flag). The
+  caller declares it a key flag (``flags.declare_key_flag("config")``: absl ties a key flag
+  to the module that declares it) so that its ``--help`` lists it."""
   config_flags.DEFINE_config_file("config", None, "Experiment config file (configs/*.py).",
                                   lock_config=True)
   flags.FLAGS["config"].default_as_str = None
