@@ -31,8 +31,9 @@ LAYERS = {"errors": 0, "pixels": 1, "files": 1, "model": 2, "flow": 2, "data": 3
           "video": 4, "weights": 5, "infer": 6, "evaluate": 7, "train": 8, "export": 8,
           "showcase": 8, "accelerators": 8, "plan": 9, "cli": 10, "entry point": 11}
 ENTRY_POINTS = ("main",)
-# The training config and the command-line readers of config files.
-ML_COLLECTIONS_FILES = ("train/config.py", "cli/common.py", "cli/train.py", "cli/plan.py")
+# The training config and the one command-line reader of config files (the commands that
+# take --config define it through cli/common.py).
+ML_COLLECTIONS_FILES = ("train/config.py", "cli/common.py")
 ROOT = pathlib.Path(star_jax.__file__).parent
 
 
