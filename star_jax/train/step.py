@@ -70,7 +70,7 @@ def train_step(state: TrainState, batch: Dict[str, jnp.ndarray], *, model, tx, s
       batch_stats=updates.get("batch_stats", state.batch_stats), opt_state=opt_state)
   metrics = {f"loss/{k}": v for k, v in terms.items()}
   metrics["learning_rate"] = schedule(state.step)
-  metrics["grad_norm"] = optax.global_norm(grads)
+  metrics["grad_norm"] = optax.tree.norm(grads)
   return new_state, metrics
 
 
