@@ -1,7 +1,8 @@
-"""The train step trains exactly like the release: loss, gradients, Adamax update, parameters
-(and BatchNorm statistics for flow-refinement fixtures) after two steps, against the release's
-own training script, for every fixture folder under ``trainstep/`` (``tests/fixtures``, or
-``$STAR_JAX_SHARED``). Measures and bars: ``tests/fixtures/trainstep/README.md``;
+"""The train step trains exactly like the release: loss, gradients (and the ``grad_norm``
+metric), Adamax update, parameters (and BatchNorm statistics for flow-refinement fixtures)
+after two steps, against the release's own training script, for every fixture folder under
+``trainstep/`` (``tests/fixtures``, or ``$STAR_JAX_SHARED``). Measures and bars:
+``tests/fixtures/trainstep/README.md`` (and ``grad_norm``, ours: ``trainstep_parity.BARS``);
 ``python -m tests.train.trainstep_parity`` prints every tensor's error."""
 
 import jax
@@ -30,7 +31,7 @@ def test_train_step_matches_release(folder):
   # run wherever the fixture has BatchNorm statistics (flow-refinement models).
   recorded = [key for key in fixture.reference if key.startswith("loss/")]
   assert len(results["loss"]) == len(recorded), table
-  measures = {"loss", "grad", "grad2", "optimizer", "param", "param_free"}
+  measures = {"loss", "grad_norm", "grad", "grad2", "optimizer", "param", "param_free"}
   if any(key.startswith("buffers2/") for key in fixture.reference):
     measures |= {"bn", "bn_free"}
   assert measures <= set(results), sorted(results)

@@ -37,7 +37,12 @@ from star_jax.train.state import TrainState, learning_rate_schedule, make_optimi
 PREFIX = "module."
 # The README's bars (a faithful float32 port reaches ~1e-7 on loss, ~2e-5 on gradients).
 BARS = {"loss": 1e-5, "grad": 1e-4, "grad2": 1e-4, "optimizer": 1e-5, "param": 1e-4,
-        "bn": 1e-4, "param_free": 1e-4, "bn_free": 1e-4}
+        "bn": 1e-4, "param_free": 1e-4, "bn_free": 1e-4,
+        # Ours, not the README's: the step's ``grad_norm`` metric against the L2 norm of the
+        # release's gradients of the same step (float64), at the gradient bar.
+        "grad_norm": 1e-4}
+# Measures of one number per step (the others are per tensor).
+SCALAR_MEASURES = ("loss", "grad_norm")
 # Elements the param measures count: both gradients at least this fraction of the tensor's
 # largest (README: elsewhere Adamax's step is decided by rounding).
 CONDITIONED = 0.01
@@ -218,12 +223,18 @@ def run_fixture(folder: pathlib.Path) -> Dict[str, Dict[str, float]]:
         results["loss"][f"step{step_index} {term}"] = abs(
             float(metrics[f"loss/{term}"]) - want) / abs(want)
 
+  def grad_norm(step_index, metrics, grads):
+    want = float(np.sqrt(sum(np.sum(np.square(g.astype(np.float64))) for g in grads.values())))
+    results["grad_norm"][f"step{step_index}"] = abs(
+        float(metrics["grad_norm"]) - want) / want
+
   # Step 1 from the initial weights; then the port's own step 2 (the *_free measures).
   tx = port.tx
   state0 = _state(port, port.variables["params"], port.variables.get("batch_stats", {}),
                   recording(tx).init(port.variables["params"]))
   state1, metrics1 = port.step(state0, batch)
   losses(1, metrics1)
+  grad_norm(1, metrics1, grad1)
   ours_grad1 = _torch_layout(state1.opt_state[0])
   for key, want in grad1.items():
     results["grad"][key] = _relative(ours_grad1[key], want, grad_scale("grad", key, want))
@@ -267,6 +278,7 @@ def run_fixture(folder: pathlib.Path) -> Dict[str, Dict[str, float]]:
   state_r1 = _state(port, params1, stats1, (record, opt1))
   state_r2, metrics_r2 = port.step(state_r1, batch)
   losses(2, metrics_r2)
+  grad_norm(2, metrics_r2, grad2)
   ours_grad2 = _torch_layout(state_r2.opt_state[0])
   for key, want in grad2.items():
     results["grad2"][key] = _relative(ours_grad2[key], want, grad_scale("grad2", key, want))
@@ -294,7 +306,7 @@ def worst(results: Dict[str, Dict[str, float]]) -> Dict[str, tuple]:
 
 def format_table(name: str, results: Dict[str, Dict[str, float]], meta: dict) -> str:
   """Per tensor, its worst error under every measure; then the worst per measure vs bar."""
-  measures = [m for m in BARS if m in results and m != "loss"]
+  measures = [m for m in BARS if m in results and m not in SCALAR_MEASURES]
   keys = sorted({key for m in measures for key in results[m]})
   width = max(len(key) for key in keys)
   lines = [f"== {name}: every tensor's error (relative, README measures)",
@@ -302,7 +314,9 @@ def format_table(name: str, results: Dict[str, Dict[str, float]], meta: dict) ->
   for key in keys:
     lines.append(f"{key:<{width}}  " + "  ".join(
         f"{results[m][key]:>10.2e}" if key in results[m] else f"{'-':>10}" for m in measures))
-  lines.append("loss: " + ", ".join(f"{term} {err:.2e}" for term, err in results["loss"].items()))
+  for measure in SCALAR_MEASURES:
+    lines.append(f"{measure}: " + ", ".join(f"{key} {err:.2e}"
+                                            for key, err in results[measure].items()))
   limits = bars(meta)
   lines.append("worst per measure (bar):")
   for measure, (key, err) in worst(results).items():
