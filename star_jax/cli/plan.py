@@ -189,6 +189,10 @@ def main(argv):
     infer_size = None if FLAGS.infer_size is None else parse_size(FLAGS.infer_size)
     if FLAGS.topology.strip().lower() != "cpu" and topology_lib.parse_topology(
         FLAGS.topology).is_gpu:
+      if platforms.strip().lower() != "cpu":  # jax would start the CUDA plugin as a backend
+        raise UserInputError(f"JAX_PLATFORMS={platforms!r}: a GPU plan needs JAX_PLATFORMS=cpu "
+                             "or unset (any other value starts XLA's CUDA plugin as a backend, "
+                             "which needs a GPU)")
       topology_lib.use_gpu_plugin()  # before jax's first look for plugins
     # Imports (TensorFlow via clu) and libtpu print to the native stdout/stderr, which go to
     # the log file; the console gets our own lines through a copy of the real stdout.

@@ -425,13 +425,14 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
 
 def check_plan(config, devices, kinds: Sequence[str],
                infer_size: Optional[Tuple[int, int]] = None) -> None:
-  """:func:`check_kinds`, then :func:`check_config` (only the model's fields when planning
-  inference alone: the batch fields are training's). Raises UserInputError; compiles
-  nothing."""
+  """:func:`check_kinds`, then :func:`check_config` (only the model's fields and the mesh
+  shape when planning inference alone: the batch fields are training's). Raises
+  UserInputError; compiles nothing."""
   check_kinds(kinds, infer_size)
   if {"train", "eval"} & set(kinds):
     check_config(config, devices, kinds)
   else:
     build_model(ModelConfig.from_mapping(config.model))
+    sharding.mesh_axis_sizes(config.mesh_shape, len(devices))
 
 

@@ -27,6 +27,7 @@ are written to the file the caller names, never to the console
 """
 
 import dataclasses
+import importlib.util
 import os
 import re
 import sys
@@ -51,6 +52,10 @@ SHAPES_3D = {4: (2, 2, 1), 8: (2, 2, 2), 16: (2, 2, 4), 32: (2, 4, 4), 64: (4, 4
 SHAPES_2D = {1: (1, 1), 4: (2, 2), 8: (2, 4), 16: (4, 4), 32: (4, 8), 64: (8, 8),
              128: (8, 16), 256: (16, 16)}
 
+
+# libtpu's default chips per host (x, y, z); a slice smaller than it along an axis
+# (v5litepod-1, v6e-1) is described with its own bounds (``_host_bounds``).
+DEFAULT_CHIPS_PER_HOST = (2, 2, 1)
 
 GPU_SPECS = {"h100": "h100_sxm.txtpb", "h200": "h200.txtpb"}
 GPU_PLUGIN_ENV = "STAR_JAX_PLAN_GPU_PLUGIN"
@@ -176,24 +181,46 @@ def _gpu_devices(topology: Topology, log_path: Optional[str]) -> List:
   return sorted(description.devices, key=lambda device: device.id)
 
 
+def _host_bounds(topology: Topology) -> Optional[List[int]]:
+  """The chips-per-host bounds libtpu is given: None (its default, 2x2x1) unless the slice is
+  smaller than that along an axis, then the default clipped to the slice (1x1x1 for
+  ``v6e:1x1``)."""
+  shape = tuple(topology.shape) + (1,) * (3 - len(topology.shape))
+  if all(side >= bound for side, bound in zip(shape, DEFAULT_CHIPS_PER_HOST)):
+    return None
+  return [min(side, bound) for side, bound in zip(shape, DEFAULT_CHIPS_PER_HOST)]
+
+
 def compile_only_devices(topology: Topology, log_path: Optional[str] = None) -> List:
   """The slice's devices as libtpu (TPUs) or XLA's CUDA plugin (GPUs, :func:`use_gpu_plugin`)
   describes them (compile-only: ``jit(...).lower(...).compile()`` works, running does not),
   in device-id order; their output goes to ``log_path`` (``accelerators.native_output_to``).
 
   Raises:
+    UserInputError: libtpu is installed but refuses the topology (its message is kept), or
+      describes it with another number of devices than it has chips.
     RuntimeError: libtpu (``pip install 'star_jax[plan]'``) or the CUDA plugin is not
-      installed, or does not know the topology (its message is kept).
+      installed, or the CUDA plugin does not know the topology (its message is kept).
   """
   if topology.is_gpu:
     return _gpu_devices(topology, log_path)
   from jax.experimental import topologies  # pylint: disable=g-import-not-at-top
+  bounds = _host_bounds(topology)
+  options = {} if bounds is None else {"chips_per_host_bounds": bounds}
   try:
     with accelerators.native_output_to(log_path):
       description = topologies.get_topology_desc(topology_name=topology.compiler_name,
-                                                 platform="tpu")
+                                                 platform="tpu", **options)
   except Exception as error:  # pylint: disable=broad-except (libtpu's errors have no type)
-    raise RuntimeError(f"libtpu could not describe TPU topology {topology.compiler_name} "
-                       f"({type(error).__name__}: {error}); is libtpu installed "
-                       f"(pip install 'star_jax[plan]')?") from error
-  return sorted(description.devices, key=lambda device: device.id)
+    if importlib.util.find_spec("libtpu") is None:
+      raise RuntimeError(f"libtpu is not installed, so TPU topology {topology.compiler_name} "
+                         f"cannot be described (pip install 'star_jax[plan]')") from error
+    raise UserInputError(f"topology {topology.compiler_name}: libtpu refuses it "
+                         f"({type(error).__name__}: {error})") from error
+  devices = sorted(description.devices, key=lambda device: device.id)
+  if len(devices) != topology.num_chips:
+    listed = Topology(topology.generation, _shape_table(topology.generation)[4])
+    raise UserInputError(f"topology {topology.compiler_name}: libtpu describes it as "
+                         f"{len(devices)} devices for {topology.num_chips} chips; plan a "
+                         f"listed slice instead (e.g. {listed.compiler_name})")
+  return devices

@@ -295,6 +295,8 @@ def test_bad_topology_is_one_error_line(tmp_path):
     # A misspelt required flag is named as unknown, not as the required one missing.
     (["--topolgy=v5e:2x2"], "unknown flag --topolgy (did you mean --topology?)"),
     # Config refusals come before the 'planning ...' header (stdout stays empty).
+    (["--topology=v5e:2x2", "--config.mesh_shape=(-1,1,3)", "--infer_size=64x36", "--steps="],
+     "mesh_shape (-1, 1, 3) does not divide 4 devices"),
     (["--topology=cpu", "--config.mesh_shape=abc"],
      "mesh_shape must be (data, model) or (data, model, space) of whole numbers, got ('abc',)"),
     (["--topology=cpu", "--config.model.variant=V2", "--config.model.scale=2",
@@ -314,15 +316,24 @@ def test_bad_flags_are_one_error_line_before_any_compile(tmp_path, flags, line):
       2, ["error: " + line.format(tmp=tmp_path)], "")
 
 
-def test_a_jax_platforms_without_cpu_is_refused_before_any_compile(tmp_path):
-  env = dict(os.environ, PYTHONPATH=REPO, JAX_PLATFORMS="cuda")
+@pytest.mark.parametrize("platforms, topology, line", [
+    ("cuda", "v5e:2x2", "JAX_PLATFORMS=cuda leaves out cpu: the plan compiles on this "
+     "machine's CPU (TPU and GPU devices are compile-only); unset it or add cpu"),
+    # '' and 'cuda,cpu' hold cpu, but would start the CUDA plugin as a real backend.
+    ("", "h100:8", "JAX_PLATFORMS='': a GPU plan needs JAX_PLATFORMS=cpu or unset (any other "
+     "value starts XLA's CUDA plugin as a backend, which needs a GPU)"),
+    ("cuda,cpu", "h200:2x8", "JAX_PLATFORMS='cuda,cpu': a GPU plan needs JAX_PLATFORMS=cpu or "
+     "unset (any other value starts XLA's CUDA plugin as a backend, which needs a GPU)"),
+])
+def test_a_jax_platforms_that_cannot_work_is_refused_before_any_compile(tmp_path, platforms,
+                                                                          topology, line):
+  env = dict(os.environ, PYTHONPATH=REPO, JAX_PLATFORMS=platforms)
   result = subprocess.run(
       [sys.executable, "-m", "star_jax.plan", f"--config={REPO}/configs/star.py",
-       "--topology=v5e:2x2"], cwd=tmp_path, env=env, capture_output=True, text=True,
+       f"--topology={topology}"], cwd=tmp_path, env=env, capture_output=True, text=True,
       timeout=600)
   assert (result.returncode, result.stderr.strip().splitlines(), result.stdout) == (
-      2, ["error: JAX_PLATFORMS=cuda leaves out cpu: the plan compiles on this machine's CPU "
-          "(TPU and GPU devices are compile-only); unset it or add cpu"], "")
+      2, ["error: " + line], "")
 
 
 @pytest.mark.slow

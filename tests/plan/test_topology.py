@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from star_jax.plan.topology import Topology, parse_topology
+from star_jax.errors import UserInputError
+from star_jax.plan.topology import Topology, compile_only_devices, parse_topology
 
 
 @pytest.mark.parametrize("name, compiler_name, chips, accelerator_type", [
@@ -56,3 +57,22 @@ def test_gpu_hosts_and_gpus_per_host(name, shape, chips):
 
 def test_topology_is_a_value():
   assert parse_topology("v5p-8") == Topology("v5p", (2, 2, 1))
+
+
+@pytest.mark.parametrize("name, kind", [
+    ("v6e-1", "TPU v6 lite"), ("v5litepod-1", "TPU v5 lite"), ("v5p:1x1x1", "TPU v5")])
+def test_single_chip_slices_are_described(tmp_path, name, kind):
+  """Slices smaller than libtpu's default 2x2x1 chips per host get their own host bounds."""
+  devices = compile_only_devices(parse_topology(name), str(tmp_path / "libtpu.log"))
+  assert [device.device_kind for device in devices] == [kind]
+
+
+@pytest.mark.parametrize("name, message", [
+    ("v5e:3x5", "topology v5e:3x5: libtpu refuses it (JaxRuntimeError: INVALID_ARGUMENT: "
+                "Topology layout \"v5e:3x5\" is not divisible"),
+    ("v4:1x1x1", "topology v4:1x1x1: libtpu describes it as 2 devices for 1 chips; plan a "
+                 "listed slice instead (e.g. v4:2x2x1)"),
+])
+def test_shapes_libtpu_cannot_describe_are_named(tmp_path, name, message):
+  with pytest.raises(UserInputError, match=f"^{re.escape(message)}"):
+    compile_only_devices(parse_topology(name), str(tmp_path / "libtpu.log"))
