@@ -1,8 +1,9 @@
 r"""Plan a run before paying for it: compile the real train step, eval step and (with
-``--infer_size``) the inference engine's step for a TPU slice, on this machine's CPU, and
-print what the TPU compiler says: peak memory per chip against the chip's HBM, FLOPs, its
-estimated step time, implied MFU and samples/s, collectives. Nothing is run ("compiled, not
-run"); nothing needs a TPU (libtpu's compile-only devices: ``pip install -e '.[plan]'``).
+``--infer_size``) the inference engine's step for a TPU slice (or GPUs), on this machine's
+CPU, and print what the compiler says: peak memory per chip against the chip's HBM, FLOPs,
+its estimated step time, implied MFU and samples/s, collectives. Nothing is run ("compiled,
+not run"); nothing needs a TPU or GPU (libtpu's compile-only devices: ``pip install -e
+'.[plan]'``; XLA's CUDA plugin, which ``make install`` adds).
 
   python -m star_jax.plan --config=configs/star.py --topology=v5p-8 \
       --config.batch_size=4 --config.eval_batch_size=4 [--config.x=y ...] \
@@ -19,9 +20,11 @@ dataset's whole frames when it is 0 (Vimeo-90K: LR 64x112 at x4); the eval batch
 frames. A step XLA:TPU refuses for lack of HBM is reported as not fitting, with the bytes
 its message names.
 
-libtpu's start-up lines and every log record go to ``--log_file``, not to the console.
-Errors follow ``star_jax.cli.common``'s policy: a bad flag, topology or config is one ``error:``
-line and exit status 2; a failed compile one line and status 1; Ctrl-C status 130.
+Each step prints a line when it starts compiling, one a minute while it compiles and one when
+it is done. libtpu's start-up lines and every log record go to ``--log_file``, not to the
+console. Errors follow ``star_jax.cli.common``'s policy: a bad flag, topology or config is one
+``error:`` line and exit status 2; a failed compile one line and status 1; Ctrl-C status 130,
+at once, even mid-compile (the compile is abandoned).
 """
 
 import json
@@ -125,7 +128,7 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
           flush=True)
     plans = planner.plan(config, devices, kinds, infer_size=infer_size, log_path=log_path,
                          progress=lambda line: print(f"  {line}", flush=True))
-    print(report.table(plans), flush=True)
+    print(report.table(plans, infer_size), flush=True)
   swept = None
   if do_sweep:
     modes = {} if sweep_all_modes else {"dtypes": [config.model.dtype],
@@ -136,7 +139,7 @@ def run(config, topology: str, steps, infer_size, do_sweep: bool, json_path, log
       print(f"sweep {row['compute_dtype']}/{row['remat']}: largest per-chip batch "
             f"{row['max_batch_per_chip']}, largest LR crop at 1 sample per chip: "
             f"{row['max_crop_at_batch_1']}", flush=True)
-  result = report.plan_json(plans, described, config, swept)
+  result = report.plan_json(plans, described, config, swept, infer_size)
   if json_path is not None:
     files.write_text(json_path, json.dumps(result, indent=1) + "\n")
     print(f"wrote {json_path}", flush=True)
@@ -210,6 +213,14 @@ def main(argv):
                                          options={"infer_size": "--infer_size",
                                                   "kinds": "--steps"})
   if code is not None:
+    planner = sys.modules.get("star_jax.plan.planner")
+    if planner is not None and planner.compiling():
+      # Ctrl-C during a compile, which cannot be stopped: leave now, not after it (an
+      # interpreter shutdown would wait on it, or tear down what it uses).
+      sys.stdout.flush()
+      sys.stderr.flush()
+      logging.shutdown()
+      os._exit(code)  # pylint: disable=protected-access
     sys.exit(code)
 
 

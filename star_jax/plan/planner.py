@@ -21,6 +21,7 @@ import copy
 import dataclasses
 import logging
 import re
+import threading
 import time
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 
@@ -39,6 +40,10 @@ from star_jax.train import config as config_lib
 from star_jax.train import sharding, trainer
 
 STEP_KINDS = ("train", "eval", "infer")
+# Seconds between the "still compiling" lines of a compile (a full-width train step takes
+# the TPU compiler 7-30 min here: benchmarks/results/plan.md).
+HEARTBEAT_S = 60.0
+_COMPILE_THREAD = "star_jax-plan-compile"
 _NOT_READ = "(not read when planning)"
 
 
@@ -174,14 +179,51 @@ def _time_costs(compiled) -> Dict[str, Optional[float]]:
           "bytes_accessed_per_chip": float(moved) if moved and moved > 0 else None}
 
 
+def _compile_waiting(jitted, args: Sequence[Any], heartbeat: Callable[[float], None],
+                     interval_s: float):
+  """``jitted.lower(*args).compile()`` on a worker thread while this thread waits, calling
+  ``heartbeat(seconds since the start)`` every ``interval_s``. A compile cannot be stopped,
+  but the wait can: Ctrl-C raises KeyboardInterrupt here at once, and the compile is left to
+  the process's exit. The compile's own exception is raised here."""
+  outcome = {}
+
+  def work():
+    try:
+      outcome["compiled"] = jitted.lower(*args).compile()
+    except BaseException as error:  # pylint: disable=broad-except (raised on the waiting thread)
+      outcome["error"] = error
+
+  start = time.perf_counter()
+  worker = threading.Thread(target=work, name=_COMPILE_THREAD, daemon=True)
+  worker.start()
+  while True:
+    worker.join(interval_s)
+    if not worker.is_alive():
+      break
+    heartbeat(time.perf_counter() - start)
+  if "error" in outcome:
+    raise outcome["error"]
+  return outcome["compiled"]
+
+
+def compiling() -> bool:
+  """Whether a compile that :func:`_compile_waiting` stopped waiting for still runs."""
+  return any(thread.name == _COMPILE_THREAD and thread.is_alive()
+             for thread in threading.enumerate())
+
+
 def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any], *,
                  compute_dtype: str, remat: str, global_batch: int, batch_per_chip: int,
-                 frame: Tuple[int, int], log_path: Optional[str] = None) -> StepPlan:
+                 frame: Tuple[int, int], log_path: Optional[str] = None,
+                 heartbeat: Callable[[float], None] = lambda seconds: None,
+                 heartbeat_s: float = HEARTBEAT_S) -> StepPlan:
   """Lowers and compiles ``jitted`` for ``args`` (abstract, with shardings) and reads the
   compiler's analysis into a :class:`StepPlan`. The compiler's native output goes to
-  ``log_path`` (``accelerators.native_output_to``).
+  ``log_path`` (``accelerators.native_output_to``). While it compiles,
+  ``heartbeat(seconds so far)`` is called every ``heartbeat_s``; Ctrl-C stops the wait at
+  once (:func:`_compile_waiting`).
 
-  Raises ValueError when the backend gives no memory analysis.
+  Raises ValueError when the backend gives no memory analysis; KeyboardInterrupt on Ctrl-C.
   """
   start = time.perf_counter()
   device_kind = devices[0].device_kind
@@ -193,7 +235,7 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
                 peak_flops_per_chip=chip_peaks.peak_flops_per_chip(device_kind, compute_dtype))
   try:
     with accelerators.native_output_to(log_path):
-      compiled = jitted.lower(*args).compile()
+      compiled = _compile_waiting(jitted, args, heartbeat, heartbeat_s)
   except Exception as error:  # pylint: disable=broad-except (XLA's errors have one type)
     required = out_of_memory_bytes(str(error))
     if required is None:
@@ -362,18 +404,19 @@ def model_flops_per_chip(kind: str, config, batch_per_chip: int, infer_size=None
 
 
 def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] = None,
-              log_path: Optional[str] = None, model_flops: bool = True) -> StepPlan:
+              log_path: Optional[str] = None, model_flops: bool = True,
+              heartbeat: Callable[[float], None] = lambda seconds: None) -> StepPlan:
   """One step of ``config`` compiled for ``devices`` ('train': global batch
   ``config.batch_size`` of ``data.patch_size`` crops or whole frames; 'eval': whole frames,
   ``config.eval_batch_size``; 'infer': the engine's forward on one ``infer_size`` = (LR
   width, height) frame pair per chip, or per ``space`` chips when ``config.mesh_shape`` has
   a 'space' axis, each frame's height split over them), with :func:`model_flops_per_chip` unless
-  ``model_flops`` is False."""
+  ``model_flops`` is False; ``heartbeat`` as :func:`compile_step`'s."""
   call = _call(kind, config, devices, infer_size)
   step = compile_step(kind, call.jitted, call.args, devices,
                       compute_dtype=compute_dtype(config), remat=config.model.remat,
                       global_batch=call.global_batch, batch_per_chip=call.batch_per_chip,
-                      frame=call.frame, log_path=log_path)
+                      frame=call.frame, log_path=log_path, heartbeat=heartbeat)
   step.mesh_axis_sizes = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))
   step.optimizer_state_sharded = (kind == "train" and bool(config.shard_optimizer_state)
                                   and step.data_parallel_chips > 1)
@@ -402,9 +445,9 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
          progress: Callable[[str], None] = lambda line: None) -> Dict[str, StepPlan]:
   """{kind: StepPlan} for every kind in ``kinds`` (once each; 'train', 'eval'; 'infer' needs
   ``infer_size`` = LR (width, height)), after :func:`check_plan`. ``progress`` gets a line
-  as each step starts compiling and one when it is done (a full-width train step took the
-  TPU compiler 7-30 min on 2 idle CPU cores, up to 75 beside other work:
-  benchmarks/results/plan.md).
+  as each step starts compiling, one every :data:`HEARTBEAT_S` while it compiles and one when
+  it is done (a full-width train step took the TPU compiler 7-30 min on 2 idle CPU cores, up
+  to 75 beside other work: benchmarks/results/plan.md).
 
   Raises:
     ValueError: an impossible config for these devices (``check_config``), an unknown kind
@@ -414,7 +457,10 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
   plans = {}
   for kind in dict.fromkeys(kinds):
     progress(f"{kind}: compiling ...")
-    step = plans[kind] = plan_step(kind, config, devices, infer_size, log_path)
+    step = plans[kind] = plan_step(
+        kind, config, devices, infer_size, log_path,
+        heartbeat=lambda seconds, kind=kind: progress(f"{kind}: still compiling, "
+                                                      f"{seconds / 60:.0f} min so far"))
     if step.compile_error is None:
       progress(f"{kind}: compiled in {step.compile_s:.0f} s, peak "
                f"{step.peak_bytes_per_chip / 2**30:.2f} GiB per chip")

@@ -4,7 +4,11 @@ Every number here comes from the compiler (``star_jax.plan.planner``): compiled,
 JSON layout (:func:`plan_json`)::
 
   {"compiled_not_run": true, "topology": {...}, "config": {...}, "versions": {...},
-   "train": STEP, "eval": STEP, "infer": STEP, ["sweep": [...]]}
+   "units": {...}, "train": STEP, "eval": STEP, "infer": STEP, ["infer_size": {...}],
+   ["sweep": [...]]}
+
+``units`` gives each STEP number's unit (:data:`UNITS`); ``infer_size`` the LR frame size
+asked for (``{"width", "height"}`` pixels; the infer STEP's frame is the network's padded one).
 
 with, per STEP (:func:`step_json`): ``kind``, ``compute_dtype``, ``remat``,
 ``global_batch``, ``batch_per_chip``, ``mesh_axis_sizes`` (the resolved (data, model,
@@ -37,6 +41,19 @@ from typing import Any, Dict, List, Optional, Tuple
 from star_jax.plan.planner import StepPlan
 
 GIB = 2**30
+# The unit of each number of a STEP, written into every plan's JSON.
+UNITS = {
+    "peak_bytes_per_chip": "bytes", "argument_bytes": "bytes per chip",
+    "output_bytes": "bytes per chip", "temp_bytes": "bytes per chip",
+    "alias_bytes": "bytes per chip", "hbm_bytes_per_chip": "bytes",
+    "shortfall_bytes": "bytes per chip", "frame_height": "pixels", "frame_width": "pixels",
+    "flops_per_chip": "FLOP per step", "model_flops_per_chip": "FLOP per step",
+    "peak_flops_per_chip": "FLOP/s", "implied_mfu": "fraction of peak (0-1)",
+    "estimated_step_s": "seconds", "roofline_step_s": "seconds", "compile_s": "seconds",
+    "samples_per_s": "samples/s over the slice",
+    "bytes_accessed_per_chip": "bytes per step", "hbm_bandwidth_per_chip": "bytes/s",
+    "collectives": "count and bytes per chip per step",
+}
 
 
 def advice(step: StepPlan) -> List[str]:
@@ -149,9 +166,11 @@ def versions() -> Dict[str, Optional[str]]:
 
 
 def plan_json(steps: Dict[str, StepPlan], topology: Dict[str, Any], config,
-              sweep: Optional[List[Dict[str, Any]]] = None) -> Dict[str, Any]:
+              sweep: Optional[List[Dict[str, Any]]] = None,
+              infer_size: Optional[Tuple[int, int]] = None) -> Dict[str, Any]:
   """The whole plan (module docstring); ``topology`` describes the devices, ``config`` is
-  the training config (its model, batch and mesh fields are recorded)."""
+  the training config (its model, batch and mesh fields are recorded), ``infer_size`` the
+  (width, height) LR pixels asked for the infer step."""
   out = {
       "compiled_not_run": True,
       "topology": topology,
@@ -162,9 +181,12 @@ def plan_json(steps: Dict[str, StepPlan], topology: Dict[str, Any], config,
                  "param_sharding": [list(rule) for rule in config.param_sharding],
                  "shard_optimizer_state": bool(config.shard_optimizer_state)},
       "versions": versions(),
+      "units": UNITS,
   }
   for kind, step in steps.items():
     out[kind] = step_json(step)
+  if infer_size is not None and "infer" in steps:
+    out["infer_size"] = {"width": infer_size[0], "height": infer_size[1]}
   if sweep is not None:
     out["sweep"] = sweep
   return out
@@ -178,8 +200,10 @@ def _tera(flops: Optional[float]) -> str:
   return _number(None if flops is None else flops / 1e12, ".3g")
 
 
-def table(steps: Dict[str, StepPlan]) -> str:
-  """The console table: one row per step, then each non-fitting step's advice."""
+def table(steps: Dict[str, StepPlan], infer_size: Optional[Tuple[int, int]] = None) -> str:
+  """The console table: one row per step, then the infer step's frame as asked
+  (``infer_size`` = LR (width, height)) and as padded, a line naming the compiled steps
+  without a time estimate, then each non-fitting step's advice."""
   header = ("step", "batch/chip", "frame HxW", "peak GiB/chip", "HBM GiB", "fits",
             "TFLOP/chip (model)", "est. step s", "MFU %", "samples/s", "roofline s >=",
             "collectives (n, MiB)", "compile s")
@@ -200,6 +224,18 @@ def table(steps: Dict[str, StepPlan]) -> str:
   widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
   lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip()
            for row in rows]
+  if infer_size is not None and "infer" in steps:
+    infer = steps["infer"]
+    space = infer.mesh_axis_sizes[2]
+    lines.append(f"infer: one LR frame pair of {infer_size[0]}x{infer_size[1]} (WxH) per "
+                 + (f"{space} chips" if space > 1 else "chip")
+                 + f", padded to {infer.frame_height}x{infer.frame_width} (HxW) for the network")
+  unestimated = [step.kind for step in steps.values()
+                 if step.compile_error is None and step.estimated_step_s is None]
+  if unestimated:
+    lines.append(f"no time estimate for {', '.join(unestimated)}: the compiler gave none or a "
+                 "non-positive one (its value is in the log), so est. step s, MFU % and "
+                 "samples/s are '-'; the roofline bound stands")
   for step in steps.values():
     if step.fits is False:
       lines.append(f"{step.kind} does not fit: {step.peak_bytes_per_chip / GIB:.2f} GiB per "

@@ -96,9 +96,10 @@ def sweep(config, devices, dtypes: Sequence[str] = COMPUTE_DTYPES,
           progress: Callable[[str], None] = lambda line: None) -> List[Dict[str, Any]]:
   """[{'compute_dtype', 'remat', 'max_batch_per_chip', 'max_crop_at_batch_1' (LR pixels,
   square, a multiple of CROP_STEP; null when even CROP_STEP does not fit), 'compiles'}] for
-  every (dtype, remat); ``progress`` gets one line per probe. The chip must have a listed
-  HBM size (:func:`hbm_budget`, UserInputError otherwise). Raises ValueError for a config
-  that cannot run on ``devices`` (``planner.check_config``)."""
+  every (dtype, remat); ``progress`` gets one line per probe (and one per
+  ``planner.HEARTBEAT_S`` while it compiles). The chip must have a listed HBM size
+  (:func:`hbm_budget`, UserInputError otherwise). Raises ValueError for a config that cannot
+  run on ``devices`` (``planner.check_config``)."""
   planner.check_config(config, devices, kinds=("train",))
   hbm = hbm_budget(devices)
   data_axis = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))[0]
@@ -112,8 +113,10 @@ def sweep(config, devices, dtypes: Sequence[str] = COMPUTE_DTYPES,
         compiles += 1
         candidate = config_lib.with_fields(config, **{"model.dtype": dtype, "model.remat": remat},
                                         **fields)
-        step = planner.plan_step("train", candidate, devices, log_path=log_path,
-                                 model_flops=False)
+        step = planner.plan_step(
+            "train", candidate, devices, log_path=log_path, model_flops=False,
+            heartbeat=lambda seconds: progress(f"{dtype}/{remat} {fields}: still compiling, "
+                                               f"{seconds / 60:.0f} min so far"))
         progress(f"{dtype}/{remat} {fields}: peak {step.peak_bytes_per_chip / 2**30:.2f} "
                  f"GiB per chip, {'fits' if step.fits else 'does not fit'}")
         # A step XLA:TPU refuses for lack of HBM reports the bytes it needed.

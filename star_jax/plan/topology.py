@@ -107,6 +107,8 @@ def parse_topology(text: str) -> Topology:
       accelerator type whose size has no listed slice shape (the message lists the sizes).
   """
   name = text.strip().lower()
+  if not name:
+    raise UserInputError("topology is empty (e.g. v5p:2x2x1, v5litepod-16, h100:8 or 'cpu')")
   gpu = re.fullmatch(r"(h100|h200):(?:([0-9]+)x)?([0-9]+)", name)
   if gpu:
     hosts, per_host = int(gpu.group(2) or 1), int(gpu.group(3))

@@ -85,7 +85,7 @@ PEAK_FLOPS_PER_CHIP: Dict[str, Dict[str, float]] = {
 }
 
 
-HBM_BYTES_PER_CHIP: Dict[str, float] = {
+HBM_BYTES_PER_CHIP: Dict[str, int] = {
     "TPU v4": 32 * 2**30,
     "TPU v5 lite": 16 * 2**30,
     "TPU v5e": 16 * 2**30,
@@ -93,8 +93,8 @@ HBM_BYTES_PER_CHIP: Dict[str, float] = {
     "TPU v5p": 95 * 2**30,
     "TPU v6 lite": 32 * 2**30,
     "TPU v6e": 32 * 2**30,
-    "NVIDIA H100 80GB HBM3": 80e9,
-    "NVIDIA H200": 141e9,
+    "NVIDIA H100 80GB HBM3": 80 * 10**9,
+    "NVIDIA H200": 141 * 10**9,
 }
 
 
@@ -117,7 +117,7 @@ def hbm_bandwidth_per_chip(device_kind: str) -> Optional[float]:
   return HBM_BANDWIDTH_PER_CHIP.get(device_kind)
 
 
-def hbm_bytes_per_chip(device_kind: str) -> Optional[float]:
+def hbm_bytes_per_chip(device_kind: str) -> Optional[int]:
   """Device memory (bytes) of one ``device_kind`` chip (module docstring), or None when the
   chip is not in :data:`HBM_BYTES_PER_CHIP`."""
   return HBM_BYTES_PER_CHIP.get(device_kind)

@@ -15,6 +15,7 @@ pair whose regex compiles and whose spec names only the mesh's axes; step interv
 positive; ``profile_steps`` parses.
 """
 
+import math
 import re
 from typing import Optional
 
@@ -105,12 +106,16 @@ def validate(config, num_devices: Optional[int] = None,
     raise UserInputError(f"data.patch_size={d.patch_size} must be a multiple of {multiple} for "
                          f"model.variant={m.variant!r} at model.scale={m.scale} (its LR sides)")
   data_axis, _, _ = sharding.mesh_axis_sizes(config.mesh_shape, num_devices)
+  step = math.lcm(num_processes, data_axis)
   for name in ("batch_size", "eval_batch_size"):
     size = config[name]
-    if size < 1 or size % num_processes or size % data_axis:
-      raise UserInputError(f"{name}={size} must be a positive multiple of the {num_processes} "
-                           f"processes and of the mesh's data axis ({data_axis}, mesh_shape="
-                           f"{tuple(config.mesh_shape)})")
+    if size < 1 or size % step:
+      below = size // step * step
+      nearest = (f"{below} or {below + step}" if below >= step else str(step))
+      processes = f"the {num_processes} processes and " if num_processes > 1 else ""
+      raise UserInputError(f"{name}={size} must be a positive multiple of {step} ({processes}"
+                           f"the mesh's data axis of {data_axis}, mesh_shape="
+                           f"{tuple(config.mesh_shape)}): e.g. {nearest}")
   _check_param_sharding(config.param_sharding)
   for name in ("log_every_steps", "eval_every_steps", "checkpoint_every_steps",
                "keep_checkpoints", "lost_process_timeout_seconds"):

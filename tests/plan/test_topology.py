@@ -38,6 +38,7 @@ def test_both_spellings(name, compiler_name, chips, accelerator_type):
     ("tpu", "none of a compiler topology"),
     ("h100:0", "at least 1"),
     ("a100:8", "none of a compiler topology"),
+    (" ", "topology is empty"),
 ])
 def test_refusals_name_the_topology(name, message):
   with pytest.raises(ValueError, match=re.escape(message)):

@@ -2,6 +2,7 @@
 with one line naming its fields."""
 
 import importlib.util
+import re
 
 import pytest
 
@@ -66,7 +67,7 @@ def test_the_fine_tuning_configs_follow_the_papers_schedule(name, objective):
     (dict(model__param_dtype="float16"), "model.param_dtype='float16'"),
     (dict(model__variant="V4", model__flow_noise_std=0.1), "model.variant='V4_REF'"),
     (dict(data__patch_size=-1), "data.patch_size=-1"),
-    (dict(batch_size=5), r"batch_size=5 .* data axis \(2, mesh_shape=\(-1, 1\)\)"),
+    (dict(batch_size=5), r"batch_size=5 .* data axis of 2, mesh_shape=\(-1, 1\)\): e\.g\. 4 or 6"),
     (dict(eval_batch_size=3), "eval_batch_size=3"),
     (dict(mesh_shape=(3, 1)), "needs 3 devices"),
     (dict(eval_every_steps=0), "eval_every_steps=0"),
@@ -84,6 +85,8 @@ def test_impossible_combinations_are_refused(overrides, message):
 
 
 def test_batch_sizes_must_divide_over_the_processes():
-  with pytest.raises(ValueError, match="batch_size=10 must be a positive multiple of the 4"):
+  with pytest.raises(ValueError, match=re.escape(
+      "batch_size=10 must be a positive multiple of 4 (the 4 processes and the mesh's data "
+      "axis of 4, mesh_shape=(-1, 1)): e.g. 8 or 12")):
     validate(_config(), num_devices=4, num_processes=4)
   validate(_config(batch_size=8, eval_batch_size=8), num_devices=8, num_processes=4)

@@ -213,8 +213,8 @@ def test_restart_onto_another_device_count_and_mesh(tiny_dataset, tmp_path):
                    "--config.mesh_shape=(3,1)", env=devices(3))
   assert third.returncode == 2, third.stderr[-3000:]
   assert third.stderr.strip().splitlines()[-1] == (
-      "error: batch_size=4 must be a positive multiple of the 1 processes and of the mesh's "
-      "data axis (3, mesh_shape=(3, 1))")
+      "error: batch_size=4 must be a positive multiple of 3 (the mesh's data axis of 3, "
+      "mesh_shape=(3, 1)): e.g. 3 or 6")
   assert "compiled train step" not in third.stderr and saved_steps(workdir) == [2, 3]
 
 
