@@ -89,6 +89,8 @@ def test_error_policy(capsys, debug):
        "error: the run failed (FileNotFoundError: x.npz); nothing kept"),
       (_fail(RuntimeError("boom")), 1, "error: the run failed (RuntimeError: boom); nothing kept"),
       (_fail(KeyboardInterrupt()), 130, "error: interrupted; nothing kept"),
+      (_fail(KeyboardInterrupt("the step was abandoned")), 130,
+       "error: interrupted: the step was abandoned; nothing kept"),
   ]
   for action, code, line in cases:
     assert common.call_reporting_errors(action, "the run failed", "; nothing kept", debug=debug,

@@ -271,7 +271,8 @@ def call_reporting_errors(action: Callable[[], T], failed: str, consequence: str
                           start_backend: bool = False) -> Tuple[Optional[T], Optional[int]]:
   """``(action(), None)``, or ``(None, exit code)`` after printing one ``error:`` line to
   stderr, by the module's error policy: 2 for a UserInputError (its message as it is,
-  parameters said as ``options`` names them), 130 for Ctrl-C, 1 for
+  parameters said as ``options`` names them), 130 for Ctrl-C (with the KeyboardInterrupt's
+  message, if it has one), 1 for
   anything else (``failed`` and the exception's type and message). ``failed`` says what
   failed ("inference failed on clip.mp4"); ``consequence`` is appended ("; no output was
   written"). ``debug`` prints the traceback first. ``start_backend``: jax's backend is
@@ -282,8 +283,9 @@ def call_reporting_errors(action: Callable[[], T], failed: str, consequence: str
     if start_backend:
       accelerators.start_backend()
     return action(), None
-  except KeyboardInterrupt as error:
-    caught, code, line = error, EXIT_INTERRUPTED, f"interrupted{consequence}"
+  except KeyboardInterrupt as error:  # its message, if any, says what was left undone
+    caught, code = error, EXIT_INTERRUPTED
+    line = f"interrupted{f': {error}' if str(error) else ''}{consequence}"
   except UserInputError as error:
     caught, code = error, EXIT_USAGE
     line = with_option_names(str(error), error.parameters, options or {})

@@ -180,6 +180,12 @@ def main(argv):
       raise UserInputError(f"unexpected argument {argv[1]!r}: options are --name=value (several "
                            "steps: --steps=train,eval)")
     platforms = os.environ["JAX_PLATFORMS"]  # '' = every platform jax finds, cpu included
+    gpu = FLAGS.topology.strip().lower() != "cpu" and topology_lib.parse_topology(
+        FLAGS.topology).is_gpu
+    if gpu and platforms.strip().lower() != "cpu":  # jax would start the CUDA plugin
+      raise UserInputError(f"JAX_PLATFORMS={platforms!r}: a GPU plan needs JAX_PLATFORMS=cpu "
+                           "or unset (any other value starts XLA's CUDA plugin as a backend, "
+                           "which needs a GPU)")
     if platforms.strip() and "cpu" not in [name.strip().lower() for name in platforms.split(",")]:
       raise UserInputError(f"JAX_PLATFORMS={platforms} leaves out cpu: the plan compiles on this "
                            "machine's CPU (TPU and GPU devices are compile-only); unset it or "
@@ -190,12 +196,7 @@ def main(argv):
     if FLAGS.sweep_all_modes and not FLAGS.sweep:
       raise UserInputError("--sweep_all_modes needs --sweep")
     infer_size = None if FLAGS.infer_size is None else parse_size(FLAGS.infer_size)
-    if FLAGS.topology.strip().lower() != "cpu" and topology_lib.parse_topology(
-        FLAGS.topology).is_gpu:
-      if platforms.strip().lower() != "cpu":  # jax would start the CUDA plugin as a backend
-        raise UserInputError(f"JAX_PLATFORMS={platforms!r}: a GPU plan needs JAX_PLATFORMS=cpu "
-                             "or unset (any other value starts XLA's CUDA plugin as a backend, "
-                             "which needs a GPU)")
+    if gpu:
       topology_lib.use_gpu_plugin()  # before jax's first look for plugins
     # Imports (TensorFlow via clu) and libtpu print to the native stdout/stderr, which go to
     # the log file; the console gets our own lines through a copy of the real stdout.

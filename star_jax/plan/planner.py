@@ -43,7 +43,9 @@ STEP_KINDS = ("train", "eval", "infer")
 # Seconds between the "still compiling" lines of a compile (a full-width train step takes
 # the TPU compiler 7-30 min here: benchmarks/results/plan.md).
 HEARTBEAT_S = 60.0
-_COMPILE_THREAD = "star_jax-plan-compile"
+# The done-events of compiles still running (``compiling``): a worker thread's is_alive()
+# is not to be trusted after a join() that Ctrl-C interrupted (CPython 3.11/3.12).
+_RUNNING = set()
 _NOT_READ = "(not read when planning)"
 
 
@@ -179,51 +181,64 @@ def _time_costs(compiled) -> Dict[str, Optional[float]]:
           "bytes_accessed_per_chip": float(moved) if moved and moved > 0 else None}
 
 
-def _compile_waiting(jitted, args: Sequence[Any], heartbeat: Callable[[float], None],
-                     interval_s: float):
-  """``jitted.lower(*args).compile()`` on a worker thread while this thread waits, calling
-  ``heartbeat(seconds since the start)`` every ``interval_s``. A compile cannot be stopped,
-  but the wait can: Ctrl-C raises KeyboardInterrupt here at once, and the compile is left to
-  the process's exit. The compile's own exception is raised here."""
+def _compile_waiting(kind: str, jitted, args: Sequence[Any], started: Callable[[], None],
+                     heartbeat: Callable[[float], None], interval_s: float):
+  """``jitted.lower(*args).compile()`` on a worker thread while this thread waits on an
+  event, calling ``started()`` once the worker runs and ``heartbeat(seconds since the
+  start)`` every ``interval_s``. A compile cannot
+  be stopped, but the wait can: Ctrl-C raises KeyboardInterrupt("the <kind> step's compile
+  was abandoned after N s") here at once, and the compile is left to the process's exit
+  (:func:`compiling` says it still runs). The compile's own exception is raised here."""
   outcome = {}
+  done = threading.Event()
 
   def work():
     try:
       outcome["compiled"] = jitted.lower(*args).compile()
     except BaseException as error:  # pylint: disable=broad-except (raised on the waiting thread)
       outcome["error"] = error
+    finally:
+      _RUNNING.discard(done)
+      done.set()
 
   start = time.perf_counter()
-  worker = threading.Thread(target=work, name=_COMPILE_THREAD, daemon=True)
-  worker.start()
-  while True:
-    worker.join(interval_s)
-    if not worker.is_alive():
-      break
-    heartbeat(time.perf_counter() - start)
+  _RUNNING.add(done)
+  threading.Thread(target=work, name=f"star_jax-plan-{kind}", daemon=True).start()
+  try:
+    started()
+    while not done.wait(interval_s):
+      heartbeat(time.perf_counter() - start)
+  except KeyboardInterrupt:
+    raise KeyboardInterrupt(f"the {kind} step's compile was abandoned after "
+                            f"{time.perf_counter() - start:.0f} s") from None
   if "error" in outcome:
     raise outcome["error"]
   return outcome["compiled"]
 
 
 def compiling() -> bool:
-  """Whether a compile that :func:`_compile_waiting` stopped waiting for still runs."""
-  return any(thread.name == _COMPILE_THREAD and thread.is_alive()
-             for thread in threading.enumerate())
+  """Whether a compile that :func:`_compile_waiting` started still runs (True while it waits
+  too, and after Ctrl-C ended its wait, until the compile ends)."""
+  return bool(_RUNNING)
 
 
 def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any], *,
                  compute_dtype: str, remat: str, global_batch: int, batch_per_chip: int,
                  frame: Tuple[int, int], log_path: Optional[str] = None,
+                 started: Callable[[], None] = lambda: None,
                  heartbeat: Callable[[float], None] = lambda seconds: None,
                  heartbeat_s: float = HEARTBEAT_S) -> StepPlan:
   """Lowers and compiles ``jitted`` for ``args`` (abstract, with shardings) and reads the
   compiler's analysis into a :class:`StepPlan`. The compiler's native output goes to
-  ``log_path`` (``accelerators.native_output_to``). While it compiles,
-  ``heartbeat(seconds so far)`` is called every ``heartbeat_s``; Ctrl-C stops the wait at
-  once (:func:`_compile_waiting`).
+  ``log_path`` (``accelerators.native_output_to``). ``started()`` is called as lowering and
+  compiling begin, then ``heartbeat(seconds so far)`` every ``heartbeat_s``; from then on
+  Ctrl-C stops the wait at once (:func:`_compile_waiting`).
 
-  Raises ValueError when the backend gives no memory analysis; KeyboardInterrupt on Ctrl-C.
+  Raises:
+    ValueError: the backend gives no memory analysis.
+    KeyboardInterrupt: Ctrl-C (its message says the compile was abandoned).
+    Exception: the compiler's own error when it refuses the program for another reason than
+      device memory (a refusal for memory is a StepPlan with ``compile_error``).
   """
   start = time.perf_counter()
   device_kind = devices[0].device_kind
@@ -235,7 +250,7 @@ def compile_step(kind: str, jitted, args: Sequence[Any], devices: Sequence[Any],
                 peak_flops_per_chip=chip_peaks.peak_flops_per_chip(device_kind, compute_dtype))
   try:
     with accelerators.native_output_to(log_path):
-      compiled = _compile_waiting(jitted, args, heartbeat, heartbeat_s)
+      compiled = _compile_waiting(kind, jitted, args, started, heartbeat, heartbeat_s)
   except Exception as error:  # pylint: disable=broad-except (XLA's errors have one type)
     required = out_of_memory_bytes(str(error))
     if required is None:
@@ -405,18 +420,20 @@ def model_flops_per_chip(kind: str, config, batch_per_chip: int, infer_size=None
 
 def plan_step(kind: str, config, devices, infer_size: Optional[Tuple[int, int]] = None,
               log_path: Optional[str] = None, model_flops: bool = True,
+              started: Callable[[], None] = lambda: None,
               heartbeat: Callable[[float], None] = lambda seconds: None) -> StepPlan:
   """One step of ``config`` compiled for ``devices`` ('train': global batch
   ``config.batch_size`` of ``data.patch_size`` crops or whole frames; 'eval': whole frames,
   ``config.eval_batch_size``; 'infer': the engine's forward on one ``infer_size`` = (LR
   width, height) frame pair per chip, or per ``space`` chips when ``config.mesh_shape`` has
   a 'space' axis, each frame's height split over them), with :func:`model_flops_per_chip` unless
-  ``model_flops`` is False; ``heartbeat`` as :func:`compile_step`'s."""
+  ``model_flops`` is False; ``started`` and ``heartbeat`` as :func:`compile_step`'s."""
   call = _call(kind, config, devices, infer_size)
   step = compile_step(kind, call.jitted, call.args, devices,
                       compute_dtype=compute_dtype(config), remat=config.model.remat,
                       global_batch=call.global_batch, batch_per_chip=call.batch_per_chip,
-                      frame=call.frame, log_path=log_path, heartbeat=heartbeat)
+                      frame=call.frame, log_path=log_path, started=started,
+                      heartbeat=heartbeat)
   step.mesh_axis_sizes = sharding.mesh_axis_sizes(config.mesh_shape, len(devices))
   step.optimizer_state_sharded = (kind == "train" and bool(config.shard_optimizer_state)
                                   and step.data_parallel_chips > 1)
@@ -456,9 +473,9 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
   check_plan(config, devices, kinds, infer_size)
   plans = {}
   for kind in dict.fromkeys(kinds):
-    progress(f"{kind}: compiling ...")
     step = plans[kind] = plan_step(
         kind, config, devices, infer_size, log_path,
+        started=lambda kind=kind: progress(f"{kind}: compiling ..."),
         heartbeat=lambda seconds, kind=kind: progress(f"{kind}: still compiling, "
                                                       f"{seconds / 60:.0f} min so far"))
     if step.compile_error is None:

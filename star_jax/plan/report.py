@@ -43,6 +43,9 @@ from star_jax.plan.planner import StepPlan
 GIB = 2**30
 # The unit of each number of a STEP, written into every plan's JSON.
 UNITS = {
+    "global_batch": "samples per step over the slice",
+    "batch_per_chip": "samples per step per chip of the data axis",
+    "mesh_axis_sizes": "chips along (data, model, space)",
     "peak_bytes_per_chip": "bytes", "argument_bytes": "bytes per chip",
     "output_bytes": "bytes per chip", "temp_bytes": "bytes per chip",
     "alias_bytes": "bytes per chip", "hbm_bytes_per_chip": "bytes",
@@ -181,7 +184,7 @@ def plan_json(steps: Dict[str, StepPlan], topology: Dict[str, Any], config,
                  "param_sharding": [list(rule) for rule in config.param_sharding],
                  "shard_optimizer_state": bool(config.shard_optimizer_state)},
       "versions": versions(),
-      "units": UNITS,
+      "units": dict(UNITS),
   }
   for kind, step in steps.items():
     out[kind] = step_json(step)
@@ -230,12 +233,13 @@ def table(steps: Dict[str, StepPlan], infer_size: Optional[Tuple[int, int]] = No
     lines.append(f"infer: one LR frame pair of {infer_size[0]}x{infer_size[1]} (WxH) per "
                  + (f"{space} chips" if space > 1 else "chip")
                  + f", padded to {infer.frame_height}x{infer.frame_width} (HxW) for the network")
-  unestimated = [step.kind for step in steps.values()
+  unestimated = [kind for kind, step in steps.items()
                  if step.compile_error is None and step.estimated_step_s is None]
   if unestimated:
+    bounded = all(steps[kind].roofline_step_s is not None for kind in unestimated)
     lines.append(f"no time estimate for {', '.join(unestimated)}: the compiler gave none or a "
                  "non-positive one (its value is in the log), so est. step s, MFU % and "
-                 "samples/s are '-'; the roofline bound stands")
+                 "samples/s are '-'" + ("; the roofline bound stands" if bounded else ""))
   for step in steps.values():
     if step.fits is False:
       lines.append(f"{step.kind} does not fit: {step.peak_bytes_per_chip / GIB:.2f} GiB per "

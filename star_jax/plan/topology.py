@@ -103,8 +103,9 @@ def parse_topology(text: str) -> Topology:
   """A :class:`Topology` from either spelling (module docstring).
 
   Raises:
-    ValueError: an unknown generation, a malformed shape, a shape of the wrong rank, or an
-      accelerator type whose size has no listed slice shape (the message lists the sizes).
+    ValueError: an empty name, an unknown generation, a malformed shape, a shape of the wrong
+      rank, or an accelerator type whose size has no listed slice shape (the message lists
+      the sizes).
   """
   name = text.strip().lower()
   if not name:
@@ -199,10 +200,10 @@ def compile_only_devices(topology: Topology, log_path: Optional[str] = None) -> 
   in device-id order; their output goes to ``log_path`` (``accelerators.native_output_to``).
 
   Raises:
-    UserInputError: libtpu is installed but refuses the topology (its message is kept), or
-      describes it with another number of devices than it has chips.
-    RuntimeError: libtpu (``pip install 'star_jax[plan]'``) or the CUDA plugin is not
-      installed, or the CUDA plugin does not know the topology (its message is kept).
+    UserInputError: libtpu refuses the topology as an invalid argument (its message is kept),
+      or describes it with another number of devices than it has chips.
+    RuntimeError: libtpu fails otherwise (not installed: the message says how to install
+      it), or the CUDA plugin is missing or does not know the topology (messages kept).
   """
   if topology.is_gpu:
     return _gpu_devices(topology, log_path)
@@ -214,11 +215,13 @@ def compile_only_devices(topology: Topology, log_path: Optional[str] = None) -> 
       description = topologies.get_topology_desc(topology_name=topology.compiler_name,
                                                  platform="tpu", **options)
   except Exception as error:  # pylint: disable=broad-except (libtpu's errors have no type)
-    if importlib.util.find_spec("libtpu") is None:
-      raise RuntimeError(f"libtpu is not installed, so TPU topology {topology.compiler_name} "
-                         f"cannot be described (pip install 'star_jax[plan]')") from error
-    raise UserInputError(f"topology {topology.compiler_name}: libtpu refuses it "
-                         f"({type(error).__name__}: {error})") from error
+    if "INVALID_ARGUMENT" in str(error):
+      raise UserInputError(f"topology {topology.compiler_name}: libtpu refuses it "
+                           f"({type(error).__name__}: {error})") from error
+    hint = ("; is libtpu installed (pip install 'star_jax[plan]')?"
+            if importlib.util.find_spec("libtpu") is None else "")
+    raise RuntimeError(f"libtpu could not describe TPU topology {topology.compiler_name} "
+                       f"({type(error).__name__}: {error}){hint}") from error
   devices = sorted(description.devices, key=lambda device: device.id)
   if len(devices) != topology.num_chips:
     listed = Topology(topology.generation, _shape_table(topology.generation)[4])
