@@ -185,8 +185,7 @@ def _compile_waiting(kind: str, jitted, args: Sequence[Any], started: Callable[[
                      heartbeat: Callable[[float], None], interval_s: float):
   """``jitted.lower(*args).compile()`` on a worker thread while this thread waits on an
   event, calling ``started()`` once the worker runs and ``heartbeat(seconds since the
-  start)`` every ``interval_s``. A compile cannot
-  be stopped, but the wait can: Ctrl-C raises KeyboardInterrupt("the <kind> step's compile
+  start)`` every ``interval_s``. A compile cannot be stopped, but the wait can: Ctrl-C raises KeyboardInterrupt("the <kind> step's compile
   was abandoned after N s") here at once, and the compile is left to the process's exit
   (:func:`compiling` says it still runs). The compile's own exception is raised here."""
   outcome = {}
@@ -214,6 +213,11 @@ def _compile_waiting(kind: str, jitted, args: Sequence[Any], started: Callable[[
   if "error" in outcome:
     raise outcome["error"]
   return outcome["compiled"]
+
+
+def still_compiling(label: str, seconds: float) -> str:
+  """The progress line of a heartbeat: '<label>: still compiling, <minutes> min so far'."""
+  return f"{label}: still compiling, {seconds / 60:.0f} min so far"
 
 
 def compiling() -> bool:
@@ -476,8 +480,7 @@ def plan(config, devices, kinds: Sequence[str] = ("train", "eval"),
     step = plans[kind] = plan_step(
         kind, config, devices, infer_size, log_path,
         started=lambda kind=kind: progress(f"{kind}: compiling ..."),
-        heartbeat=lambda seconds, kind=kind: progress(f"{kind}: still compiling, "
-                                                      f"{seconds / 60:.0f} min so far"))
+        heartbeat=lambda seconds, kind=kind: progress(still_compiling(kind, seconds)))
     if step.compile_error is None:
       progress(f"{kind}: compiled in {step.compile_s:.0f} s, peak "
                f"{step.peak_bytes_per_chip / 2**30:.2f} GiB per chip")

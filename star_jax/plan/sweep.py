@@ -115,8 +115,8 @@ def sweep(config, devices, dtypes: Sequence[str] = COMPUTE_DTYPES,
                                         **fields)
         step = planner.plan_step(
             "train", candidate, devices, log_path=log_path, model_flops=False,
-            heartbeat=lambda seconds: progress(f"{dtype}/{remat} {fields}: still compiling, "
-                                               f"{seconds / 60:.0f} min so far"))
+            heartbeat=lambda seconds: progress(planner.still_compiling(
+                f"{dtype}/{remat} {fields}", seconds)))
         progress(f"{dtype}/{remat} {fields}: peak {step.peak_bytes_per_chip / 2**30:.2f} "
                  f"GiB per chip, {'fits' if step.fits else 'does not fit'}")
         # A step XLA:TPU refuses for lack of HBM reports the bytes it needed.

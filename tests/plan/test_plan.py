@@ -9,6 +9,7 @@ the number of operations, not their width), hence one command for all three.
 """
 
 import fcntl
+import functools
 import json
 import math
 import os
@@ -224,10 +225,11 @@ def test_a_compile_reports_while_it_runs():
     return x
 
   seen = []
-  step = planner.compile_step(
-      "infer", jax.jit(chain), [jax.ShapeDtypeStruct((8, 8), jnp.float32)],
-      jax.devices("cpu")[:1], compute_dtype="float32", remat="none", global_batch=1,
-      batch_per_chip=1, frame=(8, 8), heartbeat=seen.append, heartbeat_s=0.001)
+  compile_8x8 = functools.partial(
+      planner.compile_step, "infer", args=[jax.ShapeDtypeStruct((8, 8), jnp.float32)],
+      devices=jax.devices("cpu")[:1], compute_dtype="float32", remat="none", global_batch=1,
+      batch_per_chip=1, frame=(8, 8), heartbeat=seen.append)
+  step = compile_8x8(jax.jit(chain), heartbeat_s=0.001)
   assert step.compile_error is None and step.memory["output_bytes"] == 8 * 8 * 4
   assert seen and seen == sorted(seen) and 0 < seen[0] <= step.compile_s
   assert not planner.compiling()
@@ -237,10 +239,7 @@ def test_a_compile_reports_while_it_runs():
   threading.Timer(0.05, os.kill, (os.getpid(), signal.SIGINT)).start()
   with pytest.raises(KeyboardInterrupt, match=r"^the infer step's compile was abandoned "
                                               r"after \d+ s$"):
-    planner.compile_step(
-        "infer", jax.jit(lambda x: chain(x) + 1), [jax.ShapeDtypeStruct((8, 8), jnp.float32)],
-        jax.devices("cpu")[:1], compute_dtype="float32", remat="none", global_batch=1,
-        batch_per_chip=1, frame=(8, 8), heartbeat=seen.append, heartbeat_s=60)
+    compile_8x8(jax.jit(lambda x: chain(x) + 1), heartbeat_s=60)
   assert planner.compiling()
   while planner.compiling():  # an interpreter exit under a running compile aborts
     time.sleep(0.05)
